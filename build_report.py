@@ -1,0 +1,223 @@
+#!/usr/bin/env python
+"""Build the report: execute the family notebooks with papermill (several at once), then compare.ipynb, then
+turn the executed compare notebook into one self-contained HTML file, outputs/<profile>/report.html.
+
+    python build_report.py [--profile smoke|paper|full] [--only NAME,...] [--jobs N] [-p NAME=VALUE ...] [--force]
+
+Runs already stored with the same configuration are reused, so an unchanged rebuild trains nothing. Exit status:
+0 when every notebook ran, 1 when one failed (the others and their runs are kept, the report says what is
+missing), 2 for bad input (nothing is run).
+"""
+
+import argparse
+import functools
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent
+NOTEBOOKS = ROOT / "notebooks"
+sys.path.insert(0, str(ROOT / "lib"))  # lets the script run from a checkout even before `pip install -e .`
+
+from lrlab.config import FAMILIES, PROFILES, ParameterError, check_parameter, resolve_settings  # noqa: E402
+from lrlab.data import DataError, load_cifar10  # noqa: E402
+
+# Longest first, so parallel jobs finish close together (adaptive holds as many runs as the four others).
+ORDER = ["adaptive", "constant", "time_based_decay", "step_decay", "exponential_decay"]
+
+
+class InputError(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="paper", help=f"one of {', '.join(PROFILES)} (default: paper)")
+    parser.add_argument("--only", default="", help=f"comma-separated family notebooks to execute "
+                        f"({', '.join(FAMILIES)}); the report still shows every family with stored runs")
+    parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
+                        help="notebooks executed at once; the cores are divided between them (default: all cores)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a notebook parameter for every notebook that has it (YAML value: "
+                             "-p epochs=10 -p seeds=[0,1] -p data_path=/data/cifar-10-python.tar.gz)")
+    parser.add_argument("--force", action="store_true", help="retrain runs even when a completed copy is stored")
+    return parser.parse_args(argv)
+
+
+@functools.cache
+def notebook_parameters(name) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+
+
+def parse_overrides(pairs) -> dict:
+    known = {}
+    for name in FAMILIES + ["compare"]:
+        for param in notebook_parameters(name):
+            known.setdefault(param, []).append(name)
+    overrides = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"-p {pair!r} is not NAME=VALUE: write e.g. -p epochs=10")
+        name, text = pair.split("=", 1)
+        name = name.strip()
+        if name == "profile":
+            raise InputError("choose the profile with --profile, not -p profile=...")
+        if name not in known:
+            raise InputError(f"unknown parameter {name!r}: the notebooks take {', '.join(sorted(known))}")
+        try:
+            value = None if text.strip() in ("None", "null", "") else yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        try:
+            overrides[name] = check_parameter(name, value)
+        except ParameterError as exc:
+            raise InputError(str(exc)) from None
+    return overrides
+
+
+class _Prefixed:
+    """Where papermill copies the cells' printed output (training progress): this terminal, one line each,
+    prefixed with the notebook's name so parallel notebooks stay readable."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def write(self, text):
+        for line in text.splitlines():
+            if line.strip():
+                print(f"[{self.name}] {line}", flush=True)
+
+    def flush(self):
+        pass
+
+
+def execute_notebook(name, parameters, output_path, threads):
+    """Run one notebook in this worker process; return (name, error or None, seconds)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    os.environ["LRLAB_THREADS"] = str(threads)  # the kernel inherits it and sizes its thread pools
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output_path), parameters=parameters,
+                                   kernel_name="python3", cwd=str(ROOT), progress_bar=False,
+                                   stdout_file=_Prefixed(name))
+    except PapermillExecutionError as exc:
+        message = exc.evalue.strip().splitlines()[-1] if exc.evalue.strip() else ""
+        return name, f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {message}", \
+            time.perf_counter() - start
+    except Exception as exc:  # the kernel died or could not start
+        return name, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
+    return name, None, time.perf_counter() - start
+
+
+def export_html(executed: Path, html_path: Path):
+    """The executed compare notebook as one HTML file: code hidden, figures embedded as data."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    import lrlab
+
+    templates = Path(lrlab.__file__).parent / "templates"
+    exporter = HTMLExporter(extra_template_basedirs=[str(templates)], template_name="offline", exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4),
+                                          resources={"metadata": {"name": "lrlab report"}})
+    tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html_path)
+
+
+def build(args) -> int:
+    if args.profile not in PROFILES:
+        raise InputError(f"unknown profile {args.profile!r}: use --profile with one of {', '.join(PROFILES)}")
+    only = [n.strip() for n in args.only.split(",") if n.strip()] or FAMILIES
+    unknown = [n for n in only if n not in FAMILIES]
+    if unknown:
+        raise InputError(f"unknown notebook {', '.join(unknown)} in --only: choose from {', '.join(FAMILIES)}")
+    try:
+        jobs = int(args.jobs)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise InputError(f"--jobs {args.jobs!r} is invalid: give a positive integer, e.g. --jobs 2")
+    overrides = parse_overrides(args.parameter)
+    if args.force:
+        overrides["force"] = True
+    common = {k: overrides.get(k) for k in ("seeds", "epochs", "batch_size", "data_path", "output_dir")}
+    try:
+        settings = resolve_settings(args.profile, **common)
+    except ParameterError as exc:
+        raise InputError(str(exc)) from None
+    overrides["output_dir"] = settings["output_dir"]  # absolute, so every kernel writes to the same place
+    if overrides.get("data_path") and overrides["data_path"] != "synthetic":
+        overrides["data_path"] = str(Path(overrides["data_path"]).expanduser().resolve())
+
+    # Fail before any notebook starts when there is no dataset, and decode it once for all of them.
+    try:
+        load_cifar10(settings["data_path"], settings["output_dir"], args.profile)
+    except DataError as exc:
+        raise InputError(str(exc)) from None
+
+    out = Path(settings["output_dir"]) / args.profile
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    report = out / "report.html"
+    report.unlink(missing_ok=True)  # only a finished build leaves a report behind
+
+    families = [n for n in ORDER if n in only]
+    jobs = min(jobs, len(families))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"Building the {args.profile} report in {out}: {len(families)} notebooks, {jobs} at a time, "
+          f"{threads} thread(s) each", flush=True)
+    failures = {}
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = []
+        for name in families:
+            params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}
+            params["profile"] = args.profile
+            futures.append(pool.submit(execute_notebook, name, params, out / "notebooks" / f"{name}.ipynb",
+                                       threads))
+        for future in as_completed(futures):
+            name, error, seconds = future.result()
+            status = f"FAILED at {error}" if error else "done"
+            print(f"[{name}] {status} ({seconds:.0f} s)", flush=True)
+            if error:
+                failures[name] = error
+
+    compare_params = {k: v for k, v in overrides.items() if k in notebook_parameters("compare")}
+    compare_params |= {"profile": args.profile, "failed_notebooks": sorted(failures)}
+    name, error, seconds = execute_notebook("compare", compare_params, out / "notebooks" / "compare.ipynb",
+                                            os.cpu_count() or 1)
+    if error:
+        print(f"[compare] FAILED at {error} ({seconds:.0f} s); no report written", file=sys.stderr)
+        return 1
+    export_html(out / "notebooks" / "compare.ipynb", report)
+    print(f"Report: {report} ({time.perf_counter() - start:.0f} s)", flush=True)
+    for name, error in failures.items():
+        print(f"error: {name}.ipynb failed at {error}; see {out / 'notebooks' / (name + '.ipynb')}",
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return build(args)
+    except InputError as exc:
+        print(f"build_report.py: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

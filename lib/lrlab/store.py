@@ -1,0 +1,145 @@
+"""The run store: one run (a configuration and a seed) per folder, `outputs/<profile>/runs/<run_id>/`.
+
+A folder holds `config.json`, `history.csv` and `summary.json`. It is written under a temporary name and renamed
+into place when complete, so a run killed half-way never appears under its real name; a run whose configuration
+is already stored complete is reused, not retrained.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from .train import train_run
+
+
+def profile_dir(settings) -> Path:
+    return Path(settings["output_dir"]) / settings["profile"]
+
+
+def runs_dir(settings) -> Path:
+    return profile_dir(settings) / "runs"
+
+
+def run_id(config: dict) -> str:
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{config['family']}-{config['optimizer']['name']}-seed{config['seed']}-{digest}"
+
+
+def atomic_write_text(path: Path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_summary(run_path: Path):
+    """The run's summary if the run is complete, else None."""
+    try:
+        summary = json.loads((Path(run_path) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if summary.get("status") != "completed" or not (Path(run_path) / "history.csv").is_file():
+        return None
+    return summary
+
+
+def summarize_history(history: pd.DataFrame, seconds: float) -> dict:
+    best = history["val_accuracy"].idxmax()
+    last = history.iloc[-1]
+    return {
+        "status": "completed",
+        "epochs_completed": int(len(history)),
+        "final": {k: float(last[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
+        "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
+        "best_epoch": int(history.loc[best, "epoch"]),
+        "train_seconds": round(seconds, 3),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> dict:
+    """Return {"run_id", "path", "reused"} for `config`, training it only if no complete copy is stored."""
+    root = runs_dir(settings)
+    rid = run_id(config)
+    final = root / rid
+    if not settings.get("force") and read_summary(final):
+        log(f"{rid}: reused")
+        return {"run_id": rid, "path": str(final), "reused": True}
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{rid}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        start = time.perf_counter()
+        history = train_run(config, dataset, settings["steps_per_execution"], name=rid, log=log)
+        seconds = time.perf_counter() - start
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+        history.to_csv(tmp / "history.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summarize_history(history, seconds) | {"run_id": rid},
+                                                     indent=2))
+        if final.exists():  # --force, or a stale incomplete folder: set the old one aside, then swap
+            old = root / f".old-{rid}-{uuid.uuid4().hex[:8]}"
+            os.rename(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f"{rid}: trained in {seconds:.1f} s")
+    return {"run_id": rid, "path": str(final), "reused": False}
+
+
+def manifest_path(settings, family) -> Path:
+    return profile_dir(settings) / "families" / f"{family}.json"
+
+
+def write_manifest(settings, family, runs, parameters):
+    """Which runs a family notebook's latest execution produced: what compare.ipynb reads."""
+    manifest = {"family": family, "run_ids": [r["run_id"] for r in runs], "parameters": parameters,
+                "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_text(manifest_path(settings, family), json.dumps(manifest, indent=2))
+
+
+def read_manifest(settings, family):
+    try:
+        return json.loads(manifest_path(settings, family).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_abandoned(root: Path):
+    """Delete the temporary folders of runs whose process died (killed, crashed) on this host."""
+    host = socket.gethostname()
+    for tmp in root.glob(".tmp-*"):
+        match = re.search(rf"-{re.escape(host)}-(\d+)-[0-9a-f]{{8}}$", tmp.name)
+        if match and not _alive(int(match.group(1))):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_family(family, configs, dataset, settings, parameters, log=print) -> list:
+    """Train or reuse every run of a family notebook, then record them in the family's manifest."""
+    if runs_dir(settings).is_dir():
+        remove_abandoned(runs_dir(settings))
+    runs = [train_or_reuse(c, dataset, settings, log=log) for c in configs]
+    write_manifest(settings, family, runs, parameters)
+    return runs

@@ -1,0 +1,123 @@
+"""build_report.py end to end on the smoke profile, its reuse of runs, its failures and its bad-input errors."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import build_report  # noqa: E402
+
+
+def build(*args, env=None):
+    return subprocess.run([sys.executable, str(ROOT / "build_report.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env or os.environ.copy(), timeout=900)
+
+
+def run_stamps(out):
+    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "smoke" / "runs").glob("*/summary.json")}
+
+
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("outputs")
+    return out, build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
+
+
+@pytest.mark.smoke
+def test_smoke_build_produces_the_report(first_build):
+    out, result = first_build
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (out / "smoke" / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 4  # every comparison figure, embedded
+    for text in ("Learning-rate schedules and adaptive optimizers on CIFAR-10", "final val. accuracy %",
+                 "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Built ",
+                 "profile <code>smoke</code>"):
+        assert text in html, text
+    assert "import lrlab" not in html and "resolve_settings" not in html  # code hidden
+    assert not re.search(r'<script[^>]+src="https?://', html)  # nothing fetched: readable offline
+    executed = {p.stem for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
+    assert executed == {"constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive", "compare"}
+    assert len(list((out / "smoke" / "runs").iterdir())) == 8
+    assert "[adaptive]" in result.stdout and "trained in" in result.stdout  # progress while it runs
+
+
+@pytest.mark.smoke
+def test_an_identical_build_trains_nothing(first_build):
+    out, _ = first_build
+    before = run_stamps(out)
+    again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "trained in" not in again.stdout and again.stdout.count(": reused") == 8
+    assert run_stamps(out) == before
+    assert (out / "smoke" / "report.html").exists()
+
+
+@pytest.mark.smoke
+def test_a_changed_parameter_retrains_only_that_family(first_build):
+    out, _ = first_build
+    result = build("--profile", "smoke", "--only", "step_decay,constant", "-p", "drop=0.25",
+                   "-p", f"output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = re.findall(r"\[(\w+)\] (\S+): trained in", result.stdout)
+    assert [family for family, _ in trained] == ["step_decay"]
+    assert "[constant] constant-sgd-seed0" in result.stdout and "[adaptive]" not in result.stdout
+    assert "×0.25 every 10 epochs" in (out / "smoke" / "report.html").read_text()
+
+
+@pytest.mark.smoke
+def test_a_failing_notebook_leaves_the_others_and_names_the_cell(first_build):
+    out, _ = first_build
+    manifest = out / "smoke" / "families" / "exponential_decay.json"
+    manifest.unlink()
+    manifest.mkdir()  # the notebook can no longer record its runs: a real failure half-way through
+    try:
+        result = build("--profile", "smoke", "-p", f"output_dir={out}")
+    finally:
+        manifest.rmdir()
+    assert result.returncode == 1
+    assert re.search(r"exponential_decay\.ipynb failed at cell \d+ \(In \[\d+\]\): \w+", result.stderr)
+    assert "[adaptive] done" in result.stdout and "[step_decay] done" in result.stdout
+    html = (out / "smoke" / "report.html").read_text()
+    assert "Incomplete report" in html and "Exponential decay" in html
+    assert len(list((out / "smoke" / "runs").glob("exponential_decay-*"))) == 1  # its finished run is kept
+
+
+BAD_INPUT = [
+    (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--only", "cosine"], "unknown notebook cosine"),
+    (["-p", "learning_rate=0.1"], "unknown parameter 'learning_rate'"),
+    (["-p", "epochs=ten"], "parameter epochs='ten' is invalid: expected a positive integer"),
+    (["-p", "epochs=0"], "parameter epochs=0 is invalid"),
+    (["-p", "batch_size=-64"], "parameter batch_size=-64 is invalid"),
+    (["-p", "lr=0"], "parameter lr=0 is invalid: expected a positive number"),
+    (["-p", "adam_lr=-0.001"], "parameter adam_lr=-0.001 is invalid"),
+    (["-p", "seeds=[0, x]"], "parameter seeds="),
+    (["-p", "epochs"], "is not NAME=VALUE"),
+    (["--jobs", "0"], "--jobs '0' is invalid"),
+    (["-p", "data_path=/nowhere/cifar-10-python.tar.gz"], "CIFAR-10 not found at /nowhere/cifar-10-python.tar.gz"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
+    code = build_report.main(["--profile", "smoke", "-p", f"output_dir={tmp_path}", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("build_report.py: error: ") and message in err, err
+    assert not (tmp_path / "smoke" / "runs").exists() and not (tmp_path / "smoke" / "report.html").exists()
+
+
+def test_no_dataset_offline_exits_2_from_the_command_line(tmp_path):
+    env = os.environ.copy()
+    env.pop("LRLAB_CIFAR10", None)
+    env |= {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "KERAS_HOME": str(tmp_path)}
+    result = build("--profile", "paper", "-p", f"output_dir={tmp_path}", env=env)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("build_report.py: error: no CIFAR-10 available offline") and "LRLAB_CIFAR10" in last
+    assert not (tmp_path / "paper" / "report.html").exists()

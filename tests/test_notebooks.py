@@ -1,0 +1,88 @@
+"""Every notebook executed by papermill on the smoke profile, as a user would run it."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
+RUNS_PER_FAMILY = {"constant": 1, "time_based_decay": 1, "step_decay": 1, "exponential_decay": 1, "adaptive": 4}
+
+pytestmark = pytest.mark.smoke
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """All six notebooks executed in order into one output folder: {name: executed notebook}."""
+    out = tmp_path_factory.mktemp("outputs")
+    notebooks = {}
+    for name in FAMILIES + ["compare"]:
+        target = out / f"{name}.executed.ipynb"
+        papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(target), kernel_name="python3",
+                                   parameters={"profile": "smoke", "output_dir": str(out)}, progress_bar=False,
+                                   cwd=str(ROOT))
+        notebooks[name] = nbformat.read(target, as_version=4)
+    return out, notebooks
+
+
+def _images(nb):
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_notebook_writes_its_runs_and_figures(executed, family):
+    out, notebooks = executed
+    manifest = json.loads((out / "smoke" / "families" / f"{family}.json").read_text())
+    assert len(manifest["run_ids"]) == RUNS_PER_FAMILY[family]
+    for rid in manifest["run_ids"]:
+        folder = out / "smoke" / "runs" / rid
+        assert {p.name for p in folder.iterdir()} == {"config.json", "history.csv", "summary.json"}
+        config = json.loads((folder / "config.json").read_text())
+        assert config["family"] == family and config["epochs"] == 2 and config["seed"] == 0
+        assert len((folder / "history.csv").read_text().splitlines()) == 1 + 2
+    assert _images(notebooks[family]) == 1  # learning rate, accuracy and loss in one three-panel figure
+
+
+def test_family_parameters_reach_the_runs(executed):
+    out, _ = executed
+    manifest = json.loads((out / "smoke" / "families" / "step_decay.json").read_text())
+    config = json.loads((out / "smoke" / "runs" / manifest["run_ids"][0] / "config.json").read_text())
+    assert config["schedule"] == {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 10}
+    assert config["optimizer"] == {"name": "sgd", "momentum": 0.5}
+    manifest = json.loads((out / "smoke" / "families" / "time_based_decay.json").read_text())
+    config = json.loads((out / "smoke" / "runs" / manifest["run_ids"][0] / "config.json").read_text())
+    assert config["schedule"]["decay"] == pytest.approx(0.1 / 2)  # decay=None means lr0 / epochs
+
+
+def test_compare_notebook_draws_every_comparison(executed):
+    _, notebooks = executed
+    nb = notebooks["compare"]
+    assert _images(nb) == 4  # schedules' learning rates, schedules, adaptive methods, everything together
+    text = "\n".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "8 runs: 8 configurations" in text
+    assert "final val. accuracy %" in text and "Highest final validation accuracy" in text
+    assert "Incomplete report" not in text
+
+
+def test_rerunning_a_notebook_reuses_its_runs(executed):
+    out, _ = executed
+    target = out / "again.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "constant.ipynb"), str(target), kernel_name="python3",
+                               parameters={"profile": "smoke", "output_dir": str(out)}, progress_bar=False,
+                               cwd=str(ROOT))
+    printed = "".join(o.get("text", "") for c in nbformat.read(target, as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    assert "reused" in printed and "trained in" not in printed
+
+
+def test_a_bad_parameter_stops_the_notebook_with_its_message(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(ROOT / "notebooks" / "constant.ipynb"), str(tmp_path / "bad.ipynb"),
+                                   kernel_name="python3", progress_bar=False, cwd=str(ROOT),
+                                   parameters={"profile": "smoke", "output_dir": str(tmp_path), "lr": -1})
+    assert err.value.ename == "ParameterError" and "parameter lr=-1 is invalid" in err.value.evalue
+    assert not (tmp_path / "smoke" / "runs").exists()

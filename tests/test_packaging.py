@@ -1,0 +1,65 @@
+"""The project's pins, its notebooks as committed, and its CI entry point."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import papermill
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_environment_yml_pins_agree_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda = {p for p in pip_section if "==" in p}
+    assert conda == pyproject
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][\w.]*", p) for p in pyproject), "every dependency is pinned"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_the_notebooks_are_the_public_interface():
+    names = {p.stem for p in NOTEBOOKS}
+    assert names == {"constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive", "compare"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_committed_without_outputs(path):
+    cells = json.loads(path.read_text())["cells"]
+    assert not [c for c in cells if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_are_typed_and_documented(path):
+    """What `papermill --help-notebook` shows: every parameter has a type and a comment."""
+    params = papermill.inspect_notebook(str(path))
+    assert "profile" in params and "output_dir" in params
+    for name, p in params.items():
+        assert p["help"], f"{path.stem}: parameter {name} has no comment"
+        assert p["inferred_type_name"] != "None", f"{path.stem}: parameter {name} has no type"
+
+
+EXPECTED = {
+    "constant": {"lr": "0.1", "momentum": "0.0"},
+    "time_based_decay": {"lr0": "0.1", "decay": "None", "momentum": "0.8"},
+    "step_decay": {"lr0": "0.1", "drop": "0.5", "epochs_drop": "10", "momentum": "0.5"},
+    "exponential_decay": {"lr0": "0.1", "k": "0.1", "momentum": "0.8"},
+}
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_family_defaults_are_the_2017_settings(name):
+    params = papermill.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"))
+    assert {k: params[k]["default"] for k in EXPECTED[name]} == EXPECTED[name]
+    for common in ("profile", "seeds", "epochs", "batch_size", "data_path", "output_dir"):
+        assert common in params

@@ -1,0 +1,141 @@
+"""The run store (reuse, atomic writes) and the statistics the report prints."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab import schedules
+from lrlab.config import resolve_settings, sgd_configs
+from lrlab.data import load_dataset
+from lrlab.results import conclusions, format_summary, mean_ci, summary_table
+from lrlab.store import read_summary, run_family, run_id, train_or_reuse
+
+
+@pytest.fixture
+def tiny(tmp_path, synthetic_archive):
+    settings = resolve_settings("smoke", epochs=3, data_path=str(synthetic_archive), output_dir=str(tmp_path),
+                                steps_per_execution=2)
+    dataset = load_dataset(settings)
+    schedule = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 1}
+    return settings, dataset, sgd_configs("step_decay", schedule, 0.5, settings, dataset)[0]
+
+
+def quiet(message):
+    pass
+
+
+def test_a_run_is_stored_complete_with_its_history(tiny):
+    settings, dataset, config = tiny
+    run = train_or_reuse(config, dataset, settings, log=quiet)
+    folder = settings["output_dir"] + "/smoke/runs/" + run["run_id"]
+    assert run["path"] == folder and not run["reused"]
+    history = pd.read_csv(f"{folder}/history.csv")
+    assert list(history.columns) == ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
+    assert history["epoch"].tolist() == [1, 2, 3]
+    # the logged rate is the one applied to each epoch's first batch, not the next epoch's
+    np.testing.assert_allclose(history["lr"], [schedules.lr_at(config["schedule"], e, 4) for e in range(3)],
+                               rtol=1e-6)
+    assert json.loads(open(f"{folder}/config.json").read()) == config
+    summary = read_summary(folder)
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 3
+    assert summary["final"]["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    assert summary["best_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
+
+
+def test_a_completed_run_is_reused_and_force_retrains(tiny):
+    settings, dataset, config = tiny
+    first = train_or_reuse(config, dataset, settings, log=quiet)
+    stamp = (first["path"] + "/summary.json")
+    before = open(stamp).read()
+    again = train_or_reuse(config, dataset, settings, log=quiet)
+    assert again["reused"] and open(stamp).read() == before
+    forced = train_or_reuse(config, dataset, settings | {"force": True}, log=quiet)
+    assert not forced["reused"] and json.loads(open(stamp).read())["finished_at"] >= json.loads(before)["finished_at"]
+
+
+def test_a_half_written_run_is_never_read_as_complete(tiny):
+    settings, dataset, config = tiny
+    folder = settings["output_dir"] + "/smoke/runs/" + run_id(config)
+    import os
+
+    os.makedirs(folder)
+    open(f"{folder}/config.json", "w").write(json.dumps(config))
+    open(f"{folder}/history.csv", "w").write("epoch,lr\n1,0.1\n")  # killed before summary.json
+    assert read_summary(folder) is None
+    run = train_or_reuse(config, dataset, settings, log=quiet)
+    assert not run["reused"] and read_summary(folder)["status"] == "completed"
+    assert len(pd.read_csv(f"{folder}/history.csv")) == 3
+    leftovers = [p for p in os.listdir(settings["output_dir"] + "/smoke/runs") if p.startswith(".")]
+    assert leftovers == []
+
+
+def test_any_change_to_the_configuration_is_a_new_run(tiny):
+    _, _, config = tiny
+    assert run_id(config) == run_id(json.loads(json.dumps(config)))
+    assert run_id(config) != run_id(config | {"seed": 1})
+    assert run_id(config) != run_id(config | {"schedule": config["schedule"] | {"drop": 0.25}})
+
+
+def test_manifest_names_the_family_runs(tiny):
+    settings, dataset, config = tiny
+    runs = run_family("step_decay", [config], dataset, settings, {"drop": 0.5}, log=quiet)
+    manifest = json.loads(open(settings["output_dir"] + "/smoke/families/step_decay.json").read())
+    assert manifest["run_ids"] == [runs[0]["run_id"]] and manifest["parameters"] == {"drop": 0.5}
+
+
+def test_mean_ci_matches_the_t_interval():
+    mean, std, low, high = mean_ci([0.7, 0.8, 0.9], 0.95)
+    assert mean == pytest.approx(0.8) and std == pytest.approx(0.1)
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert (low, high) == (pytest.approx(0.8 - half), pytest.approx(0.8 + half))
+    assert all(np.isnan(v) for v in mean_ci([0.5])[1:])
+
+
+def _runs(rows):
+    return pd.DataFrame([
+        {"family": f, "label": label, "seed": s, "final_val_accuracy": acc, "best_val_accuracy": best,
+         "best_epoch": epoch, "train_seconds": 10.0}
+        for f, label, s, acc, best, epoch in rows])
+
+
+def test_summary_table_and_conclusions_follow_the_numbers():
+    runs = _runs([
+        ("constant", "SGD const", 0, 0.70, 0.72, 50), ("constant", "SGD const", 1, 0.72, 0.74, 60),
+        ("constant", "SGD const", 2, 0.71, 0.73, 70),
+        ("adaptive", "Adam", 0, 0.80, 0.81, 20), ("adaptive", "Adam", 1, 0.81, 0.82, 30),
+        ("adaptive", "Adam", 2, 0.82, 0.83, 40),
+    ])
+    table = summary_table(runs)
+    assert table["configuration"].tolist() == ["Adam", "SGD const"]
+    assert table.loc[0, "final_mean"] == pytest.approx(0.81) and table.loc[0, "best_epoch_mean"] == 30
+    text = conclusions(table)
+    assert "Adam with 81.0%" in text and "leads by 10.0 points" in text and "do not overlap" in text
+    shown = format_summary(table)
+    assert shown.iloc[0, 3].startswith("81.0 ± 1.0 [")
+
+
+def test_overlapping_intervals_are_called_unclear():
+    runs = _runs([("constant", "SGD", s, a, a, 10) for s, a in enumerate([0.70, 0.80, 0.75])] +
+                 [("adaptive", "Adam", s, a, a, 10) for s, a in enumerate([0.72, 0.81, 0.76])])
+    assert "not clear" in conclusions(summary_table(runs))
+
+
+def test_folders_of_dead_runs_are_cleaned_and_live_ones_kept(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    from lrlab.store import remove_abandoned
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a finished process: its pid names no live process
+    host = socket.gethostname()
+    gone = tmp_path / f".tmp-constant-sgd-seed0-abc-{host}-{dead.pid}-0123abcd"
+    alive = tmp_path / f".tmp-constant-sgd-seed1-abc-{host}-{os.getpid()}-0123abcd"
+    other_host = tmp_path / f".tmp-constant-sgd-seed2-abc-elsewhere-{dead.pid}-0123abcd"
+    for folder in (gone, alive, other_host):
+        folder.mkdir()
+    remove_abandoned(tmp_path)
+    assert not gone.exists() and alive.exists() and other_host.exists()
