@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "lib"))  # lets the script run from a checkout eve
 
 from lrlab.config import FAMILIES, PROFILES, ParameterError, check_parameter, resolve_settings  # noqa: E402
 from lrlab.data import DataError, load_cifar10  # noqa: E402
+from lrlab.store import forget_family  # noqa: E402
 
 # Longest first, so parallel jobs finish close together (adaptive holds as many runs as the four others).
 ORDER = ["adaptive", "constant", "time_based_decay", "step_decay", "exponential_decay"]
@@ -36,8 +37,13 @@ class InputError(Exception):
     """Bad command-line input: reported as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise InputError(f"{message} (see --help)")
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = _Parser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="paper", help=f"one of {', '.join(PROFILES)} (default: paper)")
     parser.add_argument("--only", default="", help=f"comma-separated family notebooks to execute "
@@ -58,6 +64,23 @@ def notebook_parameters(name) -> dict:
     return papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
 
 
+def _parse_value(text):
+    """A -p value as YAML (10 → int, [0,1] → list), with None spelled as in Python, and numbers such as 1e-8
+    that YAML 1.1 leaves as strings read as floats."""
+    if text.strip() in ("None", "null", ""):
+        return None
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
 def parse_overrides(pairs) -> dict:
     known = {}
     for name in FAMILIES + ["compare"]:
@@ -73,10 +96,7 @@ def parse_overrides(pairs) -> dict:
             raise InputError("choose the profile with --profile, not -p profile=...")
         if name not in known:
             raise InputError(f"unknown parameter {name!r}: the notebooks take {', '.join(sorted(known))}")
-        try:
-            value = None if text.strip() in ("None", "null", "") else yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = _parse_value(text)
         try:
             overrides[name] = check_parameter(name, value)
         except ParameterError as exc:
@@ -182,14 +202,17 @@ def build(args) -> int:
     failures = {}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = []
+        futures = {}
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}
             params["profile"] = args.profile
-            futures.append(pool.submit(execute_notebook, name, params, out / "notebooks" / f"{name}.ipynb",
-                                       threads))
+            forget_family(settings, name)
+            futures[pool.submit(execute_notebook, name, params, out / "notebooks" / f"{name}.ipynb", threads)] = name
         for future in as_completed(futures):
-            name, error, seconds = future.result()
+            try:
+                name, error, seconds = future.result()
+            except Exception as exc:  # the worker process itself died (killed, out of memory)
+                name, error, seconds = futures[future], f"{type(exc).__name__}: {exc}", 0.0
             status = f"FAILED at {error}" if error else "done"
             print(f"[{name}] {status} ({seconds:.0f} s)", flush=True)
             if error:
@@ -211,9 +234,8 @@ def build(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
-        return build(args)
+        return build(parse_args(argv))
     except InputError as exc:
         print(f"build_report.py: error: {exc}", file=sys.stderr)
         return 2

@@ -99,6 +99,9 @@ BAD_INPUT = [
     (["-p", "seeds=[0, x]"], "parameter seeds="),
     (["-p", "epochs"], "is not NAME=VALUE"),
     (["--jobs", "0"], "--jobs '0' is invalid"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["-p", "seeds=[0,0]"], "distinct"),
+    (["-p", "optimizers=[adam,adam]"], "distinct"),
     (["-p", "data_path=/nowhere/cifar-10-python.tar.gz"], "CIFAR-10 not found at /nowhere/cifar-10-python.tar.gz"),
 ]
 
@@ -112,10 +115,19 @@ def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
     assert not (tmp_path / "smoke" / "runs").exists() and not (tmp_path / "smoke" / "report.html").exists()
 
 
+def test_values_are_read_as_yaml_and_numbers():
+    assert build_report.parse_overrides(["adam_epsilon=1e-8", "seeds=[0, 1]", "decay=None", "momentum=0.9",
+                                         "data_path=/d/c.tar.gz"]) == {
+        "adam_epsilon": 1e-8, "seeds": [0, 1], "decay": None, "momentum": 0.9, "data_path": "/d/c.tar.gz"}
+
+
 def test_no_dataset_offline_exits_2_from_the_command_line(tmp_path):
     env = os.environ.copy()
     env.pop("LRLAB_CIFAR10", None)
-    env |= {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "KERAS_HOME": str(tmp_path)}
+    env.pop("no_proxy", None), env.pop("NO_PROXY", None)
+    # a closed port as proxy: the download fails at once, online or not
+    env |= {v: "http://127.0.0.1:9" for v in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")}
+    env["KERAS_HOME"] = str(tmp_path)
     result = build("--profile", "paper", "-p", f"output_dir={tmp_path}", env=env)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]

@@ -118,6 +118,8 @@ def test_pickle_that_runs_a_command_is_refused(tmp_path, monkeypatch):
 def test_no_dataset_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("LRLAB_CIFAR10", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
     for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")  # a closed port: the download fails at once, online or not
     with pytest.raises(DataError, match="no CIFAR-10 available offline.*LRLAB_CIFAR10"):

@@ -79,6 +79,16 @@ def test_rerunning_a_notebook_reuses_its_runs(executed):
     assert "reused" in printed and "trained in" not in printed
 
 
+def test_compare_on_an_empty_store_says_what_is_missing(tmp_path):
+    target = tmp_path / "compare.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "compare.ipynb"), str(target), kernel_name="python3",
+                               parameters={"profile": "smoke", "output_dir": str(tmp_path)}, progress_bar=False,
+                               cwd=str(ROOT))
+    text = "".join(o.get("data", {}).get("text/markdown", "") for c in nbformat.read(target, as_version=4).cells
+                   if c.cell_type == "code" for o in c.outputs)
+    assert "Incomplete report" in text and "Adaptive methods" in text and "No completed runs" in text
+
+
 def test_a_bad_parameter_stops_the_notebook_with_its_message(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError) as err:
         papermill.execute_notebook(str(ROOT / "notebooks" / "constant.ipynb"), str(tmp_path / "bad.ipynb"),

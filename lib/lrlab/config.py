@@ -54,6 +54,11 @@ def _positive_int(v):
     return _is_int(v) and v > 0
 
 
+def _unique_list(v):
+    """A list without repeats: a repeated seed would pass one run off as two."""
+    return isinstance(v, list) and all(isinstance(x, (str, int)) for x in v) and len(set(v)) == len(v)
+
+
 def _positive(v):
     return _is_number(v) and v > 0
 
@@ -61,8 +66,8 @@ def _positive(v):
 # name -> (test, what it accepts, an example). None is accepted where the notebook documents it.
 _RULES = {
     "profile": (lambda v: v in PROFILES, f"one of {', '.join(PROFILES)}", "paper"),
-    "seeds": (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(s) and s >= 0 for s in v),
-              "a non-empty list of non-negative integers", "[0,1,2]"),
+    "seeds": (lambda v: _unique_list(v) and len(v) > 0 and all(_is_int(s) and s >= 0 for s in v),
+              "a non-empty list of distinct non-negative integers", "[0,1,2]"),
     "epochs": (_positive_int, "a positive integer", "100"),
     "batch_size": (_positive_int, "a positive integer", "64"),
     "steps_per_execution": (_positive_int, "a positive integer", "16"),
@@ -77,10 +82,10 @@ _RULES = {
     "drop": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.5"),
     "epochs_drop": (_positive, "a positive number of epochs", "10"),
     "k": (lambda v: _is_number(v) and v >= 0, "a non-negative number", "0.1"),
-    "optimizers": (lambda v: isinstance(v, list) and len(v) > 0 and all(o in ADAPTIVE_DEFAULTS for o in v),
-                   f"a non-empty list drawn from {', '.join(ADAPTIVE_DEFAULTS)}", '["adam","rmsprop"]'),
-    "families": (lambda v: isinstance(v, list) and all(f in FAMILIES for f in v),
-                 f"a list drawn from {', '.join(FAMILIES)}", '["constant","adaptive"]'),
+    "optimizers": (lambda v: _unique_list(v) and len(v) > 0 and all(o in ADAPTIVE_DEFAULTS for o in v),
+                   f"a non-empty list of distinct names from {', '.join(ADAPTIVE_DEFAULTS)}", '["adam","rmsprop"]'),
+    "families": (lambda v: _unique_list(v) and len(v) > 0 and all(f in FAMILIES for f in v),
+                 f"a non-empty list of distinct names from {', '.join(FAMILIES)}", '["constant","adaptive"]'),
     "failed_notebooks": (lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
                          "a list of notebook names", '["step_decay"]'),
     "confidence": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)", "0.95"),
@@ -120,10 +125,15 @@ def resolve_settings(profile, seeds=None, epochs=None, batch_size=None, data_pat
     given = dict(seeds=seeds, epochs=epochs, batch_size=batch_size, data_path=data_path)
     settings = dict(base) | {k: v for k, v in given.items() if v is not None}
     settings["profile"] = profile
-    settings["output_dir"] = str(Path(output_dir).resolve() if output_dir else PROJECT_ROOT / "outputs")
+    settings["output_dir"] = str(Path(output_dir).expanduser().resolve() if output_dir else default_output_dir())
     settings["steps_per_execution"] = steps_per_execution or DEFAULT_STEPS_PER_EXECUTION
     settings["force"] = force
     return settings
+
+
+def default_output_dir() -> Path:
+    """The project's outputs/ when running from a checkout (the usual editable install), else ./outputs."""
+    return PROJECT_ROOT / "outputs" if (PROJECT_ROOT / "notebooks").is_dir() else Path.cwd() / "outputs"
 
 
 def run_config(family, optimizer: dict, schedule: dict, settings: dict, dataset: dict, seed: int) -> dict:
@@ -153,6 +163,8 @@ def label(optimizer: dict, schedule: dict) -> str:
 def sgd_configs(family, schedule: dict, momentum, settings, dataset) -> list:
     """A schedule family's runs: SGD with `schedule`, one run per seed."""
     optimizer = {"name": "sgd", "momentum": float(momentum)}
+    # numbers as floats, so `epochs_drop=10` and `epochs_drop=10.0` are the same configuration (and the same run)
+    schedule = {k: v if k == "name" else float(v) for k, v in schedule.items()}
     return [run_config(family, optimizer, schedule, settings, dataset, seed) for seed in settings["seeds"]]
 
 

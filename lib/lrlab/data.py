@@ -73,7 +73,10 @@ def _read_members(path: Path) -> dict:
                 f"{folder} lacks {', '.join(missing)}: point {ENV_VAR} or data_path at cifar-10-python.tar.gz "
                 f"or at the extracted cifar-10-batches-py/ folder"
             )
-        return {n: (folder / n).read_bytes() for n in wanted}
+        try:
+            return {n: (folder / n).read_bytes() for n in wanted}
+        except OSError as exc:
+            raise DataError(f"cannot read {folder} ({exc.strerror or exc}): check its permissions") from None
     try:
         with tarfile.open(path, "r:*") as tar:
             members = {}
@@ -137,7 +140,11 @@ def load_cifar10(data_path=None, output_dir="outputs", profile="paper", cache_di
     if source == "keras":
         return _load_keras_download()
     path = Path(source)
-    fingerprint = _fingerprint(path)
+    try:
+        fingerprint = _fingerprint(path)
+    except OSError as exc:
+        raise DataError(f"cannot read {path} ({exc.strerror or exc}): check its permissions or copy it elsewhere") \
+            from None
     cache = Path(cache_dir or os.environ.get("LRLAB_CACHE", Path.home() / ".cache" / "lrlab"))
     cached = cache / f"cifar10-{fingerprint[:16]}.npz"
     if cached.exists():

@@ -3,6 +3,7 @@ bands are the t-interval of the mean across seeds (`results.t_interval`)."""
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from .results import t_interval
 
@@ -13,6 +14,7 @@ def _curves(histories, y, ax, title, ylabel, confidence, logy=False, style=None)
     sns.lineplot(data=histories, x="epoch", y=y, hue="label", style=style, errorbar=t_interval(confidence),
                  ax=ax, legend=True)
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if logy:
         ax.set_yscale("log")
     return ax
@@ -30,6 +32,7 @@ def family_figure(histories, title, confidence=0.95):
         sns.lineplot(data=long[long["metric"] == metric], x="epoch", y="value", hue="label", style="split",
                      errorbar=t_interval(confidence), ax=ax)
         ax.set(title=f"Training and validation {metric}", xlabel="epoch", ylabel=metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes:
         ax.legend(fontsize=7)
     fig.suptitle(title)
@@ -39,20 +42,27 @@ def family_figure(histories, title, confidence=0.95):
 
 def comparison_figure(histories, title, confidence=0.95):
     """Several configurations side by side: validation accuracy and validation loss per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(16, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(16, 6))
     _curves(histories, "val_accuracy", axes[0], "Validation accuracy", "validation accuracy", confidence)
     _curves(histories, "val_loss", axes[1], "Validation loss", "validation loss", confidence)
-    for ax in axes:
-        ax.legend(fontsize=7)
+    _shared_legend(fig, axes)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
+
+
+def _shared_legend(fig, axes):
+    """One legend under the panels: configuration labels are long and would hide the curves."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.tight_layout(rect=(0, 0.02 + 0.035 * ((len(labels) + 1) // 2), 1, 0.95))
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
 
 
 def learning_rate_figure(histories, title, confidence=0.95):
     """The learning rate each configuration applied, on a log axis so decays of different shape compare."""
-    fig, ax = plt.subplots(figsize=(9, 4.6))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     _curves(histories, "lr", ax, title, "learning rate (log scale)", confidence, logy=True)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    _shared_legend(fig, [ax])
     return fig

@@ -73,10 +73,18 @@ def describe_runs(runs) -> str:
     classes = ", ".join(first["class_names"])
     validation = ("the official test set, as in 2017 (so best-epoch figures are optimistic)"
                   if first["protocol"] == "seed" else "a held-out part of the training set")
+
+    def value(column, fmt="{}"):
+        """One value when every run agrees; otherwise each family's, so a mixed report says it is mixed."""
+        per_family = runs.groupby("family", sort=False)[column].agg(lambda v: ", ".join(sorted({fmt.format(x) for x in v})))
+        if per_family.nunique() == 1:
+            return per_family.iloc[0]
+        return "; ".join(f"{v} ({FAMILY_TITLES[f]})" for f, v in per_family.items())
+
     return (f"{len(runs)} runs: {runs['label'].nunique()} configurations × seeds {', '.join(map(str, seeds))}. "
-            f"Task: CIFAR-10 classes {classes}; {first['n_train']:,} training images; validation on "
-            f"{first['n_validation']:,} images of {validation}. Model `{first['model']}`, {first['epochs']} epochs, "
-            f"batch size {first['batch_size']}.")
+            f"Task: CIFAR-10 classes {classes}; {value('n_train', '{:,}')} training images; validation on "
+            f"{value('n_validation', '{:,}')} images of {validation}. Model `{value('model')}`, "
+            f"{value('epochs')} epochs, batch size {value('batch_size')}.")
 
 
 def describe_missing(missing) -> str:

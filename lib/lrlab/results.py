@@ -10,14 +10,17 @@ from scipy import stats
 
 from .config import FAMILY_TITLES, SCHEDULE_FAMILIES
 from .data import CLASS_NAMES
+from .train import HISTORY_COLUMNS
 from .store import read_manifest, read_summary, runs_dir
 
 
-def load_runs(settings, families) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The runs named by each family's manifest: (histories, one row per run). Missing or incomplete runs are
-    left out here and reported by `missing_families`."""
+def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs named by each family's manifest: (histories, one row per run). Missing or incomplete runs, and
+    families whose notebook failed in this build, are left out here and reported by `missing_families`."""
     histories, rows = [], []
     for family in families:
+        if family in failed_notebooks:
+            continue
         manifest = read_manifest(settings, family)
         for rid in (manifest or {}).get("run_ids", []):
             path = runs_dir(settings) / rid
@@ -37,9 +40,9 @@ def load_runs(settings, families) -> tuple[pd.DataFrame, pd.DataFrame]:
                                 "final_val_loss": summary["final"]["val_loss"],
                                 "best_val_accuracy": summary["best_val_accuracy"],
                                 "best_epoch": summary["best_epoch"], "train_seconds": summary["train_seconds"]})
-    columns = ["run_id", "family", "label", "seed", "optimizer"]
     if not rows:
-        return pd.DataFrame(columns=columns + ["epoch"]), pd.DataFrame(columns=columns)
+        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", *HISTORY_COLUMNS]),
+                pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "protocol"]))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows)
 
 
@@ -92,7 +95,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             "seconds_per_run": float(group["train_seconds"].mean()),
         })
     table = pd.DataFrame(rows)
-    return table.sort_values("final_mean", ascending=False, ignore_index=True) if rows else table
+    return table.sort_values("final_mean", ascending=False, ignore_index=True, kind="stable") if rows else table
 
 
 def _pct(x):
@@ -102,6 +105,8 @@ def _pct(x):
 def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """The summary table as a reader sees it: accuracies in percent, mean ± std [CI]."""
     level = f"{round(100 * confidence)}% CI"
+    if table.empty:
+        return pd.DataFrame({"configuration": [], "note": []})
 
     def cell(row, key):
         return (f"{_pct(row[f'{key}_mean'])} ± {_pct(row[f'{key}_std'])} "
@@ -118,10 +123,10 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     })
 
 
-def _overlap(a, b) -> bool:
-    """Whether two configurations' confidence intervals overlap (or either has none)."""
+def _overlap(a, b):
+    """Whether two configurations' confidence intervals overlap; None when either has none (a single seed)."""
     if any(math.isnan(x) for x in (a["final_ci_low"], b["final_ci_low"])):
-        return True
+        return None
     return a["final_ci_low"] <= b["final_ci_high"] and b["final_ci_low"] <= a["final_ci_high"]
 
 
@@ -145,13 +150,16 @@ def conclusions(table: pd.DataFrame, confidence=0.95) -> str:
         s, a = schedules_.iloc[0], adaptive.iloc[0]
         leader, other = (s, a) if s["final_mean"] >= a["final_mean"] else (a, s)
         gap = 100 * (leader["final_mean"] - other["final_mean"])
-        verdict = ("their confidence intervals overlap, so this difference is not clear at these seeds"
-                   if _overlap(s, a) else "their confidence intervals do not overlap")
+        overlap = _overlap(s, a)
+        verdict = ("with a single seed there is no interval, so this difference is not evidence either way"
+                   if overlap is None else
+                   "their confidence intervals overlap, so this difference is not clear at these seeds"
+                   if overlap else "their confidence intervals do not overlap")
         lines.append(
             f"- **Best schedule vs best adaptive method:** {s['configuration']} ({_pct(s['final_mean'])}%) vs "
             f"{a['configuration']} ({_pct(a['final_mean'])}%): {leader['configuration']} leads by {gap:.1f} "
             f"points; {verdict}.")
-    fastest = table.sort_values("best_epoch_mean").iloc[0]
+    fastest = table.sort_values("best_epoch_mean", kind="stable").iloc[0]
     lines.append(f"- **Earliest peak:** {fastest['configuration']} reaches its best validation accuracy at epoch "
                  f"{fastest['best_epoch_mean']:.0f} on average.")
     overfit = table[(table["best_mean"] - table["final_mean"]) > 0.01]

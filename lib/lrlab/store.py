@@ -110,6 +110,15 @@ def write_manifest(settings, family, runs, parameters):
     atomic_write_text(manifest_path(settings, family), json.dumps(manifest, indent=2))
 
 
+def forget_family(settings, family):
+    """Drop a family's manifest before its notebook runs again, so that a failure this time cannot leave the
+    last build's runs standing in for its own. Best effort: compare.ipynb also skips families that failed."""
+    try:
+        manifest_path(settings, family).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def read_manifest(settings, family):
     try:
         return json.loads(manifest_path(settings, family).read_text())
