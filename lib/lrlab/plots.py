@@ -10,9 +10,11 @@ from .results import t_interval
 sns.set_theme(style="whitegrid", context="notebook")
 
 
-def _curves(histories, y, ax, title, ylabel, confidence, logy=False, style=None):
-    sns.lineplot(data=histories, x="epoch", y=y, hue="label", style=style, errorbar=t_interval(confidence),
-                 ax=ax, legend=True)
+def _curves(histories, y, ax, title, ylabel, confidence, logy=False):
+    # a learning rate holds for a whole epoch: draw it as steps, not as slopes between epochs
+    steps = {"drawstyle": "steps-post"} if y == "lr" else {}
+    sns.lineplot(data=histories, x="epoch", y=y, hue="label", errorbar=t_interval(confidence), ax=ax, legend=True,
+                 **steps)
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if logy:
@@ -27,7 +29,8 @@ def family_figure(histories, title, confidence=0.95):
     long["split"] = long["variable"].map(lambda v: "validation" if v.startswith("val_") else "training")
     long["metric"] = long["variable"].str.replace("val_", "")
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
-    _curves(histories, "lr", axes[0], "Learning rate applied in each epoch", "learning rate", confidence)
+    _curves(histories, "lr", axes[0], "Learning rate applied in each epoch", "learning rate (log scale)",
+            confidence, logy=True)
     for ax, metric in zip(axes[1:], ["accuracy", "loss"]):
         sns.lineplot(data=long[long["metric"] == metric], x="epoch", y="value", hue="label", style="split",
                      errorbar=t_interval(confidence), ax=ax)
