@@ -26,6 +26,7 @@ NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT / "lib"))  # lets the script run from a checkout even before `pip install -e .`
 
 from lrlab.config import FAMILIES, PROFILES, ParameterError, check_parameter, resolve_settings  # noqa: E402
+from lrlab import resources  # noqa: E402
 from lrlab.data import DataError, load_cifar10  # noqa: E402
 from lrlab.store import forget_family  # noqa: E402
 
@@ -71,7 +72,7 @@ def _parse_value(text):
         return None
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: YAML reads 2001-02-30 as an impossible date
         return text
     if isinstance(value, str):
         try:
@@ -120,6 +121,19 @@ class _Prefixed:
         pass
 
 
+def _die_with_parent(parent_pid):
+    """Workers end when the build process ends, even by kill -9, so that no orphan goes on training into a store
+    that the next build owns. (Their kernels follow: ipykernel exits when its parent does.)"""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the build died before the line above took effect
+        os._exit(1)
+
+
 def execute_notebook(name, parameters, output_path, threads):
     """Run one notebook in this worker process; return (name, error or None, seconds)."""
     import papermill
@@ -158,6 +172,26 @@ def export_html(executed: Path, html_path: Path):
     os.replace(tmp, html_path)
 
 
+def _lock_build(out: Path):
+    """One build at a time per output folder: a second one refuses at once instead of racing the first for the
+    same runs and report. The lock is the kernel's, so it disappears with the process, even after kill -9."""
+    import fcntl
+
+    handle = open(out / ".build.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        raise InputError(f"another build is running on {out} ({holder}): wait for it to finish, "
+                         f"or build into another folder with -p output_dir=DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
 def build(args) -> int:
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}: use --profile with one of {', '.join(PROFILES)}")
@@ -183,25 +217,33 @@ def build(args) -> int:
     if overrides.get("data_path") and overrides["data_path"] != "synthetic":
         overrides["data_path"] = str(Path(overrides["data_path"]).expanduser().resolve())
 
+    families = [n for n in ORDER if n in only]
+    jobs = min(jobs, len(families))
+    # LRLAB_THREADS, when set, pins the threads per notebook (one thread makes training bit-for-bit repeatable)
+    threads = int(os.environ.get("LRLAB_THREADS") or max(1, (os.cpu_count() or 1) // jobs))
+    try:
+        resources.check(settings, jobs)
+    except resources.ResourceError as exc:
+        raise InputError(str(exc)) from None
+
+    out = Path(settings["output_dir"]) / args.profile
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    build_lock = _lock_build(out)  # noqa: F841 (held open until this process exits)
+
     # Fail before any notebook starts when there is no dataset, and decode it once for all of them.
     try:
         load_cifar10(settings["data_path"], settings["output_dir"], args.profile)
     except DataError as exc:
         raise InputError(str(exc)) from None
-
-    out = Path(settings["output_dir"]) / args.profile
-    (out / "notebooks").mkdir(parents=True, exist_ok=True)
     report = out / "report.html"
     report.unlink(missing_ok=True)  # only a finished build leaves a report behind
 
-    families = [n for n in ORDER if n in only]
-    jobs = min(jobs, len(families))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"Building the {args.profile} report in {out}: {len(families)} notebooks, {jobs} at a time, "
           f"{threads} thread(s) each", flush=True)
     failures = {}
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {}
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}

@@ -70,6 +70,17 @@ def test_a_changed_parameter_retrains_only_that_family(first_build):
 
 
 @pytest.mark.smoke
+def test_a_diverging_run_is_reported_as_diverged(first_build):
+    out, _ = first_build
+    result = build("--profile", "smoke", "--only", "constant", "-p", "lr=1e12", "-p", f"output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(diverged: the loss became NaN)" in result.stdout
+    html = (out / "smoke" / "report.html").read_text()
+    assert "diverged (every seed)" in html and "<strong>Diverged</strong>" in html
+    assert "Adam (lr=0.001)" in html  # the rest of the report stands
+
+
+@pytest.mark.smoke
 def test_a_failing_notebook_leaves_the_others_and_names_the_cell(first_build):
     out, _ = first_build
     manifest = out / "smoke" / "families" / "exponential_decay.json"
@@ -133,3 +144,97 @@ def test_no_dataset_offline_exits_2_from_the_command_line(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("build_report.py: error: no CIFAR-10 available offline") and "LRLAB_CIFAR10" in last
     assert not (tmp_path / "paper" / "report.html").exists()
+
+
+def test_a_second_build_on_the_same_folder_refuses(tmp_path, capsys):
+    import fcntl
+
+    folder = tmp_path / "smoke"
+    folder.mkdir()
+    with open(folder / ".build.lock", "w") as held:
+        held.write("pid 4242")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a build in progress
+        code = build_report.main(["--profile", "smoke", "-p", f"output_dir={tmp_path}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"another build is running on {folder} (pid 4242)" in err
+    assert not (folder / "runs").exists()
+
+
+def _descendants(pid):
+    """Every live process below `pid`, from /proc."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has stopped; it only waits to be reaped
+
+
+def _summaries(out):
+    import json
+
+    return {p.parent.name: json.loads(p.read_text())["final"] for p in (out / "smoke" / "runs").glob("*/summary.json")}
+
+
+@pytest.mark.smoke
+def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
+    """kill -9 of the build while a run trains: finished runs are reused, the interrupted one retrains from
+    scratch, and the result equals an uninterrupted build's, run for run."""
+    import signal
+    import time
+
+    import threading
+
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    env = os.environ | {"LRLAB_THREADS": "1"}  # one thread per kernel: training is bit-for-bit repeatable
+    args = ["--profile", "smoke", "--jobs", "2", "-p", "epochs=25"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "build_report.py"), *args, "-p", f"output_dir={killed}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+    watchdog = threading.Timer(600, proc.kill)
+    watchdog.start()
+    seen = []
+    for line in proc.stdout:  # wait until one run has finished and another is part-way through
+        seen.append(line)
+        if any("trained in" in s for s in seen) and "epoch 5/25" in line:
+            break
+    else:
+        pytest.fail("the build ended before a run was part-way through:\n" + "".join(seen[-20:]))
+    watchdog.cancel()
+    family = _descendants(proc.pid)
+    assert len(family) >= 2  # its workers and their kernels
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(p) for p in family):
+        time.sleep(0.5)
+    assert not [p for p in family if _alive(p)], "workers or kernels outlived the build"
+    runs = killed / "smoke" / "runs"
+    finished = {p.parent.name for p in runs.glob("*/summary.json")}
+    assert finished and len(finished) < 8
+
+    resumed = build(*args, "-p", f"output_dir={killed}", env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.count(": reused") == len(finished)
+    assert resumed.stdout.count("trained in") == 8 - len(finished)
+    assert not [p for p in runs.iterdir() if p.name.startswith(".")]  # the interrupted run's folder is gone
+
+    fresh = build(*args, "-p", f"output_dir={clean}", env=env)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert _summaries(killed) == _summaries(clean)

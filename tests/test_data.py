@@ -124,3 +124,29 @@ def test_no_dataset_offline_is_a_clear_error(monkeypatch, tmp_path):
         monkeypatch.setenv(var, "http://127.0.0.1:9")  # a closed port: the download fails at once, online or not
     with pytest.raises(DataError, match="no CIFAR-10 available offline.*LRLAB_CIFAR10"):
         load_cifar10(None)
+
+
+def test_generated_archives_are_byte_identical(tmp_path):
+    a = write_synthetic_cifar10(tmp_path / "a.tar.gz", images_per_class=5, test_images_per_class=1)
+    b = write_synthetic_cifar10(tmp_path / "b.tar.gz", images_per_class=5, test_images_per_class=1)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_an_altered_official_archive_is_refused_and_can_be_pinned(tmp_path, monkeypatch):
+    fake = tmp_path / "cifar-10-python.tar.gz"
+    with open(fake, "wb") as f:
+        f.truncate(data.OFFICIAL_SIZE)  # the official size, but not the official bytes
+    with pytest.raises(DataError, match="official CIFAR-10 archive's size but SHA-256 .* damaged or altered"):
+        load_cifar10(str(fake), cache_dir=tmp_path)
+    digest = data.file_sha256(fake)
+    monkeypatch.setenv("LRLAB_CIFAR10_SHA256", digest)  # the documented way to accept another copy
+    with pytest.raises(DataError, match="not the CIFAR-10 python archive"):  # past the hash check, on to reading
+        load_cifar10(str(fake), cache_dir=tmp_path)
+
+
+def test_a_pinned_hash_refuses_any_other_copy(synthetic_archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("LRLAB_CIFAR10_SHA256", "0" * 64)
+    with pytest.raises(DataError, match="not the 0{64} that LRLAB_CIFAR10_SHA256 pins"):
+        load_cifar10(str(synthetic_archive), cache_dir=tmp_path)
+    monkeypatch.setenv("LRLAB_CIFAR10_SHA256", data.file_sha256(synthetic_archive))
+    assert load_cifar10(str(synthetic_archive), cache_dir=tmp_path)["x_train"].shape[0] == 1000

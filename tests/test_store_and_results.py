@@ -114,8 +114,8 @@ def test_mean_ci_matches_the_t_interval():
 
 def _runs(rows):
     return pd.DataFrame([
-        {"family": f, "label": label, "seed": s, "final_val_accuracy": acc, "best_val_accuracy": best,
-         "best_epoch": epoch, "train_seconds": 10.0}
+        {"family": f, "label": label, "seed": s, "status": "completed", "final_val_accuracy": acc,
+         "best_val_accuracy": best, "best_epoch": epoch, "train_seconds": 10.0}
         for f, label, s, acc, best, epoch in rows])
 
 
@@ -158,3 +158,43 @@ def test_folders_of_dead_runs_are_cleaned_and_live_ones_kept(tmp_path):
         folder.mkdir()
     remove_abandoned(tmp_path)
     assert not gone.exists() and alive.exists() and other_host.exists()
+
+
+def test_a_diverging_run_stops_and_is_stored_as_diverged(tiny):
+    settings, dataset, config = tiny
+    config = config | {"schedule": {"name": "constant", "lr0": 1e12}, "epochs": 3}
+    run = train_or_reuse(config, dataset, settings, log=quiet)
+    summary = read_summary(run["path"])
+    history = pd.read_csv(run["path"] + "/history.csv")
+    assert summary["status"] == "diverged" and summary["final"]["val_accuracy"] is None
+    assert summary["best_val_accuracy"] is None and not np.isfinite(history["loss"]).all()
+    assert train_or_reuse(config, dataset, settings, log=quiet)["reused"]  # a finished result, not retrained
+
+
+def test_diverged_configurations_are_named_not_ranked():
+    runs = _runs([("constant", "SGD", s, a, a, 10) for s, a in enumerate([0.70, 0.72, 0.71])] +
+                 [("adaptive", "Adam", s, float("nan"), float("nan"), float("nan")) for s in range(3)])
+    runs["status"] = ["completed"] * 3 + ["diverged"] * 3
+    table = summary_table(runs)
+    assert table["configuration"].tolist() == ["SGD", "Adam"] and table.loc[1, "diverged"] == 3
+    shown = format_summary(table)
+    assert shown.iloc[1, 3] == "diverged (every seed)"
+    text = conclusions(table)
+    assert "**Diverged**" in text and "Adam (3 of 3 seeds)" in text
+    assert "Highest final validation accuracy:** SGD" in text and "Lowest:** SGD" in text
+
+
+def test_a_partly_diverged_configuration_is_not_ranked_on_its_survivors():
+    runs = _runs([("constant", "SGD", s, a, a, 10) for s, a in enumerate([0.70, 0.72, 0.71])] +
+                 [("adaptive", "Adam", s, a, a, 10) for s, a in enumerate([0.95, float("nan"), float("nan")])])
+    runs.loc[4:, "status"] = "diverged"
+    table = summary_table(runs)
+    assert format_summary(table).iloc[0, 3].endswith("(2 of 3 seeds diverged)")
+    text = conclusions(table)
+    assert "Adam (2 of 3 seeds)" in text and "Highest final validation accuracy:** SGD" in text
+
+
+def test_labels_are_escaped_in_the_conclusions():
+    runs = _runs([("constant", "<script>alert(1)</script>", s, a, a, 10) for s, a in enumerate([0.7, 0.8])])
+    text = conclusions(summary_table(runs))
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

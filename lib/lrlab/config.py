@@ -65,7 +65,7 @@ def _positive(v):
 
 # name -> (test, what it accepts, an example). None is accepted where the notebook documents it.
 _RULES = {
-    "profile": (lambda v: v in PROFILES, f"one of {', '.join(PROFILES)}", "paper"),
+    "profile": (lambda v: isinstance(v, str) and v in PROFILES, f"one of {', '.join(PROFILES)}", "paper"),
     "seeds": (lambda v: _unique_list(v) and len(v) > 0 and all(_is_int(s) and s >= 0 for s in v),
               "a non-empty list of distinct non-negative integers", "[0,1,2]"),
     "epochs": (_positive_int, "a positive integer", "100"),
@@ -80,7 +80,7 @@ _RULES = {
     "momentum": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.9"),
     "decay": (lambda v: _is_number(v) and v >= 0, "a non-negative number (per batch)", "0.001"),
     "drop": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.5"),
-    "epochs_drop": (_positive, "a positive number of epochs", "10"),
+    "epochs_drop": (lambda v: _is_number(v) and v >= 1, "a number of epochs ≥ 1", "10"),
     "k": (lambda v: _is_number(v) and v >= 0, "a non-negative number", "0.1"),
     "optimizers": (lambda v: _unique_list(v) and len(v) > 0 and all(o in ADAPTIVE_DEFAULTS for o in v),
                    f"a non-empty list of distinct names from {', '.join(ADAPTIVE_DEFAULTS)}", '["adam","rmsprop"]'),

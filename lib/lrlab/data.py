@@ -6,8 +6,11 @@ extracted `cifar-10-batches-py/` folder. `data_path="synthetic"` builds a small 
 (used by the smoke profile and the tests) and reads it through the same loader.
 """
 
+import bz2
+import gzip
 import hashlib
 import io
+import lzma
 import os
 import pickle
 import tarfile
@@ -20,6 +23,10 @@ TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
 ENV_VAR = "LRLAB_CIFAR10"
 SYNTHETIC = "synthetic"
+# The official cifar-10-python.tar.gz (www.cs.toronto.edu/~kriz), as Keras's own downloader checks it.
+OFFICIAL_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+OFFICIAL_SIZE = 170_498_071
+HASH_ENV_VAR = "LRLAB_CIFAR10_SHA256"
 
 
 class DataError(ValueError):
@@ -114,6 +121,24 @@ def _fingerprint(path: Path) -> str:
     return file_sha256(path)
 
 
+def verify(path: Path, sha256: str):
+    """Refuse a copy that claims to be the official archive (its exact size) but is not byte for byte, and a copy
+    whose hash differs from the one pinned in LRLAB_CIFAR10_SHA256. Another copy (a rebuilt or re-compressed
+    archive, an extracted folder) is read as it is; its hash is recorded in every run."""
+    pinned = os.environ.get(HASH_ENV_VAR, "").strip().lower()
+    if pinned and sha256 != pinned:
+        raise DataError(f"{path} has SHA-256 {sha256}, not the {pinned} that {HASH_ENV_VAR} pins: use the pinned "
+                        f"copy, or set {HASH_ENV_VAR}={sha256} to accept this one")
+    if not pinned and path.is_file() and path.stat().st_size == OFFICIAL_SIZE and sha256 != OFFICIAL_SHA256:
+        raise DataError(f"{path} has the official CIFAR-10 archive's size but SHA-256 {sha256}, not the official "
+                        f"{OFFICIAL_SHA256}: it is damaged or altered; download it again, or set "
+                        f"{HASH_ENV_VAR}={sha256} to use this copy anyway")
+
+
+def is_official(fingerprint: str) -> bool:
+    return fingerprint == OFFICIAL_SHA256
+
+
 def resolve_source(data_path=None, output_dir="outputs", profile="paper") -> str:
     """Where the data will come from, checked without decoding: a path, 'keras' (download) or an error."""
     if data_path == SYNTHETIC:
@@ -138,6 +163,10 @@ def load_cifar10(data_path=None, output_dir="outputs", profile="paper", cache_di
     if data_path == SYNTHETIC and not Path(source).exists():
         write_synthetic_cifar10(source)
     if source == "keras":
+        pinned = os.environ.get(HASH_ENV_VAR, "").strip().lower()
+        if pinned and pinned != OFFICIAL_SHA256:
+            raise DataError(f"{HASH_ENV_VAR} pins {pinned}, but the only copy available is Keras's download of "
+                            f"the official archive: point {ENV_VAR} or data_path at the pinned copy")
         return _load_keras_download()
     path = Path(source)
     try:
@@ -145,6 +174,8 @@ def load_cifar10(data_path=None, output_dir="outputs", profile="paper", cache_di
     except OSError as exc:
         raise DataError(f"cannot read {path} ({exc.strerror or exc}): check its permissions or copy it elsewhere") \
             from None
+    if data_path != SYNTHETIC:
+        verify(path, fingerprint)
     cache = Path(cache_dir or os.environ.get("LRLAB_CACHE", Path.home() / ".cache" / "lrlab"))
     cached = cache / f"cifar10-{fingerprint[:16]}.npz"
     if cached.exists():
@@ -249,12 +280,16 @@ def write_synthetic_cifar10(path, images_per_class=100, test_images_per_class=20
         for name, blob in blobs.items():
             (folder / name).write_bytes(blob)
         return path
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tarfile.open(tmp, f"w:{compression}") as tar:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
         for name, blob in blobs.items():
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
+    # compressed without timestamps, so the same arguments give the same bytes (and the same runs) every time
+    compress = {"gz": lambda b: gzip.compress(b, mtime=0), "xz": lzma.compress, "bz2": bz2.compress}[compression]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(compress(raw.getvalue()))
     os.replace(tmp, path)
     return path
 

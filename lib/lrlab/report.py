@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 
 from .config import FAMILY_TITLES, PROJECT_ROOT
+from .data import is_official
 
 PACKAGES = ["lrlab", "keras", "tensorflow", "numpy", "pandas", "scipy", "seaborn", "matplotlib", "papermill",
             "nbconvert"]
@@ -81,10 +82,19 @@ def describe_runs(runs) -> str:
             return per_family.iloc[0]
         return "; ".join(f"{v} ({FAMILY_TITLES[f]})" for f, v in per_family.items())
 
+    fingerprints = sorted(runs["fingerprint"].unique())
+    if len(fingerprints) > 1:
+        source = f"{len(fingerprints)} different copies of the data (SHA-256 {', '.join(f[:12] for f in fingerprints)})"
+    elif is_official(fingerprints[0]):
+        source = "the official CIFAR-10 archive (SHA-256 verified)"
+    elif fingerprints[0] == "keras-download":
+        source = "CIFAR-10 as downloaded and checked by Keras"
+    else:
+        source = f"a CIFAR-10 copy other than the official archive (SHA-256 {fingerprints[0][:16]}…)"
     return (f"{len(runs)} runs: {runs['label'].nunique()} configurations × seeds {', '.join(map(str, seeds))}. "
             f"Task: CIFAR-10 classes {classes}; {value('n_train', '{:,}')} training images; validation on "
             f"{value('n_validation', '{:,}')} images of {validation}. Model `{value('model')}`, "
-            f"{value('epochs')} epochs, batch size {value('batch_size')}.")
+            f"{value('epochs')} epochs, batch size {value('batch_size')}. Data: {source}.")
 
 
 def describe_missing(missing) -> str:

@@ -1,6 +1,7 @@
 """Reading stored runs back as tables, and the statistics the report shows: means across seeds with a t-based
 confidence interval, and conclusions written from those numbers."""
 
+import html
 import json
 import math
 
@@ -29,21 +30,33 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                 continue
             config = json.loads((path / "config.json").read_text())
             history = pd.read_csv(path / "history.csv")
+            # judged from the history, so runs stored before divergence was detected are caught too
+            nan_epochs = ~np.isfinite(history["loss"])
+            if nan_epochs.any():
+                summary = summary | {"status": "diverged", "final": {"val_accuracy": None, "val_loss": None},
+                                     "best_val_accuracy": None, "best_epoch": None}
+                after = nan_epochs.cummax()
+                history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
             meta = {"run_id": rid, "family": family, "label": config["label"], "seed": config["seed"],
                     "optimizer": config["optimizer"]["name"]}
             histories.append(history.assign(**meta))
-            rows.append(meta | {"model": config["model"], "epochs": config["epochs"],
+            rows.append(meta | {"status": summary["status"], "model": config["model"], "epochs": config["epochs"],
                                 "batch_size": config["batch_size"], "protocol": config["data"]["protocol"],
                                 "class_names": [CLASS_NAMES[c] for c in config["data"]["classes"]],
                                 "n_train": config["data"]["n_train"], "n_validation": config["data"]["n_validation"],
-                                "final_val_accuracy": summary["final"]["val_accuracy"],
-                                "final_val_loss": summary["final"]["val_loss"],
-                                "best_val_accuracy": summary["best_val_accuracy"],
-                                "best_epoch": summary["best_epoch"], "train_seconds": summary["train_seconds"]})
+                                "fingerprint": config["data"]["fingerprint"],
+                                "final_val_accuracy": _number(summary["final"]["val_accuracy"]),
+                                "final_val_loss": _number(summary["final"]["val_loss"]),
+                                "best_val_accuracy": _number(summary["best_val_accuracy"]),
+                                "best_epoch": _number(summary["best_epoch"]), "train_seconds": summary["train_seconds"]})
     if not rows:
         return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", *HISTORY_COLUMNS]),
                 pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "protocol"]))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows)
+
+
+def _number(value):
+    return math.nan if value is None else value
 
 
 def missing_families(settings, families, failed_notebooks=()) -> list:
@@ -61,8 +74,10 @@ def missing_families(settings, families, failed_notebooks=()) -> list:
 
 
 def mean_ci(values, confidence=0.95):
-    """Mean, sample standard deviation and the t-interval of the mean; std and interval are NaN for one value."""
+    """Mean, sample standard deviation and the t-interval of the mean over the finite values (a diverged run has
+    none); std and interval are NaN for fewer than two."""
     values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
     n = len(values)
     mean = float(values.mean()) if n else math.nan
     if n < 2:
@@ -89,6 +104,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         best = mean_ci(group["best_val_accuracy"], confidence)
         rows.append({
             "family": family, "configuration": label, "seeds": len(group),
+            "diverged": int((group["status"] == "diverged").sum()) if "status" in group else 0,
             "final_mean": final[0], "final_std": final[1], "final_ci_low": final[2], "final_ci_high": final[3],
             "best_mean": best[0], "best_std": best[1], "best_ci_low": best[2], "best_ci_high": best[3],
             "best_epoch_mean": float(group["best_epoch"].mean()),
@@ -109,8 +125,11 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         return pd.DataFrame({"configuration": [], "note": []})
 
     def cell(row, key):
-        return (f"{_pct(row[f'{key}_mean'])} ± {_pct(row[f'{key}_std'])} "
+        if row["diverged"] == row["seeds"]:
+            return "diverged (every seed)"
+        text = (f"{_pct(row[f'{key}_mean'])} ± {_pct(row[f'{key}_std'])} "
                 f"[{_pct(row[f'{key}_ci_low'])}, {_pct(row[f'{key}_ci_high'])}]")
+        return text + (f" ({row['diverged']} of {row['seeds']} seeds diverged)" if row["diverged"] else "")
 
     return pd.DataFrame({
         "family": [FAMILY_TITLES[f] for f in table["family"]],
@@ -118,7 +137,8 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         "seeds": table["seeds"],
         f"final val. accuracy % (mean ± std [{level}])": [cell(r, "final") for _, r in table.iterrows()],
         f"best val. accuracy % (mean ± std [{level}])": [cell(r, "best") for _, r in table.iterrows()],
-        "epoch of best (mean)": table["best_epoch_mean"].round(1),
+        "epoch of best (mean)": table["best_epoch_mean"].round(1).astype(object).where(
+            table["best_epoch_mean"].notna(), "n/a"),
         "seconds per run (mean)": table["seconds_per_run"].round(1),
     })
 
@@ -135,9 +155,21 @@ def conclusions(table: pd.DataFrame, confidence=0.95) -> str:
     if table.empty:
         return "No completed runs to compare."
     level = f"{round(100 * confidence)}%"
+    # a configuration with any diverged seed is named, not ranked: its mean would rest on the surviving seeds only
+    diverged = table[table["diverged"] > 0]
+    table = table[table["diverged"] == 0]
+    table = table.assign(configuration=table["configuration"].map(html.escape))  # labels end up in HTML
+    lines = []
+    if not diverged.empty:
+        names = ", ".join(f"{html.escape(r['configuration'])} ({r['diverged']} of {r['seeds']} seeds)"
+                          for _, r in diverged.iterrows())
+        lines.append(f"- **Diverged** (the loss became NaN and training stopped; left out of the ranking below): "
+                     f"{names}.")
+    if table.empty:
+        return "\n".join(lines)
     best = table.iloc[0]
     worst = table.iloc[-1]
-    lines = [
+    lines += [
         f"- **Highest final validation accuracy:** {best['configuration']} with {_pct(best['final_mean'])}% "
         f"(mean of {best['seeds']} seed{'s' if best['seeds'] > 1 else ''}; {level} CI "
         f"[{_pct(best['final_ci_low'])}, {_pct(best['final_ci_high'])}]).",

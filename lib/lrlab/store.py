@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 
 from .train import train_run
@@ -42,26 +43,33 @@ def atomic_write_text(path: Path, text: str):
     os.replace(tmp, path)
 
 
+# A finished run is one to reuse and report: it trained to the end, or its loss became NaN and it stopped early.
+FINISHED = ("completed", "diverged")
+
+
 def read_summary(run_path: Path):
-    """The run's summary if the run is complete, else None."""
+    """The run's summary if the run finished, else None."""
     try:
         summary = json.loads((Path(run_path) / "summary.json").read_text())
     except (OSError, ValueError):
         return None
-    if summary.get("status") != "completed" or not (Path(run_path) / "history.csv").is_file():
+    if summary.get("status") not in FINISHED or not (Path(run_path) / "history.csv").is_file():
         return None
     return summary
 
 
 def summarize_history(history: pd.DataFrame, seconds: float) -> dict:
-    best = history["val_accuracy"].idxmax()
+    """Final and best metrics. A run whose loss became NaN is "diverged": its metrics are None, never a number
+    that would read as a (bad) result."""
+    diverged = not np.isfinite(history["loss"]).all()
     last = history.iloc[-1]
+    best = None if diverged else history["val_accuracy"].idxmax()
     return {
-        "status": "completed",
+        "status": "diverged" if diverged else "completed",
         "epochs_completed": int(len(history)),
-        "final": {k: float(last[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
-        "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
-        "best_epoch": int(history.loc[best, "epoch"]),
+        "final": {k: None if diverged else float(last[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
+        "best_val_accuracy": None if diverged else float(history.loc[best, "val_accuracy"]),
+        "best_epoch": None if diverged else int(history.loc[best, "epoch"]),
         "train_seconds": round(seconds, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "keras_version": keras.__version__,
@@ -95,7 +103,8 @@ def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> di
         os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log(f"{rid}: trained in {seconds:.1f} s")
+    status = read_summary(final)["status"]
+    log(f"{rid}: trained in {seconds:.1f} s" + (" (diverged: the loss became NaN)" if status == "diverged" else ""))
     return {"run_id": rid, "path": str(final), "reused": False}
 
 

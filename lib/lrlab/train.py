@@ -72,8 +72,9 @@ def train_run(config, dataset, steps_per_execution=1, name="run", log=print) -> 
     model = compile_model(config, n_classes, dataset["x_train"].shape[1:], steps_per_execution)
     lr_log, timer = LearningRateLog(), EpochTimer()
     epochs = config["epochs"]
+    # a diverged run stops at the first NaN loss instead of training on garbage; its history ends there
     callbacks = schedules.keras_callbacks(config["schedule"]) + [
-        lr_log, timer, ProgressLine(name, epochs, log, every=max(1, epochs // 5))]
+        lr_log, timer, ProgressLine(name, epochs, log, every=max(1, epochs // 5)), keras.callbacks.TerminateOnNaN()]
     fit = model.fit(
         dataset["x_train"], dataset["y_train"],
         batch_size=config["batch_size"], epochs=epochs, shuffle=True,
