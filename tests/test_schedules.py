@@ -69,17 +69,26 @@ def _fit_probe(schedule, epochs, steps_per_epoch, steps_per_execution):
     return np.array(weights), np.array(epoch_ends), lr_log.rates
 
 
+def _closed_form(schedule, t, steps_per_epoch):
+    """The formula's rate for batch t, counted from 0 over the whole run."""
+    formula, per_batch = schedules.FORMULAS[schedule["name"]]
+    params = {k: v for k, v in schedule.items() if k != "name"}
+    return formula(t if per_batch else t // steps_per_epoch, **params)
+
+
+def _assert_logged_first_batch_rates(logged, schedule, epochs, steps_per_epoch):
+    """What history.csv logs: the rate of each epoch's first batch, not the next epoch's."""
+    expected = [_closed_form(schedule, e * steps_per_epoch, steps_per_epoch) for e in range(epochs)]
+    np.testing.assert_allclose(logged, expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_applied_rate_per_batch_equals_formula(name):
     schedule, epochs, steps = CASES[name], 5, 6
     weights, _, logged = _fit_probe(schedule, epochs, steps, steps_per_execution=1)
     applied = -np.diff(np.concatenate([[0.0], weights]))
-    formula, per_batch = schedules.FORMULAS[name]
-    params = {k: v for k, v in schedule.items() if k != "name"}
-    expected = [formula(t if per_batch else t // steps, **params) for t in range(epochs * steps)]
-    np.testing.assert_allclose(applied, expected, rtol=1e-5)
-    # what history.csv logs: the rate of each epoch's first batch
-    np.testing.assert_allclose(logged, [schedules.lr_at(schedule, e, steps) for e in range(epochs)], rtol=1e-6)
+    np.testing.assert_allclose(applied, [_closed_form(schedule, t, steps) for t in range(epochs * steps)], rtol=1e-5)
+    _assert_logged_first_batch_rates(logged, schedule, epochs, steps)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -88,9 +97,6 @@ def test_applied_rate_with_steps_per_execution(name):
     schedule, epochs, steps = CASES[name], 4, 6
     _, epoch_ends, logged = _fit_probe(schedule, epochs, steps, steps_per_execution=3)
     moved = -np.diff(np.concatenate([[0.0], epoch_ends]))
-    formula, per_batch = schedules.FORMULAS[name]
-    params = {k: v for k, v in schedule.items() if k != "name"}
-    expected = [sum(formula(t if per_batch else e, **params) for t in range(e * steps, (e + 1) * steps))
-                for e in range(epochs)]
+    expected = [sum(_closed_form(schedule, t, steps) for t in range(e * steps, (e + 1) * steps)) for e in range(epochs)]
     np.testing.assert_allclose(moved, expected, rtol=1e-5)
-    np.testing.assert_allclose(logged, [schedules.lr_at(schedule, e, steps) for e in range(epochs)], rtol=1e-6)
+    _assert_logged_first_batch_rates(logged, schedule, epochs, steps)
