@@ -121,6 +121,14 @@ class _Prefixed:
         pass
 
 
+def _start_worker(parent_pid, log_path):
+    """Each worker's stderr, and so its kernels', goes to a log file: TensorFlow's start-up notices from every
+    kernel would otherwise bury the progress lines. Cell errors still reach the build through papermill."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 2)
+    _die_with_parent(parent_pid)
+
+
 def _die_with_parent(parent_pid):
     """Workers end when the build process ends, even by kill -9, so that no orphan goes on training into a store
     that the next build owns. (Their kernels follow: ipykernel exits when its parent does.)"""
@@ -242,8 +250,10 @@ def build(args) -> int:
           f"{threads} thread(s) each", flush=True)
     failures = {}
     start = time.perf_counter()
+    kernel_log = out / "notebooks" / "kernels.log"
+    kernel_log.unlink(missing_ok=True)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+                             initializer=_start_worker, initargs=(os.getpid(), str(kernel_log))) as pool:
         futures = {}
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}
@@ -260,17 +270,21 @@ def build(args) -> int:
             if error:
                 failures[name] = error
 
-    compare_params = {k: v for k, v in overrides.items() if k in notebook_parameters("compare")}
-    compare_params |= {"profile": args.profile, "failed_notebooks": sorted(failures)}
-    name, error, seconds = execute_notebook("compare", compare_params, out / "notebooks" / "compare.ipynb",
-                                            os.cpu_count() or 1)
+        compare_params = {k: v for k, v in overrides.items() if k in notebook_parameters("compare")}
+        compare_params |= {"profile": args.profile, "failed_notebooks": sorted(failures)}
+        try:
+            name, error, seconds = pool.submit(execute_notebook, "compare", compare_params,
+                                               out / "notebooks" / "compare.ipynb", os.cpu_count() or 1).result()
+        except Exception as exc:
+            error, seconds = f"{type(exc).__name__}: {exc}", 0.0
     if error:
-        print(f"[compare] FAILED at {error} ({seconds:.0f} s); no report written", file=sys.stderr)
+        print(f"[compare] FAILED at {error} ({seconds:.0f} s); no report written; kernel messages in {kernel_log}",
+              file=sys.stderr)
         return 1
     export_html(out / "notebooks" / "compare.ipynb", report)
     print(f"Report: {report} ({time.perf_counter() - start:.0f} s)", flush=True)
     for name, error in failures.items():
-        print(f"error: {name}.ipynb failed at {error}; see {out / 'notebooks' / (name + '.ipynb')}",
+        print(f"error: {name}.ipynb failed at {error}; see {out / 'notebooks' / (name + '.ipynb')} and {kernel_log}",
               file=sys.stderr)
     return 1 if failures else 0
 

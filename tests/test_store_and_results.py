@@ -77,14 +77,14 @@ def test_a_half_written_run_is_never_read_as_complete(tiny):
 def test_a_run_that_crashes_leaves_nothing_behind(tiny, monkeypatch):
     import os
 
-    from lrlab import store
+    from lrlab import train
 
     settings, dataset, config = tiny
 
     def crash(*args, **kwargs):
         raise RuntimeError("killed half-way")
 
-    monkeypatch.setattr(store, "train_run", crash)
+    monkeypatch.setattr(train, "train_run", crash)
     with pytest.raises(RuntimeError):
         train_or_reuse(config, dataset, settings, log=quiet)
     assert os.listdir(settings["output_dir"] + "/smoke/runs") == []

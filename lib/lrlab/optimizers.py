@@ -1,8 +1,6 @@
 """Optimizers with every argument set explicitly: Keras 3's defaults differ from Keras 2's, and the 2017
 settings must not depend on them."""
 
-import keras
-
 # The 2017 experiment's settings; the learning rate lives in the run's schedule, not here.
 ADAPTIVE_DEFAULTS = {
     "adagrad": {"lr": 0.01, "epsilon": 1e-8},
@@ -16,6 +14,8 @@ DISPLAY_NAMES = {"sgd": "SGD", "adagrad": "Adagrad", "adadelta": "Adadelta", "rm
 
 def build_optimizer(spec: dict, learning_rate):
     """`spec` is the run configuration's optimizer entry: {"name": ..., **settings}."""
+    import keras
+
     s = {k: v for k, v in spec.items() if k != "name"}
     name = spec["name"]
     if name == "sgd":

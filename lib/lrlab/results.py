@@ -11,8 +11,7 @@ from scipy import stats
 
 from .config import FAMILY_TITLES, SCHEDULE_FAMILIES
 from .data import CLASS_NAMES
-from .train import HISTORY_COLUMNS
-from .store import read_manifest, read_summary, runs_dir
+from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -6,7 +6,6 @@ Epochs are 0-based, as Keras passes them to `LearningRateScheduler`; `t` is the 
 """
 
 import math
-import keras
 
 
 def constant(epoch, lr0):
@@ -47,6 +46,8 @@ def lr_at(schedule: dict, epoch: int, steps_per_epoch: int) -> float:
 
 def keras_learning_rate(schedule: dict):
     """What to pass as the optimizer's `learning_rate`: a float, or a per-batch Keras schedule."""
+    import keras
+
     p = _params(schedule)
     if schedule["name"] == "time_based_decay":
         # InverseTimeDecay with decay_steps=1 is exactly lr0 / (1 + decay * t)
@@ -56,6 +57,8 @@ def keras_learning_rate(schedule: dict):
 
 def keras_callbacks(schedule: dict) -> list:
     """Per-epoch schedules run as Keras's LearningRateScheduler, which sets the rate before each epoch."""
+    import keras
+
     formula, per_batch = FORMULAS[schedule["name"]]
     if per_batch or schedule["name"] == "constant":
         return []

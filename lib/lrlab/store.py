@@ -16,11 +16,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
-from .train import train_run
+HISTORY_COLUMNS = ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
 
 
 def profile_dir(settings) -> Path:
@@ -61,6 +60,8 @@ def read_summary(run_path: Path):
 def summarize_history(history: pd.DataFrame, seconds: float) -> dict:
     """Final and best metrics. A run whose loss became NaN is "diverged": its metrics are None, never a number
     that would read as a (bad) result."""
+    import keras
+
     diverged = not np.isfinite(history["loss"]).all()
     last = history.iloc[-1]
     best = None if diverged else history["val_accuracy"].idxmax()
@@ -90,7 +91,9 @@ def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> di
     tmp.mkdir()
     try:
         start = time.perf_counter()
-        history = train_run(config, dataset, settings["steps_per_execution"], name=rid, log=log)
+        from . import train  # loads the Keras backend: only when there is something to train
+
+        history = train.train_run(config, dataset, settings["steps_per_execution"], name=rid, log=log)
         seconds = time.perf_counter() - start
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         history.to_csv(tmp / "history.csv", index=False)

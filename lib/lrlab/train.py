@@ -1,5 +1,6 @@
 """Training of one run: a configuration and a dataset in, a per-epoch history out."""
 
+import os
 import time
 
 import keras
@@ -9,10 +10,36 @@ import pandas as pd
 from . import schedules
 from .models import build_model
 from .optimizers import build_optimizer
+from .store import HISTORY_COLUMNS
+
+
+def _limit_threads():
+    """Honour LRLAB_THREADS (set by build_report.py when it runs notebooks side by side) before the backend starts
+    its thread pools: several one-thread processes outrun one process with several threads here."""
+    threads = os.environ.get("LRLAB_THREADS")
+    if not threads:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+        except RuntimeError:
+            pass  # the runtime was already initialised by the caller; its own settings stand
+
+
+_limit_threads()
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    # every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
+    tf.get_logger().setLevel("ERROR")
 
 # Evaluation computes no gradients, so a large batch only cuts per-batch overhead; the metrics do not depend on it.
 EVAL_BATCH_SIZE = 1000
-HISTORY_COLUMNS = ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
 
 
 class LearningRateLog(keras.callbacks.Callback):
