@@ -125,7 +125,7 @@ def verify(path: Path, sha256: str):
     """Refuse a copy that claims to be the official archive (its exact size) but is not byte for byte, and a copy
     whose hash differs from the one pinned in LRLAB_CIFAR10_SHA256. Another copy (a rebuilt or re-compressed
     archive, an extracted folder) is read as it is; its hash is recorded in every run."""
-    pinned = os.environ.get(HASH_ENV_VAR, "").strip().lower()
+    pinned = _pinned_hash()
     if pinned and sha256 != pinned:
         raise DataError(f"{path} has SHA-256 {sha256}, not the {pinned} that {HASH_ENV_VAR} pins: use the pinned "
                         f"copy, or set {HASH_ENV_VAR}={sha256} to accept this one")
@@ -133,6 +133,10 @@ def verify(path: Path, sha256: str):
         raise DataError(f"{path} has the official CIFAR-10 archive's size but SHA-256 {sha256}, not the official "
                         f"{OFFICIAL_SHA256}: it is damaged or altered; download it again, or set "
                         f"{HASH_ENV_VAR}={sha256} to use this copy anyway")
+
+
+def _pinned_hash() -> str:
+    return os.environ.get(HASH_ENV_VAR, "").strip().lower()
 
 
 def is_official(fingerprint: str) -> bool:
@@ -163,7 +167,7 @@ def load_cifar10(data_path=None, output_dir="outputs", profile="paper", cache_di
     if data_path == SYNTHETIC and not Path(source).exists():
         write_synthetic_cifar10(source)
     if source == "keras":
-        pinned = os.environ.get(HASH_ENV_VAR, "").strip().lower()
+        pinned = _pinned_hash()
         if pinned and pinned != OFFICIAL_SHA256:
             raise DataError(f"{HASH_ENV_VAR} pins {pinned}, but the only copy available is Keras's download of "
                             f"the official archive: point {ENV_VAR} or data_path at the pinned copy")

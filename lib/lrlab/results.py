@@ -11,7 +11,7 @@ from scipy import stats
 
 from .config import FAMILY_TITLES, SCHEDULE_FAMILIES
 from .data import CLASS_NAMES
-from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
+from .store import HISTORY_COLUMNS, nan_epochs, read_manifest, read_summary, runs_dir
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -30,11 +30,11 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
             config = json.loads((path / "config.json").read_text())
             history = pd.read_csv(path / "history.csv")
             # judged from the history, so runs stored before divergence was detected are caught too
-            nan_epochs = ~np.isfinite(history["loss"])
-            if nan_epochs.any():
+            diverged_at = nan_epochs(history)
+            if diverged_at.any():
                 summary = summary | {"status": "diverged", "final": {"val_accuracy": None, "val_loss": None},
                                      "best_val_accuracy": None, "best_epoch": None}
-                after = nan_epochs.cummax()
+                after = diverged_at.cummax()
                 history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
             meta = {"run_id": rid, "family": family, "label": config["label"], "seed": config["seed"],
                     "optimizer": config["optimizer"]["name"]}
@@ -103,7 +103,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         best = mean_ci(group["best_val_accuracy"], confidence)
         rows.append({
             "family": family, "configuration": label, "seeds": len(group),
-            "diverged": int((group["status"] == "diverged").sum()) if "status" in group else 0,
+            "diverged": int((group["status"] == "diverged").sum()),
             "final_mean": final[0], "final_std": final[1], "final_ci_low": final[2], "final_ci_high": final[3],
             "best_mean": best[0], "best_std": best[1], "best_ci_low": best[2], "best_ci_high": best[3],
             "best_epoch_mean": float(group["best_epoch"].mean()),

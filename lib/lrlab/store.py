@@ -57,12 +57,17 @@ def read_summary(run_path: Path):
     return summary
 
 
+def nan_epochs(history: pd.DataFrame) -> pd.Series:
+    """Epochs whose training loss is not finite: one is enough for the run to count as diverged."""
+    return ~np.isfinite(history["loss"])
+
+
 def summarize_history(history: pd.DataFrame, seconds: float) -> dict:
     """Final and best metrics. A run whose loss became NaN is "diverged": its metrics are None, never a number
     that would read as a (bad) result."""
     import keras
 
-    diverged = not np.isfinite(history["loss"]).all()
+    diverged = nan_epochs(history).any()
     last = history.iloc[-1]
     best = None if diverged else history["val_accuracy"].idxmax()
     return {
@@ -97,8 +102,8 @@ def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> di
         seconds = time.perf_counter() - start
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         history.to_csv(tmp / "history.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summarize_history(history, seconds) | {"run_id": rid},
-                                                     indent=2))
+        summary = summarize_history(history, seconds) | {"run_id": rid}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         if final.exists():  # --force, or a stale incomplete folder: set the old one aside, then swap
             old = root / f".old-{rid}-{uuid.uuid4().hex[:8]}"
             os.rename(final, old)
@@ -106,8 +111,8 @@ def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> di
         os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    status = read_summary(final)["status"]
-    log(f"{rid}: trained in {seconds:.1f} s" + (" (diverged: the loss became NaN)" if status == "diverged" else ""))
+    diverged = summary["status"] == "diverged"
+    log(f"{rid}: trained in {seconds:.1f} s" + (" (diverged: the loss became NaN)" if diverged else ""))
     return {"run_id": rid, "path": str(final), "reused": False}
 
 
