@@ -9,32 +9,57 @@ import math
 from pathlib import Path
 
 from . import schedules
-from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
+from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CAT, DOG = 3, 5
 
-PROFILES = {
-    # a generated CIFAR-format dataset: the whole build in minutes on 2 cores; what tests and CI run
-    "smoke": {"classes": [CAT, DOG], "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
-              "protocol": "seed", "model": "seed_cnn"},
-    # the 2017 experiment: cat vs dog, validated on the test set
-    "paper": {"classes": [CAT, DOG], "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
-              "protocol": "seed", "model": "seed_cnn"},
-    # all ten classes, 50,000 / 10,000 images: meant for a GPU
-    "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
-             "protocol": "seed", "model": "seed_cnn"},
-}
+# Parameters every family notebook takes; a profile gives each its value and notebooks leave them at None.
+ALL_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
+                "lr_sensitivity", "lr_range_test"]
+CLASSIC_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
 
-FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
+PROFILES = {
+    # a generated CIFAR-format dataset: every notebook and feature at tiny sizes, in minutes on 2 cores; what tests
+    # and CI run
+    "smoke": {"classes": [CAT, DOG], "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
+              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
+              "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3, "range_test_steps": 20,
+              "families": ALL_FAMILIES},
+    # the 2017 experiment as it was: cat vs dog, validated on the test set, the 2017 families and methods only
+    "paper": {"classes": [CAT, DOG], "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
+              "protocol": "seed", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
+              "optimizers": CLASSIC_ADAPTIVE, "lr_grid_points": 5, "range_test_steps": 300,
+              "families": CLASSIC_FAMILIES},
+    # the careful comparison on the same task: held-out validation, 5 seeds, every schedule and optimizer, each
+    # optimizer's learning rate on a grid; short runs, so that it finishes on 2 cores in about an hour
+    "study": {"classes": [CAT, DOG], "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
+              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
+              "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 300,
+              "families": ALL_FAMILIES},
+    # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
+    "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
+             "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "vgg_bn",
+             "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 500,
+             "families": ALL_FAMILIES},
+}
+PROTOCOLS = ["holdout", "seed"]
+MODEL_NAMES = ["seed_cnn", "vgg_bn"]
+
+FAMILIES = ALL_FAMILIES
 FAMILY_TITLES = {
     "constant": "Constant learning rate",
     "time_based_decay": "Time-based decay",
     "step_decay": "Step decay",
     "exponential_decay": "Exponential decay",
+    "modern_schedules": "Modern schedules",
     "adaptive": "Adaptive methods",
+    "lr_sensitivity": "Learning-rate sensitivity",
+    "lr_range_test": "Learning-rate range test",
 }
-SCHEDULE_FAMILIES = FAMILIES[:4]
+SCHEDULE_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules"]
+# the families whose runs are compared with each other in the report's curves and tables
+COMPARED_FAMILIES = SCHEDULE_FAMILIES + ["adaptive"]
 DEFAULT_STEPS_PER_EXECUTION = 16
 
 
@@ -66,6 +91,25 @@ def _positive(v):
 # name -> (test, what it accepts, an example). None is accepted where the notebook documents it.
 _RULES = {
     "profile": (lambda v: isinstance(v, str) and v in PROFILES, f"one of {', '.join(PROFILES)}", "paper"),
+    "protocol": (lambda v: isinstance(v, str) and v in PROTOCOLS, "holdout (validate on a split of the training "
+                 "set) or seed (validate on the test set, as in 2017)", "holdout"),
+    "data_seed": (lambda v: _is_int(v) and v >= 0, "a non-negative integer", "0"),
+    "model": (lambda v: isinstance(v, str) and v in MODEL_NAMES, f"one of {', '.join(MODEL_NAMES)}", "vgg_bn"),
+    "schedules": (lambda v: _unique_list(v) and len(v) > 0 and all(n in schedules.MODERN for n in v),
+                  f"a non-empty list of distinct names from {', '.join(schedules.MODERN)}", '["cosine_decay"]'),
+    "final_fraction": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.01"),
+    "warmup_fraction": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)", "0.05"),
+    "one_cycle_peak_fraction": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)", "0.3"),
+    "cycles": (_positive_int, "a positive integer", "3"),
+    "plateau_factor": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)", "0.5"),
+    "plateau_patience": (_positive_int, "a positive integer", "3"),
+    "lr_grid_points": (lambda v: _is_int(v) and v >= 2, "an integer ≥ 2", "5"),
+    "lr_grid_span": (lambda v: _is_number(v) and v > 1, "a number > 1 (the grid runs from lr/span to lr·span)",
+                     "10"),
+    "range_test_steps": (lambda v: _is_int(v) and v >= 10, "an integer ≥ 10", "300"),
+    "range_min": (_positive, "a positive number", "1e-6"),
+    "range_max": (_positive, "a positive number", "10"),
+    "sgd_lr": (_positive, "a positive number", "0.1"),
     "seeds": (lambda v: _unique_list(v) and len(v) > 0 and all(_is_int(s) and s >= 0 for s in v),
               "a non-empty list of distinct non-negative integers", "[0,1,2]"),
     "epochs": (_positive_int, "a positive integer", "100"),
@@ -93,11 +137,14 @@ _RULES = {
 for _opt, _settings in ADAPTIVE_DEFAULTS.items():
     _RULES[f"{_opt}_lr"] = (_positive, "a positive number", str(_settings["lr"]))
     _RULES[f"{_opt}_epsilon"] = (_positive, "a positive number", "1e-8")
-    for _beta in ("rho", "beta_1", "beta_2"):
+    for _beta in ("rho", "beta_1", "beta_2", "momentum"):
         if _beta in _settings:
             _RULES[f"{_opt}_{_beta}"] = (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)",
                                          str(_settings[_beta]))
-NULLABLE = {"seeds", "epochs", "batch_size", "steps_per_execution", "data_path", "output_dir", "decay"}
+    if "weight_decay" in _settings:
+        _RULES[f"{_opt}_weight_decay"] = (lambda v: _is_number(v) and v >= 0, "a non-negative number", "0.01")
+NULLABLE = {"seeds", "epochs", "batch_size", "steps_per_execution", "data_path", "output_dir", "decay", "protocol",
+            "data_seed", "model", "optimizers", "lr_grid_points", "range_test_steps", "families"}
 
 
 def check_parameter(name, value):
@@ -116,19 +163,25 @@ def check_parameters(params: dict) -> dict:
     return {name: check_parameter(name, value) for name, value in params.items()}
 
 
-def resolve_settings(profile, seeds=None, epochs=None, batch_size=None, data_path=None, output_dir=None,
-                     steps_per_execution=None, force=False) -> dict:
-    """The settings every notebook shares: the profile's values, overridden by the ones given."""
-    check_parameters(dict(profile=profile, seeds=seeds, epochs=epochs, batch_size=batch_size, data_path=data_path,
-                          output_dir=output_dir, steps_per_execution=steps_per_execution, force=force))
+def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=False, **given) -> dict:
+    """The settings a notebook runs with: the profile's values, overridden by those given (None: the profile's).
+    `given` takes any of the profile's keys, e.g. seeds=[0, 1], epochs=10, protocol="seed", optimizers=["adam"]."""
+    check_parameters(dict(profile=profile, output_dir=output_dir, steps_per_execution=steps_per_execution,
+                          force=force) | given)
     base = PROFILES[profile]
-    given = dict(seeds=seeds, epochs=epochs, batch_size=batch_size, data_path=data_path)
+    unknown = set(given) - set(base)
+    if unknown:
+        raise ParameterError(f"unknown setting {sorted(unknown)[0]!r}: a profile sets {', '.join(base)}")
     settings = dict(base) | {k: v for k, v in given.items() if v is not None}
     settings["profile"] = profile
     settings["output_dir"] = str(Path(output_dir).expanduser().resolve() if output_dir else default_output_dir())
     settings["steps_per_execution"] = steps_per_execution or DEFAULT_STEPS_PER_EXECUTION
     settings["force"] = force
     return settings
+
+
+def steps_per_epoch(settings, dataset) -> int:
+    return math.ceil(len(dataset["y_train"]) / settings["batch_size"])
 
 
 def default_output_dir() -> Path:
@@ -144,13 +197,19 @@ def run_config(family, optimizer: dict, schedule: dict, settings: dict, dataset:
         "model": settings["model"],
         "optimizer": optimizer,
         "schedule": schedule,
-        "data": {"fingerprint": dataset["fingerprint"], "classes": settings["classes"],
-                 "protocol": settings["protocol"], "n_train": len(dataset["y_train"]),
-                 "n_validation": len(dataset["y_val"])},
+        "data": data_config(settings, dataset),
         "epochs": settings["epochs"],
         "batch_size": settings["batch_size"],
         "seed": seed,
     }
+
+
+def data_config(settings, dataset) -> dict:
+    data = {"fingerprint": dataset["fingerprint"], "classes": settings["classes"], "protocol": settings["protocol"],
+            "n_train": len(dataset["y_train"]), "n_validation": len(dataset["y_val"])}
+    if settings["protocol"] == "holdout":  # the split depends on it; the 2017 protocol has no split
+        data["data_seed"] = settings["data_seed"]
+    return data
 
 
 def label(optimizer: dict, schedule: dict) -> str:
@@ -168,6 +227,11 @@ def sgd_configs(family, schedule: dict, momentum, settings, dataset) -> list:
     return [run_config(family, optimizer, schedule, settings, dataset, seed) for seed in settings["seeds"]]
 
 
+def default_hyperparameters(optimizers) -> dict:
+    """`adaptive_configs`'s keyword arguments for `optimizers` at their defaults: {"adam_lr": 0.001, ...}."""
+    return {f"{name}_{key}": value for name in optimizers for key, value in ADAPTIVE_DEFAULTS[name].items()}
+
+
 def adaptive_configs(optimizers, settings, dataset, **hyper) -> list:
     """The adaptive family's runs: for each optimizer in `optimizers`, its settings taken from `hyper`
     (`adam_lr=...`, `adam_beta_1=...`, ...), one run per seed."""
@@ -180,3 +244,38 @@ def adaptive_configs(optimizers, settings, dataset, **hyper) -> list:
         schedule = {"name": "constant", "lr0": float(hyper[f"{name}_lr"])}
         configs += [run_config("adaptive", opt, schedule, settings, dataset, seed) for seed in settings["seeds"]]
     return configs
+
+
+def learning_rate_grid(lr, points, span) -> list:
+    """`points` rates spaced evenly on a log scale from lr/span to lr·span; lr itself is on the grid when
+    `points` is odd, so the default's runs are reused."""
+    return [float(lr * span ** (2 * i / (points - 1) - 1)) for i in range(points)]
+
+
+def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_span, settings, dataset) -> list:
+    """SGD (constant rate, the constant family's momentum) and each of `optimizers` at its default settings, on a
+    grid of learning rates around its default. Their run configurations are those of the constant and adaptive
+    families, so the runs at the default rates are shared with those notebooks."""
+    configs = []
+    for lr in learning_rate_grid(sgd_lr, lr_grid_points, lr_grid_span):
+        configs += sgd_configs("constant", {"name": "constant", "lr0": lr}, momentum, settings, dataset)
+    for name in optimizers:
+        default = ADAPTIVE_DEFAULTS[name]["lr"]
+        for lr in learning_rate_grid(default, lr_grid_points, lr_grid_span):
+            hyper = default_hyperparameters([name]) | {f"{name}_lr": lr}
+            configs += adaptive_configs([name], settings, dataset, **hyper)
+    return configs
+
+
+def range_test_configs(optimizers, momentum, range_min, range_max, range_test_steps, settings, dataset) -> list:
+    """One learning-rate range test per method (SGD and each of `optimizers`, at their default settings), on the
+    profile's first seed."""
+    optimizer_specs = [{"name": "sgd", "momentum": float(momentum)}]
+    for name in optimizers:
+        optimizer_specs.append({"name": name} | {k: float(v) for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"})
+    return [{
+        "kind": "lr_range_test", "family": "lr_range_test", "label": DISPLAY_NAMES[spec["name"]],
+        "model": settings["model"], "optimizer": spec,
+        "range": {"min": float(range_min), "max": float(range_max), "steps": range_test_steps},
+        "data": data_config(settings, dataset), "batch_size": settings["batch_size"], "seed": settings["seeds"][0],
+    } for spec in optimizer_specs]

@@ -298,12 +298,28 @@ def write_synthetic_cifar10(path, images_per_class=100, test_images_per_class=20
     return path
 
 
+def holdout_split(y, fraction, seed) -> np.ndarray:
+    """Indices of a stratified validation split: `fraction` of each class, drawn with `seed`, in order."""
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(y == c))[:round(fraction * np.sum(y == c))] for c in np.unique(y)]
+    return np.sort(np.concatenate(chosen))
+
+
 def load_dataset(settings: dict) -> dict:
-    """The arrays a profile trains and validates on. Protocol "seed" is the 2017 one: the test set serves as
-    the validation set."""
+    """The arrays a profile trains, validates and tests on.
+
+    Protocol "holdout": the validation set is a stratified split of the training set, fixed by `data_seed`; the
+    test set is touched once, after training. Protocol "seed" is the 2017 one: the test set serves as validation.
+    """
     arrays = load_cifar10(settings["data_path"], settings["output_dir"], settings["profile"])
     data = select_classes(arrays, settings["classes"])
-    if settings["protocol"] != "seed":
-        raise ValueError(f"unknown protocol {settings['protocol']!r}: only 'seed' is available")
-    data["x_val"], data["y_val"] = data["x_test"], data["y_test"]
+    if settings["protocol"] == "seed":
+        data["x_val"], data["y_val"] = data["x_test"], data["y_test"]
+        return data
+    if settings["protocol"] != "holdout":
+        raise ValueError(f"unknown protocol {settings['protocol']!r}: use holdout or seed")
+    val = holdout_split(data["y_train"], settings["validation_fraction"], settings["data_seed"])
+    train = np.setdiff1d(np.arange(len(data["y_train"])), val)
+    data["x_val"], data["y_val"] = data["x_train"][val], data["y_train"][val]
+    data["x_train"], data["y_train"] = data["x_train"][train], data["y_train"][train]
     return data

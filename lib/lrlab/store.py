@@ -62,11 +62,15 @@ def nan_epochs(history: pd.DataFrame) -> pd.Series:
     return ~np.isfinite(history["loss"])
 
 
-def summarize_history(history: pd.DataFrame, seconds: float) -> dict:
-    """Final and best metrics. A run whose loss became NaN is "diverged": its metrics are None, never a number
-    that would read as a (bad) result."""
+def _versions() -> dict:
     import keras
 
+    return {"keras_version": keras.__version__, "backend": keras.backend.backend()}
+
+
+def summarize_history(history: pd.DataFrame, seconds: float, test=None) -> dict:
+    """Final and best validation metrics, and the test metrics measured after training. A run whose loss became
+    NaN is "diverged": its metrics are None, never a number that would read as a (bad) result."""
     diverged = nan_epochs(history).any()
     last = history.iloc[-1]
     best = None if diverged else history["val_accuracy"].idxmax()
@@ -76,11 +80,24 @@ def summarize_history(history: pd.DataFrame, seconds: float) -> dict:
         "final": {k: None if diverged else float(last[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
         "best_val_accuracy": None if diverged else float(history.loc[best, "val_accuracy"]),
         "best_epoch": None if diverged else int(history.loc[best, "epoch"]),
+        "test": None if diverged else test,
         "train_seconds": round(seconds, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-    }
+    } | _versions()
+
+
+def summarize_range_test(history: pd.DataFrame, seconds: float) -> dict:
+    """The range test's suggestion: a tenth of the rate where the smoothed loss was lowest, a step back from where
+    the loss starts to climb (the usual reading of Smith's test)."""
+    lowest = history.loc[history["smoothed_loss"].idxmin()]
+    return {
+        "status": "completed",
+        "steps_completed": int(len(history)),
+        "min_loss_lr": float(lowest["lr"]),
+        "suggested_lr": float(lowest["lr"]) / 10,
+        "train_seconds": round(seconds, 3),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    } | _versions()
 
 
 def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> dict:
@@ -98,11 +115,16 @@ def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> di
         start = time.perf_counter()
         from . import train  # loads the Keras backend: only when there is something to train
 
-        history = train.train_run(config, dataset, settings["steps_per_execution"], name=rid, log=log)
-        seconds = time.perf_counter() - start
+        if config.get("kind") == "lr_range_test":
+            history = train.range_test(config, dataset, log=log)
+            summary = summarize_range_test(history, time.perf_counter() - start)
+        else:
+            history, test = train.train_run(config, dataset, settings["steps_per_execution"], name=rid, log=log)
+            summary = summarize_history(history, time.perf_counter() - start, test)
+        seconds = summary["train_seconds"]
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         history.to_csv(tmp / "history.csv", index=False)
-        summary = summarize_history(history, seconds) | {"run_id": rid}
+        summary |= {"run_id": rid}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         if final.exists():  # --force, or a stale incomplete folder: set the old one aside, then swap
             old = root / f".old-{rid}-{uuid.uuid4().hex[:8]}"

@@ -93,8 +93,9 @@ def compile_model(config, n_classes, input_shape, steps_per_execution):
     return model
 
 
-def train_run(config, dataset, steps_per_execution=1, name="run", log=print) -> pd.DataFrame:
-    """Train `config` on `dataset` from its seed; return its history as HISTORY_COLUMNS."""
+def train_run(config, dataset, steps_per_execution=1, name="run", log=print):
+    """Train `config` on `dataset` from its seed. Return its history (HISTORY_COLUMNS) and its test metrics
+    ({"loss", "accuracy"}, measured once, after the last epoch; None when the run diverged)."""
     n_classes = len(config["data"]["classes"])
     model = compile_model(config, n_classes, dataset["x_train"].shape[1:], steps_per_execution)
     lr_log, timer = LearningRateLog(), EpochTimer()
@@ -113,4 +114,56 @@ def train_run(config, dataset, steps_per_execution=1, name="run", log=print) -> 
     for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
         history[column] = np.asarray(fit.history[column], dtype=float)
     history["epoch_time_s"] = timer.seconds[:n]
-    return history[HISTORY_COLUMNS]
+    test = None
+    if np.isfinite(history["loss"]).all():
+        test = model.evaluate(dataset["x_test"], dataset["y_test"], batch_size=EVAL_BATCH_SIZE, verbose=0,
+                              return_dict=True)
+        test = {"loss": float(test["loss"]), "accuracy": float(test["accuracy"])}
+    return history[HISTORY_COLUMNS], test
+
+
+class RangeTestRecorder(keras.callbacks.Callback):
+    """Each batch's own loss and rate during a range test; stops after `steps` batches, or once the smoothed loss
+    has grown to `stop_factor` times its minimum (the rate has become too high to learn)."""
+
+    def __init__(self, steps, smoothing=0.98, stop_factor=4.0):
+        super().__init__()
+        self.steps, self.smoothing, self.stop_factor = steps, smoothing, stop_factor
+        self.rates, self.losses, self.smoothed = [], [], []
+        self._average = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Keras reports a running mean over the epoch; reset it so the batch's log is that batch's loss alone
+        self.model.reset_metrics()
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float(logs["loss"])
+        self.losses.append(loss)
+        # exponential moving average, bias-corrected as in Smith's and fastai's range test
+        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
+        self.smoothed.append(self._average / (1 - self.smoothing ** len(self.losses)))
+        if (len(self.losses) >= self.steps or not np.isfinite(loss)
+                or self.smoothed[-1] > self.stop_factor * min(self.smoothed)):
+            self.model.stop_training = True
+
+
+def range_test(config, dataset, log=print) -> pd.DataFrame:
+    """Smith's learning-rate range test: the rate grows exponentially from range min to max over range steps
+    batches (Keras's ExponentialDecay with a rate above 1); returns step, lr, loss and smoothed loss per batch."""
+    keras.utils.set_random_seed(config["seed"])
+    r = config["range"]
+    n_classes = len(config["data"]["classes"])
+    model = build_model(config["model"], input_shape=dataset["x_train"].shape[1:], n_classes=n_classes)
+    rising = keras.optimizers.schedules.ExponentialDecay(r["min"], decay_steps=r["steps"],
+                                                         decay_rate=r["max"] / r["min"])
+    model.compile(optimizer=build_optimizer(config["optimizer"], rising), loss="sparse_categorical_crossentropy",
+                  steps_per_execution=1)
+    recorder = RangeTestRecorder(r["steps"])
+    steps_per_epoch = -(-len(dataset["y_train"]) // config["batch_size"])
+    model.fit(dataset["x_train"], dataset["y_train"], batch_size=config["batch_size"], shuffle=True, verbose=0,
+              epochs=-(-r["steps"] // steps_per_epoch), callbacks=[recorder])
+    n = len(recorder.losses)
+    log(f"range test {config['label']}: {n} batches, lr {recorder.rates[0]:.2g} to {recorder.rates[n - 1]:.2g}")
+    return pd.DataFrame({"step": np.arange(n), "lr": recorder.rates[:n], "loss": recorder.losses,
+                         "smoothed_loss": recorder.smoothed})
