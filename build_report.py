@@ -30,8 +30,10 @@ from lrlab import resources  # noqa: E402
 from lrlab.data import DataError, load_cifar10  # noqa: E402
 from lrlab.store import forget_family  # noqa: E402
 
-# Longest first, so parallel jobs finish close together (adaptive holds as many runs as the four others).
-ORDER = ["adaptive", "constant", "time_based_decay", "step_decay", "exponential_decay"]
+# Longest first, so parallel jobs finish close together. The sensitivity sweep shares its default-rate runs with
+# the constant and adaptive notebooks and trains those last, by when the others have usually stored them.
+ORDER = ["lr_sensitivity", "adaptive", "modern_schedules", "constant", "time_based_decay", "step_decay",
+         "exponential_decay", "lr_range_test"]
 
 
 class InputError(Exception):
@@ -48,7 +50,8 @@ def parse_args(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="paper", help=f"one of {', '.join(PROFILES)} (default: paper)")
     parser.add_argument("--only", default="", help=f"comma-separated family notebooks to execute "
-                        f"({', '.join(FAMILIES)}); the report still shows every family with stored runs")
+                        f"({', '.join(FAMILIES)}; default: the profile's); the report still shows every family of "
+                        f"the profile with stored runs")
     parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
                         help="notebooks executed at once; the cores are divided between them (default: all cores)")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
@@ -203,7 +206,7 @@ def _lock_build(out: Path):
 def build(args) -> int:
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}: use --profile with one of {', '.join(PROFILES)}")
-    only = [n.strip() for n in args.only.split(",") if n.strip()] or FAMILIES
+    only = [n.strip() for n in args.only.split(",") if n.strip()] or PROFILES[args.profile]["families"]
     unknown = [n for n in only if n not in FAMILIES]
     if unknown:
         raise InputError(f"unknown notebook {', '.join(unknown)} in --only: choose from {', '.join(FAMILIES)}")
@@ -216,9 +219,10 @@ def build(args) -> int:
     overrides = parse_overrides(args.parameter)
     if args.force:
         overrides["force"] = True
-    common = {k: overrides.get(k) for k in ("seeds", "epochs", "batch_size", "data_path", "output_dir")}
+    common = {k: overrides.get(k) for k in ("seeds", "epochs", "batch_size", "data_path", "protocol", "data_seed",
+                                            "model")}
     try:
-        settings = resolve_settings(args.profile, **common)
+        settings = resolve_settings(args.profile, overrides.get("output_dir"), **common)
     except ParameterError as exc:
         raise InputError(str(exc)) from None
     overrides["output_dir"] = settings["output_dir"]  # absolute, so every kernel writes to the same place

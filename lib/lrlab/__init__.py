@@ -9,7 +9,7 @@ import importlib
 _EXPORTS = {
     "FAMILIES": "config", "FAMILY_TITLES": "config", "PROFILES": "config", "ParameterError": "config",
     "adaptive_configs": "config", "check_parameters": "config", "resolve_settings": "config",
-    "sgd_configs": "config", "DataError": "data", "load_dataset": "data", "run_family": "store",
+    "sgd_configs": "config", "steps_per_epoch": "config", "DataError": "data", "load_dataset": "data", "run_family": "store",
 }
 __all__ = list(_EXPORTS)
 

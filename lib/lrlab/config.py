@@ -133,6 +133,7 @@ _RULES = {
     "failed_notebooks": (lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
                          "a list of notebook names", '["step_decay"]'),
     "confidence": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)", "0.95"),
+    "target_fraction": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.95"),
 }
 for _opt, _settings in ADAPTIVE_DEFAULTS.items():
     _RULES[f"{_opt}_lr"] = (_positive, "a positive number", str(_settings["lr"]))
@@ -256,15 +257,17 @@ def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_sp
     """SGD (constant rate, the constant family's momentum) and each of `optimizers` at its default settings, on a
     grid of learning rates around its default. Their run configurations are those of the constant and adaptive
     families, so the runs at the default rates are shared with those notebooks."""
-    configs = []
+    configs = []  # the default rates' runs last: by then the constant and adaptive notebooks have usually stored them
     for lr in learning_rate_grid(sgd_lr, lr_grid_points, lr_grid_span):
         configs += sgd_configs("constant", {"name": "constant", "lr0": lr}, momentum, settings, dataset)
-    for name in optimizers:
+    for name in [o for o in optimizers if not o.startswith("sgd_")]:  # SGD's own sweep covers the SGD variants
         default = ADAPTIVE_DEFAULTS[name]["lr"]
         for lr in learning_rate_grid(default, lr_grid_points, lr_grid_span):
             hyper = default_hyperparameters([name]) | {f"{name}_lr": lr}
             configs += adaptive_configs([name], settings, dataset, **hyper)
-    return configs
+    at_default = {(c["optimizer"]["name"], c["schedule"]["lr0"]) for c in configs} & (
+        {("sgd", float(sgd_lr))} | {(n, float(s["lr"])) for n, s in ADAPTIVE_DEFAULTS.items()})
+    return sorted(configs, key=lambda c: (c["optimizer"]["name"], c["schedule"]["lr0"]) in at_default)
 
 
 def range_test_configs(optimizers, momentum, range_min, range_max, range_test_steps, settings, dataset) -> list:

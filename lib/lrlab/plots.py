@@ -69,3 +69,64 @@ def learning_rate_figure(histories, title, confidence=0.95):
     _curves(histories, "lr", ax, title, "learning rate (log scale)", confidence, logy=True)
     _shared_legend(fig, [ax])
     return fig
+
+
+def final_accuracy_figure(runs, title):
+    """Every seed's final validation accuracy per configuration: a box for the spread, a dot per seed, best mean
+    first, so the reader sees the seeds behind each mean and how far apart they lie."""
+    order = runs.groupby("label")["final_val_accuracy"].mean().sort_values(ascending=False).index
+    fig, ax = plt.subplots(figsize=(11, 0.42 * len(order) + 1.6))
+    data = runs.assign(accuracy=100 * runs["final_val_accuracy"])
+    sns.boxplot(data=data, y="label", x="accuracy", order=order, color="0.9", showfliers=False, ax=ax, width=0.6)
+    sns.stripplot(data=data, y="label", x="accuracy", order=order, hue="family", ax=ax, size=5, jitter=0.15)
+    ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.legend(title="family", fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_time_figure(histories, title):
+    """Mean validation accuracy against wall-clock seconds: what a reader with a time budget needs."""
+    mean = histories.groupby(["label", "epoch"], sort=False)[["val_accuracy", "elapsed_s"]].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(10, 6))
+    sns.lineplot(data=mean, x="elapsed_s", y="val_accuracy", hue="label", ax=ax, estimator=None, sort=False)
+    ax.set(title=title, xlabel="seconds of training (mean over seeds)", ylabel="validation accuracy")
+    _shared_legend(fig, [ax])
+    return fig
+
+
+def sensitivity_figure(runs, title, confidence=0.95):
+    """Final validation accuracy against initial learning rate, one panel per method, with a band over seeds and
+    the default rate dashed."""
+    from .optimizers import DISPLAY_NAMES
+
+    data = runs.assign(method=runs["optimizer"].map(DISPLAY_NAMES), accuracy=runs["final_val_accuracy"])
+    grid = sns.relplot(data=data, x="lr0", y="accuracy", col="method", col_wrap=3, kind="line", marker="o",
+                       errorbar=t_interval(confidence), height=2.8, aspect=1.4, facet_kws={"sharex": False})
+    for method, ax in grid.axes_dict.items():
+        rates = sorted(data.loc[data["method"] == method, "lr0"].unique())
+        ax.axvline(rates[len(rates) // 2] if len(rates) % 2 else (rates[0] * rates[-1]) ** 0.5, ls="--", c="0.5")
+        ax.set_xscale("log")
+    grid.set_axis_labels("initial learning rate (log scale)", "final validation accuracy")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle(title)
+    grid.figure.tight_layout()
+    return grid.figure
+
+
+def range_test_figure(curves, suggestions, title):
+    """Smoothed training loss against learning rate, one panel per method; the suggested rate dotted."""
+    grid = sns.relplot(data=curves, x="lr", y="smoothed_loss", col="method", col_wrap=4, kind="line", height=2.6,
+                       aspect=1.3, facet_kws={"sharex": False, "sharey": False})
+    suggested = dict(zip(suggestions["method"], suggestions["suggested_lr"]))
+    for method, ax in grid.axes_dict.items():
+        ax.set_xscale("log")
+        ax.axvline(suggested[method], ls=":", c="tab:red")
+        low = curves.loc[curves["method"] == method, "smoothed_loss"].min()
+        ax.set_ylim(top=max(4.2 * low, low + 0.1))  # the final blow-up would flatten the rest
+    grid.set_axis_labels("learning rate (log scale)", "training loss (smoothed)")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle(title)
+    grid.figure.tight_layout()
+    return grid.figure

@@ -1,11 +1,13 @@
 """What the report says about itself and its runs: when and where it was built, with what, on which data."""
 
+import html
 import platform
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 
-from .config import FAMILY_TITLES, PROJECT_ROOT
+from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
+from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
 from .data import is_official
 
 PACKAGES = ["lrlab", "keras", "tensorflow", "numpy", "pandas", "scipy", "seaborn", "matplotlib", "papermill",
@@ -114,3 +116,79 @@ def caption(what: str, runs, confidence=0.95) -> str:
         else "a held-out validation split"
     return (f"*Figure — {what} Lines: mean over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per "
             f"configuration; {band}. Validation set: {validation}.*")
+
+
+def optimizer_settings(optimizers, hyper) -> str:
+    """Each method's settings as run, one line per method: what the report states as its defaults."""
+    lines = []
+    for name in optimizers:
+        values = ", ".join(f"{key}={hyper[f'{name}_{key}']:g}" for key in ADAPTIVE_DEFAULTS[name])
+        lines.append(f"- **{DISPLAY_NAMES[name]}**: {values}")
+    return "\n".join(lines)
+
+
+def grid_markdown(optimizers, sgd_lr, points, span) -> str:
+    """The learning-rate grid of each method in the sensitivity sweep."""
+    defaults = {"sgd": sgd_lr} | {n: ADAPTIVE_DEFAULTS[n]["lr"] for n in optimizers if not n.startswith("sgd_")}
+    return "\n".join(f"- **{DISPLAY_NAMES[n]}** (default {lr:g}): "
+                     f"{', '.join(f'{x:.3g}' for x in learning_rate_grid(lr, points, span))}"
+                     for n, lr in defaults.items())
+
+
+def range_test_caption(suggestions) -> str:
+    seed = ", ".join(str(s) for s in sorted(set(suggestions["seed"]))) if len(suggestions) else "-"
+    return (f"*Figure — training loss (bias-corrected moving average) against a learning rate that grows "
+            f"exponentially every batch, one short run per method on seed {seed}; the dotted red line is the suggested "
+            f"rate, a tenth of the rate at the lowest smoothed loss. Data: the training split.*")
+
+
+def describe_protocol(runs) -> str:
+    """Which validation protocol produced the numbers, in words a reader without the code can follow."""
+    if runs.empty:
+        return ""
+    protocols = set(runs["protocol"])
+    if protocols == {"holdout"}:
+        return ("**Protocol: held-out validation.** Curves, the choice of best epoch and of best learning rate, and "
+                "every ranking use a validation split carved from the training set (stratified by class, fixed by "
+                "its data seed); the test set was used once per run, after its last epoch, and is reported apart.")
+    if protocols == {"seed"}:
+        return ("**Protocol: the 2017 one.** The test set doubles as the validation set, as in the original "
+                "experiment: curves, best epochs and rankings are all chosen on it, so they are optimistic and "
+                "there is no untouched test figure.")
+    return "**Mixed protocols**: some runs validate on a held-out split, others on the test set; compare with care."
+
+
+def settings_from_runs(runs) -> str:
+    """Each configuration's optimizer settings as stored with its runs."""
+    if runs.empty:
+        return ""
+    rows = runs.drop_duplicates("label")
+    return "\n".join(f"- **{html.escape(r['label'])}**: {r['optimizer_settings']}" for _, r in rows.iterrows())
+
+
+def time_caption(target, target_fraction) -> str:
+    if target != target:  # NaN: no accuracy recorded
+        return "*No validation accuracy recorded.*"
+    return (f"*Epochs and seconds until a configuration's mean validation accuracy first reaches "
+            f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any configuration "
+            f"reached), fastest first; \"not reached\" where it never does.*")
+
+
+def sensitivity_conclusions(table) -> str:
+    """What the learning-rate sweep says, from its table: gains from tuning, and best rates on the grid's edge."""
+    if table is None or table.empty:
+        return ""
+    lines = []
+    gains = table.assign(gain=100 * (table["at_best"] - table["at_default"])).sort_values("gain", ascending=False)
+    top = gains.iloc[0]
+    if top["gain"] == top["gain"]:
+        lines.append(f"- **Tuning the learning rate:** the largest gain from the best rate on the grid over the "
+                     f"default is {top['method']}'s, {top['gain']:.1f} points ({top['default_lr']:g} → "
+                     f"{top['best_lr']:.3g}); at its best rate the strongest method is "
+                     f"{table.loc[table['at_best'].idxmax(), 'method']} "
+                     f"({100 * table['at_best'].max():.1f}%).")
+    edge = table[table["on_edge"]]
+    if not edge.empty:
+        lines.append(f"- **Best rate on the grid's edge** (a better one may lie beyond): "
+                     f"{', '.join(f'{r.method} ({r.best_lr:.3g})' for r in edge.itertuples())}.")
+    return "\n".join(lines)

@@ -26,7 +26,9 @@ def needs(settings, processes) -> dict:
         # the uint8 copy of all CIFAR-10 and float32 copies of the profile's classes
         data_bytes = 10 * IMAGES_PER_CLASS * PIXELS + IMAGES_PER_CLASS * len(settings["classes"]) * PIXELS * 4
     per_kernel = KERNEL_BYTES + data_bytes
-    runs = 8 * len(settings["seeds"])  # eight configurations in the report
+    # eight configurations in the 2017 families; the others add 7 schedules, 6 methods and a rate grid for 9
+    configurations = 8 + (13 + 9 * settings["lr_grid_points"] if "lr_sensitivity" in settings["families"] else 0)
+    runs = configurations * len(settings["seeds"])
     return {"memory": processes * per_kernel,
             "disk": DISK_FIXED + runs * (settings["epochs"] * DISK_PER_RUN_EPOCH + 4096)}
 

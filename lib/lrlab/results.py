@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import FAMILY_TITLES, SCHEDULE_FAMILIES
+from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
+from .optimizers import DISPLAY_NAMES
 from .store import HISTORY_COLUMNS, nan_epochs, read_manifest, read_summary, runs_dir
 
 
@@ -38,7 +39,9 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                 history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
             meta = {"run_id": rid, "family": family, "label": config["label"], "seed": config["seed"],
                     "optimizer": config["optimizer"]["name"]}
-            histories.append(history.assign(**meta))
+            # wall-clock seconds since the run started, at the end of each epoch
+            histories.append(history.assign(elapsed_s=history["epoch_time_s"].cumsum(), **meta))
+            test = summary.get("test") or {}
             rows.append(meta | {"status": summary["status"], "model": config["model"], "epochs": config["epochs"],
                                 "batch_size": config["batch_size"], "protocol": config["data"]["protocol"],
                                 "class_names": [CLASS_NAMES[c] for c in config["data"]["classes"]],
@@ -47,10 +50,15 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "final_val_accuracy": _number(summary["final"]["val_accuracy"]),
                                 "final_val_loss": _number(summary["final"]["val_loss"]),
                                 "best_val_accuracy": _number(summary["best_val_accuracy"]),
-                                "best_epoch": _number(summary["best_epoch"]), "train_seconds": summary["train_seconds"]})
+                                "best_epoch": _number(summary["best_epoch"]), "train_seconds": summary["train_seconds"],
+                                "test_accuracy": _number(test.get("accuracy")), "lr0": config["schedule"]["lr0"],
+                                "schedule": config["schedule"]["name"],
+                                "optimizer_settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
+                                                                if k != "name")})
     if not rows:
-        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", *HISTORY_COLUMNS]),
-                pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "protocol"]))
+        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "elapsed_s", *HISTORY_COLUMNS]),
+                pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "protocol", "status",
+                                      "final_val_accuracy", "test_accuracy", "lr0", "schedule"]))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows)
 
 
@@ -101,11 +109,14 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
         final = mean_ci(group["final_val_accuracy"], confidence)
         best = mean_ci(group["best_val_accuracy"], confidence)
+        test = mean_ci(group["test_accuracy"], confidence)
         rows.append({
             "family": family, "configuration": label, "seeds": len(group),
             "diverged": int((group["status"] == "diverged").sum()),
             "final_mean": final[0], "final_std": final[1], "final_ci_low": final[2], "final_ci_high": final[3],
             "best_mean": best[0], "best_std": best[1], "best_ci_low": best[2], "best_ci_high": best[3],
+            "test_mean": test[0], "test_ci_low": test[2], "test_ci_high": test[3],
+            "protocol": group["protocol"].iloc[0],
             "best_epoch_mean": float(group["best_epoch"].mean()),
             "seconds_per_run": float(group["train_seconds"].mean()),
         })
@@ -130,7 +141,7 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                 f"[{_pct(row[f'{key}_ci_low'])}, {_pct(row[f'{key}_ci_high'])}]")
         return text + (f" ({row['diverged']} of {row['seeds']} seeds diverged)" if row["diverged"] else "")
 
-    return pd.DataFrame({
+    formatted = pd.DataFrame({
         "family": [FAMILY_TITLES[f] for f in table["family"]],
         "configuration": table["configuration"],
         "seeds": table["seeds"],
@@ -140,17 +151,21 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             table["best_epoch_mean"].notna(), "n/a"),
         "seconds per run (mean)": table["seconds_per_run"].round(1),
     })
+    # the test set is shown only where it was held out: under the 2017 protocol it is the validation set
+    if (table["protocol"] == "holdout").any():
+        formatted[f"test accuracy % (mean [{level}], measured once after training)"] = [
+            f"{_pct(r['test_mean'])} [{_pct(r['test_ci_low'])}, {_pct(r['test_ci_high'])}]"
+            if r["protocol"] == "holdout" else "= validation" for _, r in table.iterrows()]
+    return formatted
 
 
-def _overlap(a, b):
-    """Whether two configurations' confidence intervals overlap; None when either has none (a single seed)."""
-    if any(math.isnan(x) for x in (a["final_ci_low"], b["final_ci_low"])):
-        return None
-    return a["final_ci_low"] <= b["final_ci_high"] and b["final_ci_low"] <= a["final_ci_high"]
+def _points(mean, low, high, level):
+    return f"{abs(mean):.1f} points ({level} CI {low:+.1f} to {high:+.1f})"
 
 
-def conclusions(table: pd.DataFrame, confidence=0.95) -> str:
-    """The report's findings as Markdown, every number taken from `table`."""
+def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95) -> str:
+    """The report's findings as Markdown, every number taken from `table` (and, for differences, from the
+    seeds in `runs`). A difference is called one only when its interval excludes zero."""
     if table.empty:
         return "No completed runs to compare."
     level = f"{round(100 * confidence)}%"
@@ -175,21 +190,26 @@ def conclusions(table: pd.DataFrame, confidence=0.95) -> str:
         f"- **Lowest:** {worst['configuration']} with {_pct(worst['final_mean'])}%; the spread between the best "
         f"and the worst configuration is {100 * (best['final_mean'] - worst['final_mean']):.1f} points.",
     ]
-    schedules_ = table[table["family"].isin(SCHEDULE_FAMILIES)]
-    adaptive = table[table["family"] == "adaptive"]
-    if not schedules_.empty and not adaptive.empty:
-        s, a = schedules_.iloc[0], adaptive.iloc[0]
-        leader, other = (s, a) if s["final_mean"] >= a["final_mean"] else (a, s)
-        gap = 100 * (leader["final_mean"] - other["final_mean"])
-        overlap = _overlap(s, a)
-        verdict = ("with a single seed there is no interval, so this difference is not evidence either way"
-                   if overlap is None else
-                   "their confidence intervals overlap, so this difference is not clear at these seeds"
-                   if overlap else "their confidence intervals do not overlap")
-        lines.append(
-            f"- **Best schedule vs best adaptive method:** {s['configuration']} ({_pct(s['final_mean'])}%) vs "
-            f"{a['configuration']} ({_pct(a['final_mean'])}%): {leader['configuration']} leads by {gap:.1f} "
-            f"points; {verdict}.")
+    if runs is not None and not runs.empty:
+        lines += _baseline_lines(runs, set(diverged["configuration"]), confidence, level)
+        schedules_ = table[table["family"].isin(SCHEDULE_FAMILIES)]
+        adaptive = table[table["family"] == "adaptive"]
+        if not schedules_.empty and not adaptive.empty:
+            s, a = schedules_.iloc[0], adaptive.iloc[0]
+            mean, low, high, _ = difference_ci(_final_by_seed(runs, html.unescape(s["configuration"])),
+                                               _final_by_seed(runs, html.unescape(a["configuration"])), confidence)
+            leader, other = (s, a) if mean >= 0 else (a, s)
+            if math.isnan(low):
+                verdict = "with a single seed there is no interval, so this is not evidence either way"
+            elif low <= 0 <= high:
+                verdict = (f"the interval of the difference, {100 * low:+.1f} to {100 * high:+.1f} points, spans zero: "
+                           f"**no clear difference** at {best['seeds']} seeds")
+            else:
+                verdict = f"{level} CI of the difference {100 * low:+.1f} to {100 * high:+.1f} points"
+            lines.append(
+                f"- **Best schedule vs best adaptive method:** {s['configuration']} ({_pct(s['final_mean'])}%) vs "
+                f"{a['configuration']} ({_pct(a['final_mean'])}%): {leader['configuration']} leads by "
+                f"{100 * abs(mean):.1f} points; {verdict}.")
     fastest = table.sort_values("best_epoch_mean", kind="stable").iloc[0]
     lines.append(f"- **Earliest peak:** {fastest['configuration']} reaches its best validation accuracy at epoch "
                  f"{fastest['best_epoch_mean']:.0f} on average.")
@@ -201,3 +221,203 @@ def conclusions(table: pd.DataFrame, confidence=0.95) -> str:
                      f"late in training): {names}.")
     return "\n".join(lines)
 
+
+def _baseline_lines(runs, diverged, confidence, level):
+    baseline = baseline_label(runs)
+    if baseline is None or html.escape(baseline) in diverged:
+        return []
+    diffs = baseline_differences(runs, baseline, confidence)
+    diffs = diffs[~diffs["configuration"].map(html.escape).isin(diverged)]
+    name = html.escape(baseline)
+    lines = []
+    for verdict, verb in (("better", "beats"), ("worse", "trails")):
+        chosen = diffs[diffs["verdict"] == verdict]
+        if not chosen.empty:
+            items = "; ".join(f"{html.escape(r['configuration'])} {verb} it by "
+                              f"{_points(r['difference'], r['ci_low'], r['ci_high'], level)}"
+                              for _, r in chosen.iterrows())
+            lines.append(f"- **Clearly {verdict} than the constant-rate baseline** ({name}): {items}.")
+    unclear = diffs[diffs["verdict"] == "no clear difference"]
+    if not unclear.empty:
+        lines.append(f"- **No clear difference from the baseline** (the {level} interval of the difference spans "
+                     f"zero) for {len(unclear)} of {len(diffs)} configurations: "
+                     f"{', '.join(html.escape(c) for c in unclear['configuration'])}.")
+    return lines
+
+
+def difference_ci(a: pd.Series, b: pd.Series, confidence=0.95):
+    """Mean of a - b and its t-interval. Both are indexed by seed: seeds both have are paired (the same seed
+    gives both the same initial weights and batch order, so pairing removes that shared noise); without two
+    shared seeds, Welch's interval for two independent samples. Returns (mean, low, high, method)."""
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    shared = a.index.intersection(b.index)
+    if len(shared) >= 2:
+        mean, _, low, high = mean_ci(a[shared] - b[shared], confidence)
+        return mean, low, high, "paired"
+    if len(a) < 2 or len(b) < 2:
+        return float(a.mean() - b.mean()) if len(a) and len(b) else math.nan, math.nan, math.nan, "none"
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else len(a) + len(b) - 2
+    half = stats.t.ppf(0.5 + confidence / 2, df) * math.sqrt(va + vb)
+    mean = float(a.mean() - b.mean())
+    return mean, mean - half, mean + half, "Welch"
+
+
+def _final_by_seed(runs, label):
+    return runs[runs["label"] == label].set_index("seed")["final_val_accuracy"].astype(float)
+
+
+def rank_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """Configurations ranked by mean final validation accuracy, with each one's mean rank within a seed (1 =
+    best of that seed): a ranking that holds seed by seed is firmer than one made by the means alone."""
+    table = summary_table(runs, confidence)
+    if table.empty:
+        return table
+    per_seed = runs.pivot_table(index="seed", columns="label", values="final_val_accuracy", aggfunc="first")
+    mean_rank = per_seed.rank(axis=1, ascending=False).mean()
+    return pd.DataFrame({
+        "rank": np.arange(1, len(table) + 1),
+        "configuration": table["configuration"],
+        "family": [FAMILY_TITLES[f] for f in table["family"]],
+        "final val. accuracy %": [f"{_pct(r['final_mean'])} [{_pct(r['final_ci_low'])}, {_pct(r['final_ci_high'])}]"
+                                  for _, r in table.iterrows()],
+        "mean rank within a seed": table["configuration"].map(mean_rank).round(1),
+    })
+
+
+def baseline_label(runs: pd.DataFrame):
+    """The constant-learning-rate SGD configuration every other is measured against (None when absent)."""
+    constant = runs[runs["family"] == "constant"]
+    return constant["label"].iloc[0] if not constant.empty else None
+
+
+def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> pd.DataFrame:
+    """Each configuration's final validation accuracy minus the baseline's, in points, with its interval and a
+    verdict: "better" or "worse" only when the interval excludes zero."""
+    rows = []
+    base = _final_by_seed(runs, baseline)
+    for (family, label), _ in runs.groupby(["family", "label"], sort=False):
+        if label == baseline:
+            continue
+        mean, low, high, method = difference_ci(_final_by_seed(runs, label), base, confidence)
+        verdict = ("no interval (one seed)" if math.isnan(low) else "better" if low > 0 else "worse" if high < 0
+                   else "no clear difference")
+        rows.append({"family": family, "configuration": label, "difference": 100 * mean, "ci_low": 100 * low,
+                     "ci_high": 100 * high, "method": method, "verdict": verdict})
+    return pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method",
+                                       "verdict"]).sort_values("difference", ascending=False, ignore_index=True)
+
+
+def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    level = f"{round(100 * confidence)}% CI"
+    return pd.DataFrame({
+        "configuration": diffs["configuration"],
+        "family": [FAMILY_TITLES[f] for f in diffs["family"]],
+        f"difference to the baseline, points [{level}]": [
+            f"{r['difference']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]" if not math.isnan(r["ci_low"])
+            else "n/a" if math.isnan(r["difference"]) else f"{r['difference']:+.1f}" for _, r in diffs.iterrows()],
+        "interval": diffs["method"],
+        "verdict": diffs["verdict"],
+    })
+
+
+def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
+    """Epochs and seconds until each configuration's mean validation accuracy first reaches the target:
+    `target_fraction` of the best mean accuracy any configuration reached. Returns (table, target)."""
+    mean = histories.groupby(["label", "epoch"], sort=False)[["val_accuracy", "elapsed_s"]].mean().reset_index()
+    if mean.empty or not mean["val_accuracy"].notna().any():
+        return pd.DataFrame(columns=["configuration", "epochs", "seconds"]), math.nan
+    target = target_fraction * mean["val_accuracy"].max()
+    rows = []
+    for label, curve in mean.groupby("label", sort=False):
+        reached = curve[curve["val_accuracy"] >= target]
+        if reached.empty:
+            rows.append({"configuration": label, "epochs": "not reached", "seconds": "not reached", "_order": math.inf})
+        else:
+            first = reached.iloc[0]
+            rows.append({"configuration": label, "epochs": int(first["epoch"]), "seconds": round(first["elapsed_s"], 1),
+                         "_order": first["elapsed_s"]})
+    table = pd.DataFrame(rows).sort_values("_order", kind="stable", ignore_index=True).drop(columns="_order")
+    return table, target
+
+
+def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
+    validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
+    beyond). A method whose runs all diverged at a rate is ranked there as NaN, i.e. never best."""
+    rows = []
+    for optimizer, group in runs.groupby("optimizer", sort=False):
+        means = group.groupby("lr0")["final_val_accuracy"].mean().sort_index()
+        if means.notna().sum() == 0:
+            continue
+        default = float(np.exp(np.log(means.index.to_numpy(dtype=float)).mean()))
+        on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
+        best = means.idxmax()
+        rows.append({"method": DISPLAY_NAMES[optimizer], "default_lr": default, "best_lr": best,
+                     "at_default": means[on_grid[0]] if on_grid else math.nan, "at_best": means[best],
+                     "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
+                     "on_edge": best in (means.index.min(), means.index.max())})
+    return pd.DataFrame(rows)
+
+
+def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return pd.DataFrame({"method": [], "note": []})
+    return pd.DataFrame({
+        "method": table["method"],
+        "default lr": table["default_lr"].map(lambda x: f"{x:g}"),
+        "final val. accuracy % at default": table["at_default"].map(_pct),
+        "best lr on the grid": table["best_lr"].map(lambda x: f"{x:.3g}"),
+        "final val. accuracy % at best": table["at_best"].map(_pct),
+        "gain, points": (100 * (table["at_best"] - table["at_default"])).round(1),
+        "grid": table["grid"],
+        "best on the grid's edge": table["on_edge"].map({True: "yes — widen the grid", False: "no"}),
+    })
+
+
+def load_range_tests(settings):
+    """The range tests named by their manifest: (curves, one row per method with its suggestion)."""
+    curves, rows = [], []
+    manifest = read_manifest(settings, "lr_range_test") or {}
+    for rid in manifest.get("run_ids", []):
+        path = runs_dir(settings) / rid
+        summary = read_summary(path)
+        if summary is None:
+            continue
+        config = json.loads((path / "config.json").read_text())
+        curves.append(pd.read_csv(path / "history.csv").assign(method=config["label"]))
+        rows.append({"method": config["label"], "optimizer": config["optimizer"]["name"],
+                     "suggested_lr": summary["suggested_lr"], "min_loss_lr": summary["min_loss_lr"],
+                     "steps": summary["steps_completed"], "seed": config["seed"]})
+    if not rows:
+        return pd.DataFrame(columns=["method", "step", "lr", "loss", "smoothed_loss"]), \
+            pd.DataFrame(columns=["method", "optimizer", "suggested_lr", "min_loss_lr", "steps", "seed"])
+    return pd.concat(curves, ignore_index=True), pd.DataFrame(rows)
+
+
+def format_range_tests(suggestions: pd.DataFrame) -> pd.DataFrame:
+    from .optimizers import ADAPTIVE_DEFAULTS
+
+    return pd.DataFrame({
+        "method": suggestions["method"],
+        "suggested lr": suggestions["suggested_lr"].map(lambda x: f"{x:.3g}"),
+        "lowest smoothed loss at lr": suggestions["min_loss_lr"].map(lambda x: f"{x:.3g}"),
+        "default lr": suggestions["optimizer"].map(lambda o: f"{ADAPTIVE_DEFAULTS[o]['lr']:g}"
+                                                   if o in ADAPTIVE_DEFAULTS else "see families"),
+        "batches run": suggestions["steps"],
+    })
+
+
+def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:
+    """Each configuration's initial (peak) learning rate beside its method's range-test suggestion."""
+    suggested = dict(zip(suggestions["optimizer"], suggestions["suggested_lr"]))
+    configs = runs.drop_duplicates("label")
+    return pd.DataFrame({
+        "configuration": configs["label"].values,
+        "family": [FAMILY_TITLES[f] for f in configs["family"]],
+        "initial (peak) lr used": configs["lr0"].map(lambda x: f"{x:g}").values,
+        "range-test suggestion": configs["optimizer"].map(
+            lambda o: f"{suggested[o]:.3g}" if o in suggested else "not tested").values,
+        "used ÷ suggested": [f"{lr / suggested[o]:.2g}" if o in suggested else "n/a"
+                             for lr, o in zip(configs["lr0"], configs["optimizer"])],
+    })
