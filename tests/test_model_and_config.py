@@ -46,7 +46,19 @@ def test_profile_fills_what_is_left_at_none(tmp_path):
     assert s["epochs"] == 7 and s["seeds"] == [0, 1, 2] and s["batch_size"] == 64 and s["classes"] == [3, 5]
     assert resolve_settings("smoke")["data_path"] == "synthetic"
     assert resolve_settings("full")["classes"] == list(range(10))
-    assert set(PROFILES) == {"smoke", "paper", "full"}
+    assert set(PROFILES) == {"smoke", "paper", "study", "full"}
+    study = resolve_settings("study")
+    assert len(study["seeds"]) >= 5 and study["protocol"] == "holdout" and "modern_schedules" in study["families"]
+    # the 2017 experiment stays reproducible: its protocol, its methods, its families
+    paper = resolve_settings("paper")
+    assert paper["protocol"] == "seed" and paper["optimizers"] == ["adagrad", "adadelta", "rmsprop", "adam"]
+    assert paper["families"] == ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
+    assert resolve_settings("full")["model"] == "vgg_bn" and resolve_settings("paper", model="vgg_bn")["model"] == "vgg_bn"
+
+
+def test_unknown_setting_is_refused():
+    with pytest.raises(ParameterError, match="unknown parameter 'colour'"):
+        resolve_settings("paper", colour="red")
 
 
 def _dataset():

@@ -30,7 +30,8 @@ def test_ci_runs_the_readme_test_command():
 
 def test_the_notebooks_are_the_public_interface():
     names = {p.stem for p in NOTEBOOKS}
-    assert names == {"constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive", "compare"}
+    assert names == {"constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
+                     "lr_sensitivity", "lr_range_test", "compare"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

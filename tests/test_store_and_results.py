@@ -115,7 +115,8 @@ def test_mean_ci_matches_the_t_interval():
 def _runs(rows):
     return pd.DataFrame([
         {"family": f, "label": label, "seed": s, "status": "completed", "final_val_accuracy": acc,
-         "best_val_accuracy": best, "best_epoch": epoch, "train_seconds": 10.0}
+         "best_val_accuracy": best, "best_epoch": epoch, "train_seconds": 10.0, "protocol": "seed",
+         "test_accuracy": float("nan")}
         for f, label, s, acc, best, epoch in rows])
 
 
@@ -129,8 +130,11 @@ def test_summary_table_and_conclusions_follow_the_numbers():
     table = summary_table(runs)
     assert table["configuration"].tolist() == ["Adam", "SGD const"]
     assert table.loc[0, "final_mean"] == pytest.approx(0.81) and table.loc[0, "best_epoch_mean"] == 30
-    text = conclusions(table)
-    assert "Adam with 81.0%" in text and "leads by 10.0 points" in text and "do not overlap" in text
+    text = conclusions(table, runs)
+    # paired by seed: differences 0.10, 0.09, 0.11 → mean 10 points, t-interval ± 2.48 points
+    assert "Adam with 81.0%" in text and "leads by 10.0 points" in text
+    assert "95% CI of the difference +7.5 to +12.5 points" in text
+    assert "Adam beats it by 10.0 points (95% CI +7.5 to +12.5)" in text
     shown = format_summary(table)
     assert shown.iloc[0, 3].startswith("81.0 ± 1.0 [")
 
@@ -138,7 +142,8 @@ def test_summary_table_and_conclusions_follow_the_numbers():
 def test_overlapping_intervals_are_called_unclear():
     runs = _runs([("constant", "SGD", s, a, a, 10) for s, a in enumerate([0.70, 0.80, 0.75])] +
                  [("adaptive", "Adam", s, a, a, 10) for s, a in enumerate([0.72, 0.81, 0.76])])
-    assert "not clear" in conclusions(summary_table(runs))
+    text = conclusions(summary_table(runs), runs)
+    assert "spans zero: **no clear difference** at 3 seeds" in text and "No clear difference from the baseline" in text
 
 
 def test_folders_of_dead_runs_are_cleaned_and_live_ones_kept(tmp_path):
@@ -179,7 +184,7 @@ def test_diverged_configurations_are_named_not_ranked():
     assert table["configuration"].tolist() == ["SGD", "Adam"] and table.loc[1, "diverged"] == 3
     shown = format_summary(table)
     assert shown.iloc[1, 3] == "diverged (every seed)"
-    text = conclusions(table)
+    text = conclusions(table, runs)
     assert "**Diverged**" in text and "Adam (3 of 3 seeds)" in text
     assert "Highest final validation accuracy:** SGD" in text and "Lowest:** SGD" in text
 
@@ -190,11 +195,11 @@ def test_a_partly_diverged_configuration_is_not_ranked_on_its_survivors():
     runs.loc[4:, "status"] = "diverged"
     table = summary_table(runs)
     assert format_summary(table).iloc[0, 3].endswith("(2 of 3 seeds diverged)")
-    text = conclusions(table)
+    text = conclusions(table, runs)
     assert "Adam (2 of 3 seeds)" in text and "Highest final validation accuracy:** SGD" in text
 
 
 def test_labels_are_escaped_in_the_conclusions():
     runs = _runs([("constant", "<script>alert(1)</script>", s, a, a, 10) for s, a in enumerate([0.7, 0.8])])
-    text = conclusions(summary_table(runs))
+    text = conclusions(summary_table(runs), runs)
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
+from .config import FAMILY_TITLES
 from .results import t_interval
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -78,10 +79,11 @@ def final_accuracy_figure(runs, title):
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(order) + 1.6))
     data = runs.assign(accuracy=100 * runs["final_val_accuracy"])
     sns.boxplot(data=data, y="label", x="accuracy", order=order, color="0.9", showfliers=False, ax=ax, width=0.6)
-    sns.stripplot(data=data, y="label", x="accuracy", order=order, hue="family", ax=ax, size=5, jitter=0.15)
+    sns.stripplot(data=data.assign(family=data["family"].map(FAMILY_TITLES)), y="label", x="accuracy", order=order,
+                  hue="family", ax=ax, size=5, jitter=0.15)
     ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
     ax.tick_params(axis="y", labelsize=8)
-    ax.legend(title="family", fontsize=8, loc="lower left")
+    ax.legend(title="family", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -124,7 +126,7 @@ def range_test_figure(curves, suggestions, title):
         ax.set_xscale("log")
         ax.axvline(suggested[method], ls=":", c="tab:red")
         low = curves.loc[curves["method"] == method, "smoothed_loss"].min()
-        ax.set_ylim(top=max(4.2 * low, low + 0.1))  # the final blow-up would flatten the rest
+        ax.set_ylim(0.9 * low, max(4.2 * low, low + 0.1))  # the final blow-up would flatten the rest
     grid.set_axis_labels("learning rate (log scale)", "training loss (smoothed)")
     grid.set_titles("{col_name}")
     grid.figure.suptitle(title)

@@ -199,6 +199,8 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
             mean, low, high, _ = difference_ci(_final_by_seed(runs, html.unescape(s["configuration"])),
                                                _final_by_seed(runs, html.unescape(a["configuration"])), confidence)
             leader, other = (s, a) if mean >= 0 else (a, s)
+            if mean < 0:  # state the interval for leader minus other
+                low, high = -high, -low
             if math.isnan(low):
                 verdict = "with a single seed there is no interval, so this is not evidence either way"
             elif low <= 0 <= high:

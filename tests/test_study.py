@@ -1,0 +1,176 @@
+"""The careful-comparison features: held-out protocol, intervals on differences, ranks, time to accuracy, the
+learning-rate sweep and the range test."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from lrlab import config
+from lrlab.config import resolve_settings
+from lrlab.data import holdout_split, load_dataset
+from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
+from lrlab.results import (baseline_differences, difference_ci, rank_table, sensitivity_table, summary_table,
+                           time_to_accuracy)
+from lrlab.store import read_summary, run_id, train_or_reuse
+
+
+def quiet(message):
+    pass
+
+
+def test_holdout_split_is_stratified_disjoint_and_fixed_by_its_seed():
+    y = np.array([0] * 60 + [1] * 40)
+    val = holdout_split(y, 0.25, seed=3)
+    assert np.bincount(y[val]).tolist() == [15, 10]  # a quarter of each class
+    assert np.array_equal(val, holdout_split(y, 0.25, seed=3)) and not np.array_equal(val, holdout_split(y, 0.25, 4))
+    assert len(np.unique(val)) == len(val)
+
+
+@pytest.fixture
+def holdout(tmp_path, synthetic_archive):
+    settings = resolve_settings("smoke", epochs=2, data_path=str(synthetic_archive), output_dir=str(tmp_path))
+    return settings, load_dataset(settings)
+
+
+def test_holdout_validation_comes_from_the_training_set(holdout):
+    settings, data = holdout
+    paper = load_dataset(settings | {"protocol": "seed"})
+    # 100 synthetic training images per class: 20 of each class held out, the test set untouched
+    assert len(data["y_val"]) == 40 and len(data["y_train"]) == 160 and len(data["y_test"]) == len(paper["y_test"])
+    train_rows = {x.tobytes() for x in paper["x_train"]}
+    assert all(x.tobytes() in train_rows for x in data["x_val"])
+    assert not {x.tobytes() for x in data["x_val"]} & {x.tobytes() for x in data["x_train"]}
+    assert np.array_equal(paper["x_val"], paper["x_test"])  # the 2017 protocol: test set as validation
+
+
+def test_a_holdout_run_records_its_test_accuracy_once(holdout):
+    settings, data = holdout
+    cfg = config.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0, settings, data)[0]
+    assert cfg["data"]["protocol"] == "holdout" and cfg["data"]["data_seed"] == 0
+    summary = read_summary(train_or_reuse(cfg, data, settings, log=quiet)["path"])
+    assert 0 <= summary["test"]["accuracy"] <= 1 and summary["test"]["loss"] > 0
+    other_split = config.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0,
+                                     settings | {"data_seed": 1}, data)[0]
+    assert run_id(other_split) != run_id(cfg)  # another split is another run
+
+
+def test_paired_difference_is_the_t_interval_of_per_seed_differences():
+    a = pd.Series([0.80, 0.81, 0.85], index=[0, 1, 2])
+    b = pd.Series([0.70, 0.72, 0.71], index=[0, 1, 2])
+    mean, low, high, method = difference_ci(a, b)
+    d = a - b
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+    assert method == "paired" and mean == pytest.approx(d.mean()) and (low, high) == (
+        pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+
+
+def test_unpaired_difference_uses_welch():
+    a = pd.Series([0.80, 0.82, 0.84], index=[0, 1, 2])
+    b = pd.Series([0.70, 0.71, 0.72, 0.75], index=[5, 6, 7, 8])
+    mean, low, high, method = difference_ci(a, b)
+    welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert method == "Welch" and (low, high) == (pytest.approx(welch.low), pytest.approx(welch.high))
+
+
+def _runs(rows):
+    return pd.DataFrame([{"family": f, "label": label, "seed": s, "status": "completed", "final_val_accuracy": acc,
+                          "best_val_accuracy": acc, "best_epoch": 5, "train_seconds": 1.0, "protocol": "holdout",
+                          "test_accuracy": acc - 0.01, "optimizer": opt, "lr0": lr}
+                         for f, label, s, acc, opt, lr in rows])
+
+
+def test_ranks_within_seeds_and_verdicts_against_the_baseline():
+    runs = _runs([("constant", "const", s, a, "sgd", 0.1) for s, a in enumerate([0.70, 0.71, 0.72, 0.70, 0.71])] +
+                 [("step_decay", "step", s, a, "sgd", 0.1) for s, a in enumerate([0.75, 0.76, 0.77, 0.74, 0.76])] +
+                 [("adaptive", "adam", s, a, "adam", 0.001)
+                  for s, a in enumerate([0.72, 0.69, 0.73, 0.69, 0.73])])
+    ranks = rank_table(runs)
+    assert ranks["configuration"].tolist() == ["step", "adam", "const"]
+    # step is first in every seed; adam beats const in seeds 0, 2 and 4 only
+    assert ranks["mean rank within a seed"].tolist() == [1.0, 2.4, 2.6]
+    diffs = baseline_differences(runs, "const").set_index("configuration")
+    assert diffs.loc["step", "verdict"] == "better" and diffs.loc["step", "difference"] == pytest.approx(4.8)
+    assert diffs.loc["adam", "verdict"] == "no clear difference" and diffs.loc["adam", "method"] == "paired"
+    table = summary_table(runs)
+    assert table.loc[0, "test_mean"] == pytest.approx(0.756 - 0.01)
+
+
+def test_time_to_accuracy_reads_the_mean_curves():
+    histories = pd.DataFrame({
+        "label": ["fast"] * 3 + ["slow"] * 3 + ["never"] * 3,
+        "epoch": [1, 2, 3] * 3,
+        "val_accuracy": [0.70, 0.80, 0.80, 0.50, 0.70, 0.78, 0.5, 0.5, 0.5],
+        "elapsed_s": [1.0, 2.0, 3.0, 0.5, 1.0, 1.5, 1, 2, 3],
+    })
+    table, target = time_to_accuracy(histories, 0.95)
+    assert target == pytest.approx(0.76)
+    assert table.to_dict("records") == [{"configuration": "slow", "epochs": 3, "seconds": 1.5},
+                                        {"configuration": "fast", "epochs": 2, "seconds": 2.0},
+                                        {"configuration": "never", "epochs": "not reached", "seconds": "not reached"}]
+
+
+def test_learning_rate_grid_is_log_spaced_around_the_default():
+    assert config.learning_rate_grid(0.001, 5, 10.0) == pytest.approx([1e-4, 10 ** -3.5, 1e-3, 10 ** -2.5, 1e-2])
+    assert config.learning_rate_grid(0.1, 3, 10.0)[1] == 0.1  # exactly: the default's runs are shared
+
+
+def test_sensitivity_shares_the_default_runs_and_flags_edges(holdout):
+    settings, data = holdout
+    configs = config.sensitivity_configs(["adam", "sgd_momentum"], 0.1, 0.0, 3, 10.0, settings, data)
+    assert len(configs) == 2 * 3  # SGD and Adam; the SGD variants are covered by SGD's own sweep
+    constant = config.sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)[0]
+    adam = config.adaptive_configs(["adam"], settings, data, **config.default_hyperparameters(["adam"]))[0]
+    ids = [run_id(c) for c in configs]
+    assert run_id(constant) in ids[-2:] and run_id(adam) in ids[-2:]  # shared, and trained last
+    runs = _runs([("lr_sensitivity", "x", s, a, "adam", lr) for s in range(2)
+                  for lr, a in [(1e-4, 0.6), (1e-3, 0.7), (1e-2, 0.8)]] +
+                 [("lr_sensitivity", "y", s, a, "sgd", lr) for s in range(2)
+                  for lr, a in [(0.01, 0.6), (0.1, 0.75), (1.0, 0.5)]])
+    table = sensitivity_table(runs).set_index("method")
+    assert table.loc["Adam", "best_lr"] == 0.01 and table.loc["Adam", "on_edge"]
+    assert table.loc["Adam", "default_lr"] == pytest.approx(1e-3) and table.loc["Adam", "at_default"] == 0.7
+    assert table.loc["SGD", "best_lr"] == 0.1 and not table.loc["SGD", "on_edge"]
+
+
+def test_range_test_raises_the_rate_exponentially_and_suggests_a_tenth_of_the_minimum(holdout):
+    settings, data = holdout
+    cfg = config.range_test_configs(["adam"], 0.0, 1e-5, 1.0, 30, settings, data)[1]
+    run = train_or_reuse(cfg, data, settings, log=quiet)
+    history = pd.read_csv(run["path"] + "/history.csv")
+    summary = read_summary(run["path"])
+    np.testing.assert_allclose(history["lr"], 1e-5 * (1e5) ** (history["step"] / 30), rtol=1e-5)
+    lowest = history.loc[history["smoothed_loss"].idxmin(), "lr"]
+    assert summary["suggested_lr"] == pytest.approx(lowest / 10)
+    # each batch's own loss, not Keras's running mean over the epoch: the smoothed curve is their bias-corrected EMA
+    ema, expected = 0.0, []
+    for i, loss in enumerate(history["loss"], start=1):
+        ema = 0.98 * ema + 0.02 * loss
+        expected.append(ema / (1 - 0.98 ** i))
+    np.testing.assert_allclose(history["smoothed_loss"], expected, rtol=1e-6)
+
+
+def test_a_range_test_logs_single_batch_losses(holdout):
+    """The loss at a batch must be that batch's loss: with the rate still tiny (1e-9) the weights barely move,
+    so every logged loss must be close to the loss of the untrained network on its batch, not a running mean
+    that would drift smoothly."""
+    settings, data = holdout
+    cfg = config.range_test_configs([], 0.0, 1e-9, 1.1e-9, 10, settings, data)[0]
+    history = pd.read_csv(train_or_reuse(cfg, data, settings, log=quiet)["path"] + "/history.csv")
+    losses = history["loss"].to_numpy()
+    running = np.cumsum(losses) / np.arange(1, len(losses) + 1)
+    # per-batch losses vary around their mean more than a running mean does
+    assert np.std(np.diff(losses)) > 2 * np.std(np.diff(running))
+
+
+@pytest.mark.parametrize("name", list(ADAPTIVE_DEFAULTS))
+def test_every_optimizer_gets_its_settings(name):
+    spec = {"name": name} | {k: v for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"}
+    opt = build_optimizer(spec, 0.01)
+    for key, value in spec.items():
+        if key != "name":
+            assert float(getattr(opt, key)) == pytest.approx(value)
+    assert getattr(opt, "nesterov", False) == (name == "sgd_nesterov")
