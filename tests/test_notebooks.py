@@ -8,8 +8,11 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
-RUNS_PER_FAMILY = {"constant": 1, "time_based_decay": 1, "step_decay": 1, "exponential_decay": 1, "adaptive": 4}
+FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
+            "lr_sensitivity"]
+# smoke: one seed, ten methods, a 3-point rate grid for SGD and the 8 adaptive methods
+RUNS_PER_FAMILY = {"constant": 1, "time_based_decay": 1, "step_decay": 1, "exponential_decay": 1,
+                   "modern_schedules": 7, "adaptive": 10, "lr_sensitivity": 9 * 3}
 
 pytestmark = pytest.mark.smoke
 
@@ -19,7 +22,7 @@ def executed(tmp_path_factory):
     """All six notebooks executed in order into one output folder: {name: executed notebook}."""
     out = tmp_path_factory.mktemp("outputs")
     notebooks = {}
-    for name in FAMILIES + ["compare"]:
+    for name in FAMILIES + ["lr_range_test", "compare"]:
         target = out / f"{name}.executed.ipynb"
         papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(target), kernel_name="python3",
                                    parameters={"profile": "smoke", "output_dir": str(out)}, progress_bar=False,
@@ -41,9 +44,22 @@ def test_family_notebook_writes_its_runs_and_figures(executed, family):
         folder = out / "smoke" / "runs" / rid
         assert {p.name for p in folder.iterdir()} == {"config.json", "history.csv", "summary.json"}
         config = json.loads((folder / "config.json").read_text())
-        assert config["family"] == family and config["epochs"] == 2 and config["seed"] == 0
+        # the sweep's runs are the constant and adaptive families' configurations, shared with them
+        assert config["family"] == family or family == "lr_sensitivity"
+        assert config["epochs"] == 2 and config["seed"] == 0 and config["data"]["protocol"] == "holdout"
         assert len((folder / "history.csv").read_text().splitlines()) == 1 + 2
-    assert _images(notebooks[family]) == 1  # learning rate, accuracy and loss in one three-panel figure
+    # learning rate, accuracy and loss in one three-panel figure; the sweep: accuracy against rate
+    assert _images(notebooks[family]) == 1
+
+
+def test_range_test_notebook_suggests_a_rate_per_method(executed):
+    out, notebooks = executed
+    manifest = json.loads((out / "smoke" / "families" / "lr_range_test.json").read_text())
+    assert len(manifest["run_ids"]) == 11  # SGD and the ten methods
+    for rid in manifest["run_ids"]:
+        summary = json.loads((out / "smoke" / "runs" / rid / "summary.json").read_text())
+        assert 0 < summary["suggested_lr"] < 10 and summary["steps_completed"] <= 20
+    assert _images(notebooks["lr_range_test"]) == 1
 
 
 def test_family_parameters_reach_the_runs(executed):
@@ -60,10 +76,10 @@ def test_family_parameters_reach_the_runs(executed):
 def test_compare_notebook_draws_every_comparison(executed):
     _, notebooks = executed
     nb = notebooks["compare"]
-    assert _images(nb) == 4  # schedules' learning rates, schedules, adaptive methods, everything together
+    assert _images(nb) == 8
     text = "\n".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "8 runs: 8 configurations" in text
+    assert "21 runs: 21 configurations" in text and "Protocol: held-out validation" in text
     assert "final val. accuracy %" in text and "Highest final validation accuracy" in text
     assert "Incomplete report" not in text
 
