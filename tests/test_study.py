@@ -174,3 +174,43 @@ def test_every_optimizer_gets_its_settings(name):
         if key != "name":
             assert float(getattr(opt, key)) == pytest.approx(value)
     assert getattr(opt, "nesterov", False) == (name == "sgd_nesterov")
+
+
+def test_a_configuration_with_a_diverged_seed_is_neither_ranked_nor_compared():
+    runs = _runs([("constant", "const", s, a, "sgd", 0.1) for s, a in enumerate([0.70, 0.71, 0.72])] +
+                 [("adaptive", "lion", s, a, "lion", 1e-4) for s, a in enumerate([0.99, math.nan, math.nan])])
+    runs.loc[runs["final_val_accuracy"].isna(), "status"] = "diverged"
+    ranks = rank_table(runs)
+    assert ranks["configuration"].tolist() == ["const", "lion"] and ranks["rank"].tolist() == ["1", "–"]
+    assert ranks.loc[1, "final val. accuracy %"] == "2 of 3 seeds diverged"
+    assert ranks.loc[1, "mean rank within a seed"] == round((1 + 2 + 2) / 3, 1)  # diverged seeds rank last
+    diffs = baseline_differences(runs, "const")
+    assert diffs.loc[0, "verdict"] == "2 of 3 seeds diverged" and math.isnan(diffs.loc[0, "difference"])
+
+
+def test_a_rate_where_a_seed_diverged_is_never_the_best():
+    runs = _runs([("lr_sensitivity", "x", s, a, "adam", lr) for s in range(2)
+                  for lr, a in [(1e-4, 0.6), (1e-3, 0.7)]] +
+                 [("lr_sensitivity", "x", 0, 0.95, "adam", 1e-2), ("lr_sensitivity", "x", 1, math.nan, "adam", 1e-2)])
+    row = sensitivity_table(runs).iloc[0]
+    assert row["best_lr"] == 1e-3 and row["diverged_rates"] == "0.01" and row["test_at_best"] == pytest.approx(0.69)
+
+
+def test_figures_of_runs_that_all_diverged_say_so():
+    from lrlab import plots
+
+    runs = _runs([("adaptive", "lion", s, math.nan, "lion", 1e-4) for s in range(2)]).assign(status="diverged")
+    for figure in (plots.final_accuracy_figure(runs, "t"), plots.sensitivity_figure(runs, "t")):
+        assert "Nothing to draw" in figure.axes[0].texts[0].get_text()
+
+
+@pytest.mark.parametrize("name,value", [("lr_grid_points", 4), ("lr_grid_points", 1), ("range_test_steps", 5)])
+def test_sweep_settings_are_checked(name, value):
+    with pytest.raises(config.ParameterError, match=f"parameter {name}={value}"):
+        config.check_parameter(name, value)
+
+
+def test_a_range_test_that_would_fall_is_refused(holdout):
+    settings, data = holdout
+    with pytest.raises(config.ParameterError, match="must be below range_max"):
+        config.range_test_configs([], 0.0, 10.0, 1e-6, 30, settings, data)

@@ -103,7 +103,8 @@ _RULES = {
     "cycles": (_positive_int, "a positive integer", "3"),
     "plateau_factor": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)", "0.5"),
     "plateau_patience": (_positive_int, "a positive integer", "3"),
-    "lr_grid_points": (lambda v: _is_int(v) and v >= 2, "an integer ≥ 2", "5"),
+    # odd, so the default rate is on the grid and its runs are shared with the family notebooks
+    "lr_grid_points": (lambda v: _is_int(v) and v >= 3 and v % 2 == 1, "an odd integer ≥ 3", "5"),
     "lr_grid_span": (lambda v: _is_number(v) and v > 1, "a number > 1 (the grid runs from lr/span to lr·span)",
                      "10"),
     "range_test_steps": (lambda v: _is_int(v) and v >= 10, "an integer ≥ 10", "300"),
@@ -260,7 +261,8 @@ def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_sp
     configs = []  # the default rates' runs last: by then the constant and adaptive notebooks have usually stored them
     for lr in learning_rate_grid(sgd_lr, lr_grid_points, lr_grid_span):
         configs += sgd_configs("constant", {"name": "constant", "lr0": lr}, momentum, settings, dataset)
-    for name in [o for o in optimizers if not o.startswith("sgd_")]:  # SGD's own sweep covers the SGD variants
+    # SGD+momentum and SGD+Nesterov are references, not adaptive methods: plain SGD stands for SGD in the sweep
+    for name in [o for o in optimizers if not o.startswith("sgd_")]:
         default = ADAPTIVE_DEFAULTS[name]["lr"]
         for lr in learning_rate_grid(default, lr_grid_points, lr_grid_span):
             hyper = default_hyperparameters([name]) | {f"{name}_lr": lr}
@@ -273,6 +275,9 @@ def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_sp
 def range_test_configs(optimizers, momentum, range_min, range_max, range_test_steps, settings, dataset) -> list:
     """One learning-rate range test per method (SGD and each of `optimizers`, at their default settings), on the
     profile's first seed."""
+    if not range_min < range_max:
+        raise ParameterError(f"parameter range_min={range_min!r} is invalid: the test raises the rate, so it must be "
+                             f"below range_max={range_max!r}, e.g. range_min=1e-6")
     optimizer_specs = [{"name": "sgd", "momentum": float(momentum)}]
     for name in optimizers:
         optimizer_specs.append({"name": name} | {k: float(v) for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"})

@@ -75,9 +75,12 @@ def learning_rate_figure(histories, title, confidence=0.95):
 def final_accuracy_figure(runs, title):
     """Every seed's final validation accuracy per configuration: a box for the spread, a dot per seed, best mean
     first, so the reader sees the seeds behind each mean and how far apart they lie."""
-    order = runs.groupby("label")["final_val_accuracy"].mean().sort_values(ascending=False).index
+    data = runs[runs["final_val_accuracy"].notna()]  # diverged seeds have no accuracy to draw
+    if data.empty:
+        return _nothing_to_draw(title, "no seed finished without diverging")
+    order = data.groupby("label")["final_val_accuracy"].mean().sort_values(ascending=False).index
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(order) + 1.6))
-    data = runs.assign(accuracy=100 * runs["final_val_accuracy"])
+    data = data.assign(accuracy=100 * data["final_val_accuracy"])
     sns.boxplot(data=data, y="label", x="accuracy", order=order, color="0.9", showfliers=False, ax=ax, width=0.6)
     sns.stripplot(data=data.assign(family=data["family"].map(FAMILY_TITLES)), y="label", x="accuracy", order=order,
                   hue="family", ax=ax, size=5, jitter=0.15)
@@ -103,6 +106,8 @@ def sensitivity_figure(runs, title, confidence=0.95):
     the default rate dashed."""
     from .optimizers import DISPLAY_NAMES
 
+    if runs["final_val_accuracy"].notna().sum() == 0:
+        return _nothing_to_draw(title, "every run diverged")
     data = runs.assign(method=runs["optimizer"].map(DISPLAY_NAMES), accuracy=runs["final_val_accuracy"])
     grid = sns.relplot(data=data, x="lr0", y="accuracy", col="method", col_wrap=3, kind="line", marker="o",
                        errorbar=t_interval(confidence), height=2.8, aspect=1.4, facet_kws={"sharex": False})
@@ -132,3 +137,11 @@ def range_test_figure(curves, suggestions, title):
     grid.figure.suptitle(title)
     grid.figure.tight_layout()
     return grid.figure
+
+
+def _nothing_to_draw(title, why):
+    fig, ax = plt.subplots(figsize=(8, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"Nothing to draw: {why}.", ha="center", va="center")
+    ax.set_title(title)
+    return fig

@@ -192,3 +192,15 @@ def sensitivity_conclusions(table) -> str:
         lines.append(f"- **Best rate on the grid's edge** (a better one may lie beyond): "
                      f"{', '.join(f'{r.method} ({r.best_lr:.3g})' for r in edge.itertuples())}.")
     return "\n".join(lines)
+
+
+def seeds_caption(runs, confidence=0.95) -> str:
+    """The caption of the every-seed figure: boxes and dots, not means and bands."""
+    seeds = sorted(runs["seed"].unique()) if not runs.empty else []
+    diverged = int((runs["status"] == "diverged").sum()) if not runs.empty else 0
+    validation = "the test set (2017 protocol)" if (not runs.empty and runs.iloc[0]["protocol"] == "seed") \
+        else "a held-out validation split"
+    return (f"*Figure — final validation accuracy of every seed (one dot each; {len(seeds)} seeds per configuration)"
+            f" over a box from the lower to the upper quartile with the median; best mean first."
+            + (f" {diverged} diverged runs have no accuracy and are not drawn." if diverged else "")
+            + f" Validation set: {validation}.*")

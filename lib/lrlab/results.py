@@ -112,6 +112,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         test = mean_ci(group["test_accuracy"], confidence)
         rows.append({
             "family": family, "configuration": label, "seeds": len(group),
+            "optimizer": group["optimizer"].iloc[0] if "optimizer" in group else "",
             "diverged": int((group["status"] == "diverged").sum()),
             "final_mean": final[0], "final_std": final[1], "final_ci_low": final[2], "final_ci_high": final[3],
             "best_mean": best[0], "best_std": best[1], "best_ci_low": best[2], "best_ci_high": best[3],
@@ -193,7 +194,8 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
     if runs is not None and not runs.empty:
         lines += _baseline_lines(runs, set(diverged["configuration"]), confidence, level)
         schedules_ = table[table["family"].isin(SCHEDULE_FAMILIES)]
-        adaptive = table[table["family"] == "adaptive"]
+        # SGD+momentum and SGD+Nesterov run in the adaptive notebook as references, but are not adaptive methods
+        adaptive = table[(table["family"] == "adaptive") & ~table["optimizer"].str.startswith("sgd")]
         if not schedules_.empty and not adaptive.empty:
             s, a = schedules_.iloc[0], adaptive.iloc[0]
             mean, low, high, _ = difference_ci(_final_by_seed(runs, html.unescape(s["configuration"])),
@@ -239,6 +241,10 @@ def _baseline_lines(runs, diverged, confidence, level):
                               f"{_points(r['difference'], r['ci_low'], r['ci_high'], level)}"
                               for _, r in chosen.iterrows())
             lines.append(f"- **Clearly {verdict} than the constant-rate baseline** ({name}): {items}.")
+    if len(diffs) > 1 and (diffs["verdict"].isin(["better", "worse"])).any():
+        lines.append(f"- *These {len(diffs)} intervals are each at {level}, not adjusted for making {len(diffs)} "
+                     f"comparisons: about {len(diffs) * (1 - confidence):.1f} of them could exclude zero by chance "
+                     f"alone, so a single narrow \"clear\" difference is weak evidence.*")
     unclear = diffs[diffs["verdict"] == "no clear difference"]
     if not unclear.empty:
         lines.append(f"- **No clear difference from the baseline** (the {level} interval of the difference spans "
@@ -271,18 +277,24 @@ def _final_by_seed(runs, label):
 
 def rank_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """Configurations ranked by mean final validation accuracy, with each one's mean rank within a seed (1 =
-    best of that seed): a ranking that holds seed by seed is firmer than one made by the means alone."""
+    best of that seed): a ranking that holds seed by seed is firmer than one made by the means alone. A
+    configuration with a diverged seed is not ranked on its surviving seeds: it comes last, marked, and a diverged
+    seed ranks last within its seed."""
     table = summary_table(runs, confidence)
     if table.empty:
         return table
-    per_seed = runs.pivot_table(index="seed", columns="label", values="final_val_accuracy", aggfunc="first")
-    mean_rank = per_seed.rank(axis=1, ascending=False).mean()
+    table = pd.concat([table[table["diverged"] == 0], table[table["diverged"] > 0]], ignore_index=True)
+    per_seed = runs.pivot_table(index="seed", columns="label", values="final_val_accuracy", aggfunc="first",
+                                dropna=False)
+    mean_rank = per_seed.rank(axis=1, ascending=False, na_option="bottom").mean()
+    ranked = (table["diverged"] == 0).sum()
     return pd.DataFrame({
-        "rank": np.arange(1, len(table) + 1),
+        "rank": [str(i + 1) if i < ranked else "–" for i in range(len(table))],
         "configuration": table["configuration"],
         "family": [FAMILY_TITLES[f] for f in table["family"]],
-        "final val. accuracy %": [f"{_pct(r['final_mean'])} [{_pct(r['final_ci_low'])}, {_pct(r['final_ci_high'])}]"
-                                  for _, r in table.iterrows()],
+        "final val. accuracy %": [
+            f"{_pct(r['final_mean'])} [{_pct(r['final_ci_low'])}, {_pct(r['final_ci_high'])}]" if not r["diverged"]
+            else f"{r['diverged']} of {r['seeds']} seeds diverged" for _, r in table.iterrows()],
         "mean rank within a seed": table["configuration"].map(mean_rank).round(1),
     })
 
@@ -298,8 +310,16 @@ def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> 
     verdict: "better" or "worse" only when the interval excludes zero."""
     rows = []
     base = _final_by_seed(runs, baseline)
-    for (family, label), _ in runs.groupby(["family", "label"], sort=False):
+    base_diverged = int((runs.loc[runs["label"] == baseline, "status"] == "diverged").sum())
+    for (family, label), group in runs.groupby(["family", "label"], sort=False):
         if label == baseline:
+            continue
+        diverged = int((group["status"] == "diverged").sum())
+        if diverged or base_diverged:  # survivors alone would flatter it: no difference is computed
+            rows.append({"family": family, "configuration": label, "difference": math.nan, "ci_low": math.nan,
+                         "ci_high": math.nan, "method": "none",
+                         "verdict": f"{diverged} of {len(group)} seeds diverged" if diverged else
+                         f"the baseline diverged ({base_diverged} of its seeds)"})
             continue
         mean, low, high, method = difference_ci(_final_by_seed(runs, label), base, confidence)
         verdict = ("no interval (one seed)" if math.isnan(low) else "better" if low > 0 else "worse" if high < 0
@@ -346,10 +366,13 @@ def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
     validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
-    beyond). A method whose runs all diverged at a rate is ranked there as NaN, i.e. never best."""
+    beyond). A rate at which any seed diverged has no mean (its survivors would flatter it), so it is never best.
+    Test accuracy at the chosen rate is reported too: the best rate is picked on validation accuracy, which
+    therefore flatters it, while the test set played no part in the choice."""
     rows = []
     for optimizer, group in runs.groupby("optimizer", sort=False):
-        means = group.groupby("lr0")["final_val_accuracy"].mean().sort_index()
+        means = group.groupby("lr0")["final_val_accuracy"].agg(lambda v: v.mean(skipna=False)).sort_index()
+        tests = group.groupby("lr0")["test_accuracy"].mean()
         if means.notna().sum() == 0:
             continue
         default = float(np.exp(np.log(means.index.to_numpy(dtype=float)).mean()))
@@ -357,6 +380,8 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
         best = means.idxmax()
         rows.append({"method": DISPLAY_NAMES[optimizer], "default_lr": default, "best_lr": best,
                      "at_default": means[on_grid[0]] if on_grid else math.nan, "at_best": means[best],
+                     "test_at_default": tests[on_grid[0]] if on_grid else math.nan, "test_at_best": tests[best],
+                     "diverged_rates": ", ".join(f"{lr:.3g}" for lr in means.index[means.isna()]),
                      "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
                      "on_edge": best in (means.index.min(), means.index.max())})
     return pd.DataFrame(rows)
@@ -372,7 +397,10 @@ def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
         "best lr on the grid": table["best_lr"].map(lambda x: f"{x:.3g}"),
         "final val. accuracy % at best": table["at_best"].map(_pct),
         "gain, points": (100 * (table["at_best"] - table["at_default"])).round(1),
+        "test accuracy % at default → at best": [f"{_pct(a)} → {_pct(b)}" for a, b in
+                                                 zip(table["test_at_default"], table["test_at_best"])],
         "grid": table["grid"],
+        "rates where a seed diverged": table["diverged_rates"].replace("", "none"),
         "best on the grid's edge": table["on_edge"].map({True: "yes — widen the grid", False: "no"}),
     })
 

@@ -59,8 +59,9 @@ def cosine_restarts(t, lr0, first_decay_steps, t_mul, m_mul, alpha):
 
 
 def one_cycle(t, lr0, initial, final, warmup_steps, total_steps):
-    """One cycle (Smith & Topin 2017, as fastai runs it): linear from `initial` up to lr0 over `warmup_steps`,
-    then half a cosine down to `final` at `total_steps`."""
+    """One cycle (Smith & Topin 2017): linear from `initial` up to lr0 over `warmup_steps`, then half a cosine
+    down to `final` at `total_steps` (Smith and Topin anneal linearly; the cosine anneal is PyTorch's OneCycleLR's
+    default)."""
     if t < warmup_steps:
         return initial + (lr0 - initial) * t / warmup_steps
     fraction = min(t - warmup_steps, total_steps - warmup_steps) / (total_steps - warmup_steps)
@@ -137,7 +138,7 @@ def modern_schedules(names, lr0, epochs, steps_per_epoch, final_fraction, warmup
         # cycles of 1, 2, 4, ... units that together fill the run
         "cosine_restarts": {"first_decay_steps": total / (2 ** cycles - 1), "t_mul": 2.0, "m_mul": 1.0,
                             "alpha": final_fraction},
-        # fastai's defaults: start at lr0/25, end 10^4 times lower than that
+        # PyTorch OneCycleLR's defaults: start at lr0/25, end 10^4 times lower than that
         "one_cycle": {"initial": lr0 / 25, "final": lr0 / 25 / 1e4,
                       "warmup_steps": max(1, round(one_cycle_peak_fraction * total)), "total_steps": total},
         "triangular_cyclical": {"base": lr0 / 10, "step_size": total / (2 * cycles)},
