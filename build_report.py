@@ -2,7 +2,8 @@
 """Build the report: execute the family notebooks with papermill (several at once), then compare.ipynb, then
 turn the executed compare notebook into one self-contained HTML file, outputs/<profile>/report.html.
 
-    python build_report.py [--profile smoke|paper|full] [--only NAME,...] [--jobs N] [-p NAME=VALUE ...] [--force]
+    python build_report.py [--profile smoke|paper|study|full] [--only NAME,...] [--jobs N] [-p NAME=VALUE ...]
+                           [--force] [--executor local|dask [--scheduler tcp://HOST:8786]]
 
 Runs already stored with the same configuration are reused, so an unchanged rebuild trains nothing. Exit status:
 0 when every notebook ran, 1 when one failed (the others and their runs are kept, the report says what is
@@ -10,6 +11,7 @@ missing), 2 for bad input (nothing is run).
 """
 
 import argparse
+import contextlib
 import functools
 import logging
 import multiprocessing
@@ -58,6 +60,11 @@ def parse_args(argv):
                         help="override a notebook parameter for every notebook that has it (YAML value: "
                              "-p epochs=10 -p seeds=[0,1] -p data_path=/data/cifar-10-python.tar.gz)")
     parser.add_argument("--force", action="store_true", help="retrain runs even when a completed copy is stored")
+    parser.add_argument("--executor", default="local", help="local: notebooks in processes on this machine "
+                        "(default); dask: notebooks as tasks on a Dask cluster, whose workers must see this "
+                        "checkout and the output folder at the same paths")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="with --executor dask: the "
+                        "scheduler to use, e.g. tcp://HOST:8786 (default: a LocalCluster of --jobs workers)")
     return parser.parse_args(argv)
 
 
@@ -125,11 +132,15 @@ class _Prefixed:
 
 
 def _start_worker(parent_pid, log_path):
+    _log_stderr(log_path)
+    _die_with_parent(parent_pid)
+
+
+def _log_stderr(log_path):
     """Each worker's stderr, and so its kernels', goes to a log file: TensorFlow's start-up notices from every
     kernel would otherwise bury the progress lines. Cell errors still reach the build through papermill."""
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 2)
-    _die_with_parent(parent_pid)
 
 
 def _die_with_parent(parent_pid):
@@ -206,6 +217,30 @@ def _lock_build(out: Path):
     return handle
 
 
+@contextlib.contextmanager
+def _executor(args, jobs, kernel_log):
+    """Where notebooks run: worker processes of this build, or tasks on a Dask cluster (Dask's own
+    concurrent.futures executor, so the rest of the build is the same either way)."""
+    if args.executor == "local":
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker, initargs=(os.getpid(), str(kernel_log))) as pool:
+            yield pool
+        return
+    from dask.distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if args.scheduler:
+            client = stack.enter_context(Client(args.scheduler, timeout="30s"))
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
+            client.run(_log_stderr, str(kernel_log))
+        print(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} workers",
+              flush=True)
+        yield client.get_executor(pure=False)
+
+
 def build(args) -> int:
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}: use --profile with one of {', '.join(PROFILES)}")
@@ -219,6 +254,15 @@ def build(args) -> int:
         jobs = 0
     if jobs < 1:
         raise InputError(f"--jobs {args.jobs!r} is invalid: give a positive integer, e.g. --jobs 2")
+    if args.executor not in ("local", "dask"):
+        raise InputError(f"--executor {args.executor!r} is invalid: use local or dask")
+    if args.scheduler and args.executor != "dask":
+        raise InputError("--scheduler needs --executor dask")
+    if args.executor == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise InputError("--executor dask needs Dask: pip install 'dask[distributed]'") from None
     overrides = parse_overrides(args.parameter)
     if args.force:
         overrides["force"] = True
@@ -259,8 +303,7 @@ def build(args) -> int:
     start = time.perf_counter()
     kernel_log = out / "notebooks" / "kernels.log"
     kernel_log.unlink(missing_ok=True)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(os.getpid(), str(kernel_log))) as pool:
+    with _executor(args, jobs, kernel_log) as pool:
         futures = {}
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}

@@ -43,11 +43,10 @@ def build_info() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    gpus = []
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    try:
+        gpus = keras.distribution.list_devices("gpu")
+    except Exception:  # a backend without the device listing, or none found
+        gpus = []
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
     # the published report is itself tracked: rebuilding it must not count as a change to the code
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!outputs"))

@@ -5,6 +5,8 @@ into place when complete, so a run killed half-way never appears under its real 
 is already stored complete is reused, not retrained.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -100,14 +102,39 @@ def summarize_range_test(history: pd.DataFrame, seconds: float) -> dict:
     } | _versions()
 
 
+@contextlib.contextmanager
+def claim(settings, rid, log=print):
+    """Hold the run `rid` exclusively while it trains: another process that wants the same run (a second
+    notebook sharing it, a Dask worker elsewhere) waits, then finds it stored. The lock is flock's, so it goes
+    with its holder, even one killed by kill -9, and Linux honours it across hosts on NFS."""
+    locks = profile_dir(settings) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{rid}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{rid}: another process is training it; waiting")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> dict:
     """Return {"run_id", "path", "reused"} for `config`, training it only if no complete copy is stored."""
-    root = runs_dir(settings)
     rid = run_id(config)
-    final = root / rid
+    final = runs_dir(settings) / rid
     if not settings.get("force") and read_summary(final):
         log(f"{rid}: reused")
         return {"run_id": rid, "path": str(final), "reused": True}
+    with claim(settings, rid, log):
+        if not settings.get("force") and read_summary(final):  # trained by the process we waited for
+            log(f"{rid}: reused")
+            return {"run_id": rid, "path": str(final), "reused": True}
+        return _train(config, dataset, settings, rid, log)
+
+
+def _train(config, dataset, settings, rid, log):
+    root = runs_dir(settings)
+    final = root / rid
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{rid}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

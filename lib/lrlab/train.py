@@ -1,42 +1,41 @@
 """Training of one run: a configuration and a dataset in, a per-epoch history out."""
 
+import logging
 import os
 import time
 
-import keras
-import numpy as np
-import pandas as pd
 
-from . import schedules
-from .models import build_model
-from .optimizers import build_optimizer
-from .store import HISTORY_COLUMNS
-
-
-def _limit_threads():
-    """Honour LRLAB_THREADS (set by build_report.py when it runs notebooks side by side) before the backend starts
-    its thread pools: several one-thread processes outrun one process with several threads here."""
+def _configure_backend():
+    """Settings every backend reads from the environment when it starts, so no backend is imported here: honour
+    LRLAB_THREADS (set by build_report.py when it runs notebooks side by side; several one-thread processes outrun
+    one process with several threads here), and let parallel runs share one GPU instead of the first one taking
+    all its memory."""
     threads = os.environ.get("LRLAB_THREADS")
-    if not threads:
-        return
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, threads)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-            tf.config.threading.set_inter_op_parallelism_threads(int(threads))
-        except RuntimeError:
-            pass  # the runtime was already initialised by the caller; its own settings stand
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS"):
+            os.environ.setdefault(var, threads)
+        if threads == "1":  # JAX's CPU client: one thread for Eigen's contractions
+            flags = os.environ.get("XLA_FLAGS", "")
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # TensorFlow: take GPU memory as needed
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX: the same
 
 
-_limit_threads()
-if keras.backend.backend() == "tensorflow":
-    import tensorflow as tf
+_configure_backend()
 
-    # every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
-    tf.get_logger().setLevel("ERROR")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import schedules  # noqa: E402
+from .models import build_model  # noqa: E402
+from .optimizers import build_optimizer  # noqa: E402
+from .store import HISTORY_COLUMNS  # noqa: E402
+
+# every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 # Evaluation computes no gradients, so a large batch only cuts per-batch overhead; the metrics do not depend on it.
 EVAL_BATCH_SIZE = 1000
