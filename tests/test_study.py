@@ -143,8 +143,11 @@ def test_range_test_raises_the_rate_exponentially_and_suggests_a_tenth_of_the_mi
     history = pd.read_csv(run["path"] + "/history.csv")
     summary = read_summary(run["path"])
     np.testing.assert_allclose(history["lr"], 1e-5 * (1e5) ** (history["step"] / 30), rtol=1e-5)
-    lowest = history.loc[history["smoothed_loss"].idxmin(), "lr"]
-    assert summary["suggested_lr"] == pytest.approx(lowest / 10)
+    searched = history.iloc[3:]  # the first tenth is left out: the moving average is still mostly noise there
+    lowest = searched.loc[searched["smoothed_loss"].idxmin()]
+    assert summary["min_loss_lr"] == pytest.approx(lowest["lr"])
+    dipped = lowest["smoothed_loss"] <= 0.99 * searched["smoothed_loss"].iloc[0]
+    assert summary["suggested_lr"] == (pytest.approx(lowest["lr"] / 10) if dipped else None)
     # each batch's own loss, not Keras's running mean over the epoch: the smoothed curve is their bias-corrected EMA
     ema, expected = 0.0, []
     for i, loss in enumerate(history["loss"], start=1):
@@ -214,3 +217,15 @@ def test_a_range_test_that_would_fall_is_refused(holdout):
     settings, data = holdout
     with pytest.raises(config.ParameterError, match="must be below range_max"):
         config.range_test_configs([], 0.0, 10.0, 1e-6, 30, settings, data)
+
+
+def test_a_range_test_suggests_only_where_the_loss_clearly_dipped():
+    from lrlab.store import range_test_suggestion
+
+    lr = np.logspace(-6, 1, 100)
+    dip = 0.7 - 0.2 * np.exp(-((np.log10(lr) + 2) ** 2))  # lowest at lr = 1e-2
+    suggested, lowest = range_test_suggestion(pd.DataFrame({"lr": lr, "smoothed_loss": dip}))
+    assert lowest == pytest.approx(lr[np.argmin(dip)]) and suggested == pytest.approx(lowest / 10)
+    noisy_start = np.r_[0.6, np.full(99, 0.69)]  # a low first value, then flat: the first tenth is skipped
+    flat = range_test_suggestion(pd.DataFrame({"lr": lr, "smoothed_loss": noisy_start - 1e-5 * np.arange(100)}))
+    assert flat[0] is None  # 0.1% below the start is no dip

@@ -35,12 +35,12 @@ PROFILES = {
     # optimizer's learning rate on a grid; short runs, so that it finishes on 2 cores in about an hour
     "study": {"classes": [CAT, DOG], "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 300,
+              "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
               "families": ALL_FAMILIES},
     # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
     "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "vgg_bn",
-             "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 500,
+             "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
              "families": ALL_FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]

@@ -123,15 +123,20 @@ def sensitivity_figure(runs, title, confidence=0.95):
 
 
 def range_test_figure(curves, suggestions, title):
-    """Smoothed training loss against learning rate, one panel per method; the suggested rate dotted."""
+    """Smoothed training loss against learning rate, one panel per method; the suggested rate dotted. The first
+    tenth of each test, where the moving average is mostly noise, is left out, as the suggestion leaves it out."""
+    curves = curves.groupby("method", sort=False, group_keys=False).apply(lambda c: c.iloc[max(1, len(c) // 10):])
     grid = sns.relplot(data=curves, x="lr", y="smoothed_loss", col="method", col_wrap=4, kind="line", height=2.6,
                        aspect=1.3, facet_kws={"sharex": False, "sharey": False})
     suggested = dict(zip(suggestions["method"], suggestions["suggested_lr"]))
     for method, ax in grid.axes_dict.items():
         ax.set_xscale("log")
-        ax.axvline(suggested[method], ls=":", c="tab:red")
-        low = curves.loc[curves["method"] == method, "smoothed_loss"].min()
-        ax.set_ylim(0.9 * low, max(4.2 * low, low + 0.1))  # the final blow-up would flatten the rest
+        if suggested[method] == suggested[method]:  # NaN: no clear dip, nothing to mark
+            ax.axvline(suggested[method], ls=":", c="tab:red")
+        loss = curves.loc[curves["method"] == method, "smoothed_loss"]
+        low, start = loss.min(), loss.iloc[0]
+        # from the lowest loss to a little above the starting one: the final blow-up would flatten the dip
+        ax.set_ylim(low - 0.1 * (start - low) - 0.005, start + 0.5 * (start - low) + 0.01)
     grid.set_axis_labels("learning rate (log scale)", "training loss (smoothed)")
     grid.set_titles("{col_name}")
     grid.figure.suptitle(title)

@@ -137,8 +137,10 @@ def grid_markdown(optimizers, sgd_lr, points, span) -> str:
 def range_test_caption(suggestions) -> str:
     seed = ", ".join(str(s) for s in sorted(set(suggestions["seed"]))) if len(suggestions) else "-"
     return (f"*Figure — training loss (bias-corrected moving average) against a learning rate that grows "
-            f"exponentially every batch, one short run per method on seed {seed}; the dotted red line is the suggested "
-            f"rate, a tenth of the rate at the lowest smoothed loss. Data: the training split.*")
+            f"exponentially every batch, one short run per method on seed {seed}, its first tenth left out; the dotted "
+            f"red line is the suggested rate, a tenth of the rate at the lowest smoothed loss, shown only where that "
+            f"loss lies at least 1% below the loss at the start (otherwise: \"no clear dip\"). Data: the training "
+            f"split.*")
 
 
 def describe_protocol(runs) -> str:

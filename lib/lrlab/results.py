@@ -12,7 +12,7 @@ from scipy import stats
 from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
-from .store import HISTORY_COLUMNS, nan_epochs, read_manifest, read_summary, runs_dir
+from .store import HISTORY_COLUMNS, nan_epochs, range_test_suggestion, read_manifest, read_summary, runs_dir
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -160,8 +160,13 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     return formatted
 
 
+def _signed(x):
+    """A signed number of points, with a second decimal where one would round it to zero."""
+    return f"{x:+.2f}" if abs(x) < 0.05 else f"{x:+.1f}"
+
+
 def _points(mean, low, high, level):
-    return f"{abs(mean):.1f} points ({level} CI {low:+.1f} to {high:+.1f})"
+    return f"{abs(mean):.1f} points ({level} CI {_signed(low)} to {_signed(high)})"
 
 
 def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95) -> str:
@@ -206,10 +211,10 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
             if math.isnan(low):
                 verdict = "with a single seed there is no interval, so this is not evidence either way"
             elif low <= 0 <= high:
-                verdict = (f"the interval of the difference, {100 * low:+.1f} to {100 * high:+.1f} points, spans zero: "
+                verdict = (f"the interval of the difference, {_signed(100 * low)} to {_signed(100 * high)} points, spans zero: "
                            f"**no clear difference** at {best['seeds']} seeds")
             else:
-                verdict = f"{level} CI of the difference {100 * low:+.1f} to {100 * high:+.1f} points"
+                verdict = f"{level} CI of the difference {_signed(100 * low)} to {_signed(100 * high)} points"
             lines.append(
                 f"- **Best schedule vs best adaptive method:** {s['configuration']} ({_pct(s['final_mean'])}%) vs "
                 f"{a['configuration']} ({_pct(a['final_mean'])}%): {leader['configuration']} leads by "
@@ -336,7 +341,7 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         "configuration": diffs["configuration"],
         "family": [FAMILY_TITLES[f] for f in diffs["family"]],
         f"difference to the baseline, points [{level}]": [
-            f"{r['difference']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]" if not math.isnan(r["ci_low"])
+            f"{r['difference']:+.1f} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]" if not math.isnan(r["ci_low"])
             else "n/a" if math.isnan(r["difference"]) else f"{r['difference']:+.1f}" for _, r in diffs.iterrows()],
         "interval": diffs["method"],
         "verdict": diffs["verdict"],
@@ -415,9 +420,11 @@ def load_range_tests(settings):
         if summary is None:
             continue
         config = json.loads((path / "config.json").read_text())
-        curves.append(pd.read_csv(path / "history.csv").assign(method=config["label"]))
+        history = pd.read_csv(path / "history.csv")
+        curves.append(history.assign(method=config["label"]))
+        suggested, lowest = range_test_suggestion(history)  # from the curve, so every test is read by one rule
         rows.append({"method": config["label"], "optimizer": config["optimizer"]["name"],
-                     "suggested_lr": summary["suggested_lr"], "min_loss_lr": summary["min_loss_lr"],
+                     "suggested_lr": _number(suggested), "min_loss_lr": _number(lowest),
                      "steps": summary["steps_completed"], "seed": config["seed"]})
     if not rows:
         return pd.DataFrame(columns=["method", "step", "lr", "loss", "smoothed_loss"]), \
@@ -430,24 +437,29 @@ def format_range_tests(suggestions: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "method": suggestions["method"],
-        "suggested lr": suggestions["suggested_lr"].map(lambda x: f"{x:.3g}"),
-        "lowest smoothed loss at lr": suggestions["min_loss_lr"].map(lambda x: f"{x:.3g}"),
+        "suggested lr": suggestions["suggested_lr"].map(_rate),
+        "lowest smoothed loss at lr": suggestions["min_loss_lr"].map(_rate),
         "default lr": suggestions["optimizer"].map(lambda o: f"{ADAPTIVE_DEFAULTS[o]['lr']:g}"
                                                    if o in ADAPTIVE_DEFAULTS else "see families"),
         "batches run": suggestions["steps"],
     })
 
 
+def _rate(x):
+    return "no clear dip" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+
 def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:
     """Each configuration's initial (peak) learning rate beside its method's range-test suggestion."""
-    suggested = dict(zip(suggestions["optimizer"], suggestions["suggested_lr"]))
+    suggested = {o: x for o, x in zip(suggestions["optimizer"], suggestions["suggested_lr"]) if not math.isnan(x)}
     configs = runs.drop_duplicates("label")
     return pd.DataFrame({
         "configuration": configs["label"].values,
         "family": [FAMILY_TITLES[f] for f in configs["family"]],
         "initial (peak) lr used": configs["lr0"].map(lambda x: f"{x:g}").values,
         "range-test suggestion": configs["optimizer"].map(
-            lambda o: f"{suggested[o]:.3g}" if o in suggested else "not tested").values,
+            lambda o: f"{suggested[o]:.3g}" if o in suggested else "no clear dip"
+            if o in set(suggestions["optimizer"]) else "not tested").values,
         "used ÷ suggested": [f"{lr / suggested[o]:.2g}" if o in suggested else "n/a"
                              for lr, o in zip(configs["lr0"], configs["optimizer"])],
     })

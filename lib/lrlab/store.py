@@ -88,15 +88,30 @@ def summarize_history(history: pd.DataFrame, seconds: float, test=None) -> dict:
     } | _versions()
 
 
+def range_test_suggestion(history: pd.DataFrame, skip_fraction=0.1, min_dip=0.01):
+    """(suggested rate, rate at the lowest smoothed loss) from a range test's history.
+
+    The suggestion is a tenth of the rate where the smoothed loss was lowest, a step back from where it starts to
+    climb (the usual reading of Smith's test). The first `skip_fraction` of the batches is left out: the moving
+    average is still mostly noise there. When the lowest loss is not at least `min_dip` below the loss at the
+    start of the search, the loss never clearly fell and there is no suggestion (None)."""
+    curve = history.iloc[max(1, int(skip_fraction * len(history))):]
+    curve = curve[np.isfinite(curve["smoothed_loss"])]
+    if curve.empty:
+        return None, None
+    lowest = curve.loc[curve["smoothed_loss"].idxmin()]
+    if lowest["smoothed_loss"] > (1 - min_dip) * curve["smoothed_loss"].iloc[0]:
+        return None, float(lowest["lr"])
+    return float(lowest["lr"]) / 10, float(lowest["lr"])
+
+
 def summarize_range_test(history: pd.DataFrame, seconds: float) -> dict:
-    """The range test's suggestion: a tenth of the rate where the smoothed loss was lowest, a step back from where
-    the loss starts to climb (the usual reading of Smith's test)."""
-    lowest = history.loc[history["smoothed_loss"].idxmin()]
+    suggested, lowest = range_test_suggestion(history)
     return {
         "status": "completed",
         "steps_completed": int(len(history)),
-        "min_loss_lr": float(lowest["lr"]),
-        "suggested_lr": float(lowest["lr"]) / 10,
+        "min_loss_lr": lowest,
+        "suggested_lr": suggested,
         "train_seconds": round(seconds, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     } | _versions()
