@@ -229,3 +229,17 @@ def test_a_range_test_suggests_only_where_the_loss_clearly_dipped():
     noisy_start = np.r_[0.6, np.full(99, 0.69)]  # a low first value, then flat: the first tenth is skipped
     flat = range_test_suggestion(pd.DataFrame({"lr": lr, "smoothed_loss": noisy_start - 1e-5 * np.arange(100)}))
     assert flat[0] is None  # 0.1% below the start is no dip
+
+
+def test_range_test_figure_leaves_out_each_test_s_noisy_start():
+    from lrlab import plots
+
+    lr = np.logspace(-6, 1, 50)
+    curves = pd.concat([pd.DataFrame({"method": m, "step": np.arange(50), "lr": lr,
+                                      "smoothed_loss": 0.7 - 0.1 * np.exp(-((np.log10(lr) + k) ** 2))})
+                        for m, k in (("SGD", 1), ("Adam", 3))])
+    suggestions = pd.DataFrame({"method": ["SGD", "Adam"], "suggested_lr": [0.01, math.nan]})
+    figure = plots.range_test_figure(curves, suggestions, "t")
+    sgd, adam = figure.axes
+    assert sgd.lines[0].get_xdata()[0] == pytest.approx(lr[5])  # the first tenth is not drawn
+    assert len(sgd.lines) == 2 and len(adam.lines) == 1  # the suggestion is marked only where there is one

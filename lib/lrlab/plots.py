@@ -125,7 +125,8 @@ def sensitivity_figure(runs, title, confidence=0.95):
 def range_test_figure(curves, suggestions, title):
     """Smoothed training loss against learning rate, one panel per method; the suggested rate dotted. The first
     tenth of each test, where the moving average is mostly noise, is left out, as the suggestion leaves it out."""
-    curves = curves.groupby("method", sort=False, group_keys=False).apply(lambda c: c.iloc[max(1, len(c) // 10):])
+    by_method = curves.groupby("method", sort=False)
+    curves = curves[by_method.cumcount() >= (by_method["lr"].transform("size") // 10).clip(lower=1)]
     grid = sns.relplot(data=curves, x="lr", y="smoothed_loss", col="method", col_wrap=4, kind="line", height=2.6,
                        aspect=1.3, facet_kws={"sharex": False, "sharey": False})
     suggested = dict(zip(suggestions["method"], suggestions["suggested_lr"]))
