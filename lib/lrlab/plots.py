@@ -6,7 +6,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from .config import FAMILY_TITLES
-from .results import t_interval
+from .results import grid_centre, t_interval
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -112,8 +112,7 @@ def sensitivity_figure(runs, title, confidence=0.95):
     grid = sns.relplot(data=data, x="lr0", y="accuracy", col="method", col_wrap=3, kind="line", marker="o",
                        errorbar=t_interval(confidence), height=2.8, aspect=1.4, facet_kws={"sharex": False})
     for method, ax in grid.axes_dict.items():
-        rates = sorted(data.loc[data["method"] == method, "lr0"].unique())
-        ax.axvline(rates[len(rates) // 2] if len(rates) % 2 else (rates[0] * rates[-1]) ** 0.5, ls="--", c="0.5")
+        ax.axvline(grid_centre(data.loc[data["method"] == method, "lr0"].unique()), ls="--", c="0.5")
         ax.set_xscale("log")
     grid.set_axis_labels("initial learning rate (log scale)", "final validation accuracy")
     grid.set_titles("{col_name}")

@@ -22,14 +22,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
     for family in families:
         if family in failed_notebooks:
             continue
-        manifest = read_manifest(settings, family)
-        for rid in (manifest or {}).get("run_ids", []):
-            path = runs_dir(settings) / rid
-            summary = read_summary(path)
-            if summary is None:
-                continue
-            config = json.loads((path / "config.json").read_text())
-            history = pd.read_csv(path / "history.csv")
+        for rid, summary, config, history in _finished_runs(settings, family):
             # judged from the history, so runs stored before divergence was detected are caught too
             diverged_at = nan_epochs(history)
             if diverged_at.any():
@@ -60,6 +53,15 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                 pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "protocol", "status",
                                       "final_val_accuracy", "test_accuracy", "lr0", "schedule"]))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows)
+
+
+def _finished_runs(settings, family):
+    """(run id, summary, config, history) of each finished run named by the family's manifest."""
+    for rid in (read_manifest(settings, family) or {}).get("run_ids", []):
+        path = runs_dir(settings) / rid
+        summary = read_summary(path)
+        if summary is not None:
+            yield rid, summary, json.loads((path / "config.json").read_text()), pd.read_csv(path / "history.csv")
 
 
 def _number(value):
@@ -178,6 +180,7 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
     # a configuration with any diverged seed is named, not ranked: its mean would rest on the surviving seeds only
     diverged = table[table["diverged"] > 0]
     table = table[table["diverged"] == 0]
+    raw_labels = table["configuration"]  # what the runs are filed under
     table = table.assign(configuration=table["configuration"].map(html.escape))  # labels end up in HTML
     lines = []
     if not diverged.empty:
@@ -197,14 +200,14 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
         f"and the worst configuration is {100 * (best['final_mean'] - worst['final_mean']):.1f} points.",
     ]
     if runs is not None and not runs.empty:
-        lines += _baseline_lines(runs, set(diverged["configuration"]), confidence, level)
+        lines += _baseline_lines(runs, confidence, level)
         schedules_ = table[table["family"].isin(SCHEDULE_FAMILIES)]
         # SGD+momentum and SGD+Nesterov run in the adaptive notebook as references, but are not adaptive methods
         adaptive = table[(table["family"] == "adaptive") & ~table["optimizer"].str.startswith("sgd")]
         if not schedules_.empty and not adaptive.empty:
             s, a = schedules_.iloc[0], adaptive.iloc[0]
-            mean, low, high, _ = difference_ci(_final_by_seed(runs, html.unescape(s["configuration"])),
-                                               _final_by_seed(runs, html.unescape(a["configuration"])), confidence)
+            mean, low, high, _ = difference_ci(_final_by_seed(runs, raw_labels[s.name]),
+                                               _final_by_seed(runs, raw_labels[a.name]), confidence)
             leader, other = (s, a) if mean >= 0 else (a, s)
             if mean < 0:  # state the interval for leader minus other
                 low, high = -high, -low
@@ -231,12 +234,13 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
     return "\n".join(lines)
 
 
-def _baseline_lines(runs, diverged, confidence, level):
+def _baseline_lines(runs, confidence, level):
     baseline = baseline_label(runs)
-    if baseline is None or html.escape(baseline) in diverged:
+    if baseline is None:
         return []
     diffs = baseline_differences(runs, baseline, confidence)
-    diffs = diffs[~diffs["configuration"].map(html.escape).isin(diverged)]
+    # no difference is computed where either side diverged: those are named elsewhere, not compared
+    diffs = diffs[diffs["difference"].notna()]
     name = html.escape(baseline)
     lines = []
     for verdict, verb in (("better", "beats"), ("worse", "trails")):
@@ -368,6 +372,11 @@ def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
     return table, target
 
 
+def grid_centre(rates) -> float:
+    """A sweep's default rate: the centre of its grid on the log scale (`config.learning_rate_grid`)."""
+    return float(np.exp(np.log(np.asarray(rates, dtype=float)).mean()))
+
+
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
     validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
@@ -380,7 +389,7 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
         tests = group.groupby("lr0")["test_accuracy"].mean()
         if means.notna().sum() == 0:
             continue
-        default = float(np.exp(np.log(means.index.to_numpy(dtype=float)).mean()))
+        default = grid_centre(means.index)
         on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
         best = means.idxmax()
         rows.append({"method": DISPLAY_NAMES[optimizer], "default_lr": default, "best_lr": best,
@@ -413,14 +422,7 @@ def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
 def load_range_tests(settings):
     """The range tests named by their manifest: (curves, one row per method with its suggestion)."""
     curves, rows = [], []
-    manifest = read_manifest(settings, "lr_range_test") or {}
-    for rid in manifest.get("run_ids", []):
-        path = runs_dir(settings) / rid
-        summary = read_summary(path)
-        if summary is None:
-            continue
-        config = json.loads((path / "config.json").read_text())
-        history = pd.read_csv(path / "history.csv")
+    for _, summary, config, history in _finished_runs(settings, "lr_range_test"):
         curves.append(history.assign(method=config["label"]))
         suggested, lowest = range_test_suggestion(history)  # from the curve, so every test is read by one rule
         rows.append({"method": config["label"], "optimizer": config["optimizer"]["name"],
