@@ -1,13 +1,16 @@
 #!/usr/bin/env python
 """Seconds per epoch of the seed CNN on the paper task (cat vs dog, 10,000 training and 2,000 validation images),
-for the settings that decide how long `make report` takes: steps_per_execution and threads per process.
+for the settings that decide how long `make report` takes: steps_per_execution, threads per process, processes
+side by side, and seeds trained together as one model.
 
     LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/epoch_time.py [--epochs 4] [--json out.json]
 
-Each setting runs in a fresh process (thread counts are fixed at start-up), one warm-up epoch first, then the mean
-over --epochs timed epochs of `model.fit` with validation, as a run of the report trains. "2 processes × 1 thread"
-runs two such processes at once, as `build_report.py --jobs 2` does on a 2-core machine, and reports the combined
-throughput. Not a test: it prints figures, it asserts nothing.
+Each setting runs in fresh processes (thread counts are fixed at start-up) and trains as a report run does
+(`train.train_runs`, validation every epoch) for --epochs + 1 epochs; the first is a warm-up and is left out.
+"2 processes × 1 thread" runs two such processes at once, as `build_report.py --jobs 2` does on a 2-core machine,
+and reports the combined throughput; "seeds together 3" trains three seeds of one configuration as one model and
+counts each as a run. The first row is the naive baseline: one process with every core, one batch per call, one
+run at a time. Not a test: it prints figures, it asserts nothing.
 """
 
 import argparse
@@ -21,38 +24,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, sys, time
-sys.path.insert(0, sys.argv[4])
-import lrlab
+import json, sys
+sys.path.insert(0, sys.argv[5])
 from lrlab.config import resolve_settings, sgd_configs
 from lrlab.data import load_dataset
-from lrlab.train import EVAL_BATCH_SIZE, compile_model
+from lrlab.train import train_runs
 
-spe, epochs = int(sys.argv[1]), int(sys.argv[2])
-settings = resolve_settings("paper", epochs=epochs, output_dir=sys.argv[3])
+spe, epochs, together = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+settings = resolve_settings("paper", epochs=epochs + 1, output_dir=sys.argv[4], seeds=list(range(together)))
 data = load_dataset(settings)
-config = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)[0]
-model = compile_model(config, 2, data["x_train"].shape[1:], spe)
-fit = dict(x=data["x_train"], y=data["y_train"], batch_size=64, shuffle=True, verbose=0,
-           validation_data=(data["x_val"], data["y_val"]), validation_batch_size=EVAL_BATCH_SIZE)
-model.fit(epochs=1, **fit)
-start = time.perf_counter()
-model.fit(epochs=epochs, **fit)
-print(json.dumps({"seconds_per_epoch": (time.perf_counter() - start) / epochs}))
+configs = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)
+history = train_runs(configs, data, spe, log=lambda message: None)[0][0]
+print(json.dumps({"seconds_per_run_epoch": float(history["epoch_time_s"].iloc[1:].mean())}))
 """
 
 
-def measure(spe, threads, processes, epochs, output_dir):
+def measure(spe, threads, processes, together, epochs, output_dir):
     env = os.environ | {"LRLAB_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    cmd = [sys.executable, "-c", CHILD, str(spe), str(epochs), output_dir, str(ROOT / "lib")]
+    cmd = [sys.executable, "-c", CHILD, str(spe), str(epochs), str(together), output_dir, str(ROOT / "lib")]
     children = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                 for _ in range(processes)]
-    per_process = [json.loads(c.communicate()[0].strip().splitlines()[-1])["seconds_per_epoch"] for c in children]
-    mean = sum(per_process) / len(per_process)
-    return {"steps_per_execution": spe, "threads": threads, "processes": processes,
-            "seconds_per_epoch_per_process": round(mean, 3),
-            "epochs_per_second_total": round(processes / mean, 3),
-            "images_per_second_total": round(processes * 10_000 / mean)}
+    per_run = [json.loads(c.communicate()[0].strip().splitlines()[-1])["seconds_per_run_epoch"] for c in children]
+    run_epochs_per_second = sum(1 / s for s in per_run)
+    return {"steps_per_execution": spe, "threads": threads, "processes": processes, "seeds_together": together,
+            "seconds_per_run_epoch": round(sum(per_run) / len(per_run), 3),
+            "run_epochs_per_second_total": round(run_epochs_per_second, 3),
+            "images_per_second_total": round(run_epochs_per_second * 10_000)}
 
 
 def main():
@@ -63,14 +60,17 @@ def main():
     if not os.environ.get("LRLAB_CIFAR10"):
         sys.exit("benchmarks/epoch_time.py: error: set LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz")
     cores = os.cpu_count() or 1
-    settings = [(1, cores, 1), (16, cores, 1), (16, 1, cores), (64, 1, cores)]
+    settings = [(1, cores, 1, 1), (16, cores, 1, 1), (16, 1, cores, 1), (16, cores, 1, 3), (16, 1, cores, 3)]
     results = []
-    print(f"{'steps/exec':>10} {'threads':>8} {'processes':>9} {'s/epoch/process':>16} {'images/s total':>15}")
-    for spe, threads, processes in settings:
-        r = measure(spe, threads, processes, args.epochs, str(ROOT / "outputs"))
+    print(f"{'steps/exec':>10} {'threads':>8} {'processes':>9} {'seeds together':>14} {'s/epoch per run':>16} "
+          f"{'images/s total':>15} {'vs first':>9}")
+    for spe, threads, processes, together in settings:
+        r = measure(spe, threads, processes, together, args.epochs, str(ROOT / "outputs"))
+        r["speedup_vs_first"] = round(r["run_epochs_per_second_total"] / (
+            results[0] if results else r)["run_epochs_per_second_total"], 2)
         results.append(r)
-        print(f"{spe:>10} {threads:>8} {processes:>9} {r['seconds_per_epoch_per_process']:>16.3f} "
-              f"{r['images_per_second_total']:>15}", flush=True)
+        print(f"{spe:>10} {threads:>8} {processes:>9} {together:>14} {r['seconds_per_run_epoch']:>16.3f} "
+              f"{r['images_per_second_total']:>15} {r['speedup_vs_first']:>8.2f}×", flush=True)
     report = {"machine": f"{cores} cores", "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "results": results}
     if args.json:

@@ -5,9 +5,11 @@ after another) against `build_report.py --profile paper` from an empty output fo
 
     LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/report_time.py [--epochs 3] [--json out.json]
 
-Both train the same 24 configurations for --epochs epochs (the report's 100 epochs take an hour per side). Prints
-wall time, images per second, the network's FLOPs per image and the fraction of the CPU's floating-point peak the
-training reaches, and the largest process's memory. Not a test: it prints figures, it asserts nothing.
+Both train the same 24 configurations for --epochs epochs. Prints wall time, images per second, the network's
+FLOPs per image and the fraction of the CPU's floating-point peak the training reaches, and the largest process's
+memory; then the same build again (nothing changed: every run should be reused) and once more with one notebook's
+parameter changed (`drop`, a parameter of step_decay.ipynb only: only its runs should train), with the runs each
+trained. Not a test: it prints figures, it asserts nothing.
 """
 
 import argparse
@@ -92,14 +94,23 @@ def main():
                                capture_output=True, text=True, check=True)
         naive_wall = time.perf_counter() - start
         naive_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        start = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "build_report.py"), "--profile", "paper", "-p",
-                        f"epochs={args.epochs}", "-p", f"output_dir={tmp}/lrlab"], env=env, check=True,
-                       capture_output=True, text=True)
-        lrlab_wall = time.perf_counter() - start
+        build = [sys.executable, str(ROOT / "build_report.py"), "--profile", "paper", "-p", f"epochs={args.epochs}",
+                 "-p", f"output_dir={tmp}/lrlab"]
+        runs = Path(tmp) / "lrlab" / "paper" / "runs"
+
+        def timed_build(*extra):
+            before = {p.name for p in runs.glob("*")} if runs.is_dir() else set()
+            start = time.perf_counter()
+            subprocess.run(build + list(extra), env=env, check=True, capture_output=True, text=True)
+            return time.perf_counter() - start, sorted({p.name for p in runs.glob("*")} - before)
+
+        lrlab_wall, _ = timed_build()
         lrlab_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    runs = json.loads(naive.stdout.strip().splitlines()[-1])["runs"]
-    images = runs * args.epochs * 10_000  # training images seen; validation adds 2,000 per epoch and run
+        rebuild_wall, rebuild_trained = timed_build()
+        # `drop` is a parameter of step_decay.ipynb only: its three runs, and nothing else, should train again
+        change_wall, change_trained = timed_build("-p", "drop=0.6")
+    configs = json.loads(naive.stdout.strip().splitlines()[-1])["runs"]
+    images = configs * args.epochs * 10_000  # training images seen; validation adds 2,000 per epoch and run
 
     from lrlab.models import build_model
 
@@ -108,12 +119,15 @@ def main():
     sides = {"naive": naive_wall, "lrlab": lrlab_wall}
     result = {
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count(),
-        "epochs": args.epochs, "runs": runs, "forward_flops_per_image": flops,
+        "epochs": args.epochs, "runs": configs, "forward_flops_per_image": flops,
         "cpu_peak_gflops": round(peak / 1e9, 1),
         "sides": {name: {"wall_seconds": round(s, 1), "training_images_per_second": round(images / s),
                          "fraction_of_peak": round(3 * flops * images / s / peak, 4)} for name, s in sides.items()},
         "largest_process_rss_mb": {"naive": round(naive_rss / 1024), "lrlab (any process so far)": round(lrlab_rss / 1024)},
         "speedup": round(naive_wall / lrlab_wall, 2),
+        "unchanged_rebuild": {"wall_seconds": round(rebuild_wall, 1), "runs_trained": len(rebuild_trained)},
+        "one_parameter_changed": {"parameter": "drop=0.6 (step_decay.ipynb)", "wall_seconds": round(change_wall, 1),
+                                  "runs_trained": change_trained},
     }
     print(json.dumps(result, indent=2))
     if args.json:

@@ -84,10 +84,11 @@ def test_a_run_that_crashes_leaves_nothing_behind(tiny, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("killed half-way")
 
-    monkeypatch.setattr(train, "train_run", crash)
+    monkeypatch.setattr(train, "train_runs", crash)
     with pytest.raises(RuntimeError):
         train_or_reuse(config, dataset, settings, log=quiet)
-    assert os.listdir(settings["output_dir"] + "/smoke/runs") == []
+    runs = settings["output_dir"] + "/smoke/runs"
+    assert not os.path.exists(runs) or os.listdir(runs) == []
 
 
 def test_any_change_to_the_configuration_is_a_new_run(tiny):
@@ -203,3 +204,64 @@ def test_labels_are_escaped_in_the_conclusions():
     runs = _runs([("constant", "<script>alert(1)</script>", s, a, a, 10) for s, a in enumerate([0.7, 0.8])])
     text = conclusions(summary_table(runs), runs)
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+# --- seeds of one configuration trained together as one model ---
+
+@pytest.fixture
+def two_seeds(tmp_path, synthetic_archive):
+    settings = resolve_settings("smoke", epochs=3, seeds=[0, 1], data_path=str(synthetic_archive),
+                                output_dir=str(tmp_path), steps_per_execution=2)
+    dataset = load_dataset(settings)
+    schedule = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 1}
+    return settings, dataset, sgd_configs("step_decay", schedule, 0.5, settings, dataset)
+
+
+def test_seeds_trained_together_give_the_numbers_they_give_alone(two_seeds):
+    from lrlab import train
+
+    settings, dataset, configs = two_seeds
+    together = train.train_runs(configs, dataset, steps_per_execution=2, log=quiet)
+    for config, (history, test) in zip(configs, together):
+        alone_history, alone_test = train.train_runs([config], dataset, steps_per_execution=2, log=quiet)[0]
+        pd.testing.assert_frame_equal(history.drop(columns="epoch_time_s"), alone_history.drop(columns="epoch_time_s"),
+                                      rtol=1e-6)
+        assert test == pytest.approx(alone_test, rel=1e-6)
+    # and the seeds are different runs: other initial weights and other batches
+    assert together[0][0]["loss"].iloc[0] != together[1][0]["loss"].iloc[0]
+
+
+def test_a_family_trains_its_seeds_together_and_stores_each_run(two_seeds):
+    settings, dataset, configs = two_seeds
+    runs = run_family("step_decay", configs, dataset, settings, {}, log=quiet)
+    assert [r["run_id"] for r in runs] == [run_id(c) for c in configs]
+    summaries = [read_summary(r["path"]) for r in runs]
+    assert [s["trained_together"] for s in summaries] == [2, 2]
+    assert summaries[0]["train_seconds"] == summaries[1]["train_seconds"] > 0  # the model's time, shared
+    # one seed deleted: only it trains again, alone
+    import shutil
+
+    shutil.rmtree(runs[1]["path"])
+    again = run_family("step_decay", configs, dataset, settings, {}, log=quiet)
+    assert [r["reused"] for r in again] == [True, False]
+    assert read_summary(again[1]["path"])["trained_together"] == 1
+
+
+def test_seeds_that_all_diverge_stop_and_are_stored_as_diverged(two_seeds):
+    from lrlab import train
+
+    settings, dataset, configs = two_seeds
+    blowing_up = [c | {"schedule": {"name": "constant", "lr0": 1e12}} for c in configs]
+    for history, test in train.train_runs(blowing_up, dataset, steps_per_execution=1, log=quiet):
+        assert test is None
+        assert len(history) == 1 and not np.isfinite(history["loss"].iloc[-1])  # stopped in its first epoch
+
+
+def test_seed_groups_join_seeds_of_one_configuration_only(two_seeds):
+    from lrlab.config import seed_groups
+
+    settings, dataset, configs = two_seeds
+    other = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, dataset)
+    plateau = sgd_configs("modern_schedules", {"name": "reduce_on_plateau", "lr0": 0.1, "factor": 0.5,
+                                               "patience": 2, "min_lr": 0.001}, 0.0, settings, dataset)
+    assert seed_groups(other[:1] + configs + other[1:] + plateau) == [[0, 3], [1, 2], [4], [5]]

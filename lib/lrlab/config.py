@@ -5,6 +5,7 @@ type and range are checked, by the notebooks and by build_report.py alike, so a 
 error either way.
 """
 
+import json
 import math
 from pathlib import Path
 
@@ -201,8 +202,26 @@ def run_config(family, optimizer: dict, schedule: dict, settings: dict, dataset:
         "data": data_config(settings, dataset),
         "epochs": settings["epochs"],
         "batch_size": settings["batch_size"],
+        # the seed permutes the training set a run is fed; the epoch shuffles on top are the same for every run
+        "data_order": "permuted by seed",
         "seed": seed,
     }
+
+
+def fusable(config) -> bool:
+    """Whether seeds of this configuration can train side by side as one model: ReduceLROnPlateau sets the rate
+    from a run's own validation loss, and the towers of one model share one optimizer and so one rate."""
+    return config.get("kind") != "lr_range_test" and config["schedule"]["name"] != "reduce_on_plateau"
+
+
+def seed_groups(configs) -> list:
+    """Indices of `configs` grouped into runs that train together: the seeds of one configuration (equal but for
+    the seed), in order of first appearance; a configuration that cannot share a model is a group of one."""
+    groups = {}
+    for i, config in enumerate(configs):
+        key = json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True) if fusable(config) else i
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
 
 
 def data_config(settings, dataset) -> dict:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import seed_groups
+
 HISTORY_COLUMNS = ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
 
 
@@ -135,39 +137,63 @@ def claim(settings, rid, log=print):
 
 def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> dict:
     """Return {"run_id", "path", "reused"} for `config`, training it only if no complete copy is stored."""
-    rid = run_id(config)
-    final = runs_dir(settings) / rid
-    if not settings.get("force") and read_summary(final):
-        log(f"{rid}: reused")
-        return {"run_id": rid, "path": str(final), "reused": True}
-    with claim(settings, rid, log):
-        if not settings.get("force") and read_summary(final):  # trained by the process we waited for
-            log(f"{rid}: reused")
-            return {"run_id": rid, "path": str(final), "reused": True}
-        return _train(config, dataset, settings, rid, log)
+    return train_or_reuse_seeds([config], dataset, settings, log)[0]
 
 
-def _train(config, dataset, settings, rid, log):
+def train_or_reuse_seeds(configs: list, dataset: dict, settings: dict, log=print) -> list:
+    """train_or_reuse for seeds of one configuration (config.seed_groups): those not stored yet train together,
+    as one model, while this process holds each one's claim."""
+    rids = [run_id(c) for c in configs]
+    finals = [runs_dir(settings) / rid for rid in rids]
+
+    def stored(i):
+        return not settings.get("force") and read_summary(finals[i]) is not None
+
+    todo = [i for i in range(len(configs)) if not stored(i)]
+    with contextlib.ExitStack() as claims:
+        for i in sorted(todo, key=lambda i: rids[i]):  # one order for every process, so no two wait on each other
+            claims.enter_context(claim(settings, rids[i], log))
+        todo = [i for i in todo if not stored(i)]  # some may have been trained by the process we waited for
+        if todo:
+            _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
+    for i in set(range(len(configs))) - set(todo):
+        log(f"{rids[i]}: reused")
+    return [{"run_id": rid, "path": str(final), "reused": i not in todo}
+            for i, (rid, final) in enumerate(zip(rids, finals))]
+
+
+def _train(configs, dataset, settings, rids, log):
+    start = time.perf_counter()
+    from . import train  # loads the Keras backend: only when there is something to train
+
+    if configs[0].get("kind") == "lr_range_test":
+        history = train.range_test(configs[0], dataset, log=log)
+        summaries = [summarize_range_test(history, time.perf_counter() - start)]
+        histories = [history]
+    else:
+        name = rids[0] if len(rids) == 1 else f"{rids[0]} and {len(rids) - 1} more seeds"
+        trained = train.train_runs(configs, dataset, settings["steps_per_execution"], name=name, log=log)
+        share = (time.perf_counter() - start) / len(configs)  # runs trained together share the time equally
+        histories = [history for history, _ in trained]
+        summaries = [summarize_history(history, share, test) | {"trained_together": len(configs)}
+                     for history, test in trained]
+    for config, rid, history, summary in zip(configs, rids, histories, summaries):
+        _store(config, rid, history, summary, settings)
+        diverged = summary["status"] == "diverged"
+        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + (" (diverged: the loss became NaN)" if diverged else ""))
+
+
+def _store(config, rid, history, summary, settings):
+    """Write the run's folder under a temporary name, then rename it into place: complete, or not there."""
     root = runs_dir(settings)
     final = root / rid
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{rid}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        start = time.perf_counter()
-        from . import train  # loads the Keras backend: only when there is something to train
-
-        if config.get("kind") == "lr_range_test":
-            history = train.range_test(config, dataset, log=log)
-            summary = summarize_range_test(history, time.perf_counter() - start)
-        else:
-            history, test = train.train_run(config, dataset, settings["steps_per_execution"], name=rid, log=log)
-            summary = summarize_history(history, time.perf_counter() - start, test)
-        seconds = summary["train_seconds"]
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         history.to_csv(tmp / "history.csv", index=False)
-        summary |= {"run_id": rid}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        (tmp / "summary.json").write_text(json.dumps(summary | {"run_id": rid}, indent=2))
         if final.exists():  # --force, or a stale incomplete folder: set the old one aside, then swap
             old = root / f".old-{rid}-{uuid.uuid4().hex[:8]}"
             os.rename(final, old)
@@ -175,9 +201,6 @@ def _train(config, dataset, settings, rid, log):
         os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    diverged = summary["status"] == "diverged"
-    log(f"{rid}: trained in {seconds:.1f} s" + (" (diverged: the loss became NaN)" if diverged else ""))
-    return {"run_id": rid, "path": str(final), "reused": False}
 
 
 def manifest_path(settings, family) -> Path:
@@ -230,6 +253,9 @@ def run_family(family, configs, dataset, settings, parameters, log=print) -> lis
     """Train or reuse every run of a family notebook, then record them in the family's manifest."""
     if runs_dir(settings).is_dir():
         remove_abandoned(runs_dir(settings))
-    runs = [train_or_reuse(c, dataset, settings, log=log) for c in configs]
+    runs = [None] * len(configs)
+    for group in seed_groups(configs):
+        for i, run in zip(group, train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log)):
+            runs[i] = run
     write_manifest(settings, family, runs, parameters)
     return runs

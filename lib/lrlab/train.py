@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import schedules  # noqa: E402
+from .config import seed_groups  # noqa: E402
 from .models import build_model  # noqa: E402
 from .optimizers import build_optimizer  # noqa: E402
 from .store import HISTORY_COLUMNS  # noqa: E402
@@ -71,54 +72,120 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class ProgressLine(keras.callbacks.Callback):
-    """A short line every `every` epochs, so a long build shows where it is."""
+    """A short line every `every` epochs, so a long build shows where it is: the mean training loss and each
+    run's validation accuracy."""
 
-    def __init__(self, name, epochs, log, every):
+    def __init__(self, name, epochs, log, loss_keys, accuracy_keys, every):
         super().__init__()
         self.name, self.epochs, self.log, self.every = name, epochs, log, every
+        self.loss_keys, self.accuracy_keys = loss_keys, accuracy_keys
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs:
-            self.log(f"{self.name}: epoch {epoch + 1}/{self.epochs} loss {logs['loss']:.4f} "
-                     f"val_accuracy {logs['val_accuracy']:.4f}")
+            loss = np.mean([logs[k] for k in self.loss_keys])
+            accuracy = " ".join(f"{logs[k]:.4f}" for k in self.accuracy_keys)
+            self.log(f"{self.name}: epoch {epoch + 1}/{self.epochs} loss {loss:.4f} val_accuracy {accuracy}")
 
 
-def compile_model(config, n_classes, input_shape, steps_per_execution):
-    keras.utils.set_random_seed(config["seed"])
-    model = build_model(config["model"], input_shape=input_shape, n_classes=n_classes)
-    optimizer = build_optimizer(config["optimizer"], schedules.keras_learning_rate(config["schedule"]))
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+# Every run draws its epoch shuffles from this one stream, and its seed permutes the training set it is fed (and
+# sets its initial weights and dropout masks): seeds still see different batches, and a run's result does not
+# depend on whether it trained alone or beside other seeds of its configuration (train_runs).
+SHUFFLE_SEED = 0
+
+
+def seed_permutation(seed, n):
+    return np.random.default_rng(seed).permutation(n)
+
+
+class StopWhenAllDiverged(keras.callbacks.Callback):
+    """Keras's TerminateOnNaN for several runs in one model: stop once every run's loss is NaN or infinite (one
+    diverged run's NaN cannot reach the others' weights: each tower's gradient comes from its own loss)."""
+
+    def __init__(self, loss_keys):
+        super().__init__()
+        self.loss_keys = loss_keys
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and all(not np.isfinite(float(logs[k])) for k in self.loss_keys):
+            self.model.stop_training = True
+
+
+def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
+    """One model holding one tower per configuration, each built from its own seed exactly as it would be alone;
+    the loss is the towers' losses summed, so each tower's gradient is its own run's. One configuration: its
+    network as it is."""
+    towers, inputs = [], []
+    for i, config in enumerate(configs):
+        keras.utils.set_random_seed(config["seed"])
+        tower = build_model(config["model"], input_shape=input_shape, n_classes=n_classes)
+        if len(configs) > 1:
+            tower.name = f"run_{i}"
+            inputs.append(keras.Input(shape=input_shape, name=f"run_{i}_images"))
+        towers.append(tower)
+    model = towers[0] if len(configs) == 1 else keras.Model(inputs, {t.name: t(x) for t, x in zip(towers, inputs)})
+    optimizer = build_optimizer(configs[0]["optimizer"], schedules.keras_learning_rate(configs[0]["schedule"]))
+    def metrics():
+        # Keras averages a multi-output model's per-output losses over batches, not images (the last batch is
+        # smaller); the cross-entropy as a metric averages over images, as a single model's loss does
+        return ["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy")]
+
+    fused = len(configs) > 1
+    model.compile(optimizer=optimizer,
+                  loss={t.name: "sparse_categorical_crossentropy" for t in towers} if fused
+                  else "sparse_categorical_crossentropy",
+                  metrics={t.name: metrics() for t in towers} if fused else metrics(),
                   steps_per_execution=steps_per_execution)
     return model
 
 
-def train_run(config, dataset, steps_per_execution=1, name="run", log=print):
-    """Train `config` on `dataset` from its seed. Return its history (HISTORY_COLUMNS) and its test metrics
-    ({"loss", "accuracy"}, measured once, after the last epoch; None when the run diverged)."""
-    n_classes = len(config["data"]["classes"])
-    model = compile_model(config, n_classes, dataset["x_train"].shape[1:], steps_per_execution)
+def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
+    """Train configurations that differ only in their seed, side by side as one model (independent weights, one
+    graph: fewer, larger steps than one run at a time). Return, per configuration, its history
+    (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after the last epoch; None
+    when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is its share of the
+    time (the model's epoch time over the number of runs)."""
+    k = len(configs)
+    if k > 1 and seed_groups(configs) != [list(range(k))]:
+        raise ValueError("train_runs: only seeds of one configuration that can share a model train together "
+                         "(config.seed_groups)")
+    n_classes = len(configs[0]["data"]["classes"])
+    x, y = dataset["x_train"], dataset["y_train"]
+    model = build_runs_model(configs, x.shape[1:], n_classes, steps_per_execution)
+    orders = [seed_permutation(c["seed"], len(y)) for c in configs]
+    prefixes = [""] if k == 1 else [f"run_{i}_" for i in range(k)]
+
+    def feed(xs, ys):  # the model's inputs and targets: the arrays themselves for one run, one per tower for more
+        return (xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)})
+
     lr_log, timer = LearningRateLog(), EpochTimer()
-    epochs = config["epochs"]
-    # a diverged run stops at the first NaN loss instead of training on garbage; its history ends there
-    callbacks = schedules.keras_callbacks(config["schedule"]) + [
-        lr_log, timer, ProgressLine(name, epochs, log, every=max(1, epochs // 5)), keras.callbacks.TerminateOnNaN()]
+    epochs = configs[0]["epochs"]
+    callbacks = schedules.keras_callbacks(configs[0]["schedule"]) + [
+        lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
+                                    [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
+        StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])]
+    keras.utils.set_random_seed(SHUFFLE_SEED)
     fit = model.fit(
-        dataset["x_train"], dataset["y_train"],
-        batch_size=config["batch_size"], epochs=epochs, shuffle=True,
-        validation_data=(dataset["x_val"], dataset["y_val"]), validation_batch_size=EVAL_BATCH_SIZE,
+        *feed([x[o] for o in orders], [y[o] for o in orders]),
+        batch_size=configs[0]["batch_size"], epochs=epochs, shuffle=True,
+        validation_data=feed([dataset["x_val"]] * k, [dataset["y_val"]] * k), validation_batch_size=EVAL_BATCH_SIZE,
         callbacks=callbacks, verbose=0,
     )
-    n = len(fit.history["loss"])
-    history = pd.DataFrame({"epoch": np.arange(1, n + 1), "lr": lr_log.rates[:n]})
-    for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        history[column] = np.asarray(fit.history[column], dtype=float)
-    history["epoch_time_s"] = timer.seconds[:n]
-    test = None
-    if np.isfinite(history["loss"]).all():
-        test = model.evaluate(dataset["x_test"], dataset["y_test"], batch_size=EVAL_BATCH_SIZE, verbose=0,
-                              return_dict=True)
-        test = {"loss": float(test["loss"]), "accuracy": float(test["accuracy"])}
-    return history[HISTORY_COLUMNS], test
+    test = model.evaluate(*feed([dataset["x_test"]] * k, [dataset["y_test"]] * k), batch_size=EVAL_BATCH_SIZE,
+                          verbose=0, return_dict=True)
+    results = []
+    for p in prefixes:
+        logged = {"loss": f"{p}cross_entropy", "accuracy": f"{p}accuracy", "val_loss": f"val_{p}cross_entropy",
+                  "val_accuracy": f"val_{p}accuracy"}
+        finite = np.isfinite(np.asarray(fit.history[logged["loss"]], dtype=float))
+        n = len(finite) if finite.all() else int(np.argmin(finite)) + 1  # where it would have stopped alone
+        history = pd.DataFrame({"epoch": np.arange(1, n + 1), "lr": lr_log.rates[:n]})
+        for column, key in logged.items():
+            history[column] = np.asarray(fit.history[key][:n], dtype=float)
+        history["epoch_time_s"] = np.asarray(timer.seconds[:n]) / k
+        results.append((history[HISTORY_COLUMNS], {"loss": float(test[f"{p}cross_entropy"]),
+                                                   "accuracy": float(test[f"{p}accuracy"])}
+                        if finite.all() else None))
+    return results
 
 
 class RangeTestRecorder(keras.callbacks.Callback):
