@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Seconds per epoch of the seed CNN on the paper task (cat vs dog, 10,000 training and 2,000 validation images),
 for the settings that decide how long `make report` takes: steps_per_execution, threads per process, processes
-side by side, and seeds trained together as one model.
+side by side, seeds trained together as one model, and 16-bit (bfloat16) arithmetic.
 
     LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/epoch_time.py [--epochs 4] [--json out.json]
 
@@ -30,8 +30,9 @@ from lrlab.config import resolve_settings, sgd_configs
 from lrlab.data import load_dataset
 from lrlab.train import train_runs
 
-spe, epochs, together = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-settings = resolve_settings("paper", epochs=epochs + 1, output_dir=sys.argv[4], seeds=list(range(together)))
+spe, epochs, together, precision = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[6]
+settings = resolve_settings("paper", epochs=epochs + 1, output_dir=sys.argv[4], seeds=list(range(together)),
+                            precision=precision)
 data = load_dataset(settings)
 configs = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)
 history = train_runs(configs, data, spe, log=lambda message: None)[0][0]
@@ -39,14 +40,15 @@ print(json.dumps({"seconds_per_run_epoch": float(history["epoch_time_s"].iloc[1:
 """
 
 
-def measure(spe, threads, processes, together, epochs, output_dir):
+def measure(spe, threads, processes, together, precision, epochs, output_dir):
     env = os.environ | {"LRLAB_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    cmd = [sys.executable, "-c", CHILD, str(spe), str(epochs), str(together), output_dir, str(ROOT / "lib")]
+    cmd = [sys.executable, "-c", CHILD, str(spe), str(epochs), str(together), output_dir, str(ROOT / "lib"), precision]
     children = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                 for _ in range(processes)]
     per_run = [json.loads(c.communicate()[0].strip().splitlines()[-1])["seconds_per_run_epoch"] for c in children]
     run_epochs_per_second = sum(1 / s for s in per_run)
     return {"steps_per_execution": spe, "threads": threads, "processes": processes, "seeds_together": together,
+            "precision": precision,
             "seconds_per_run_epoch": round(sum(per_run) / len(per_run), 3),
             "run_epochs_per_second_total": round(run_epochs_per_second, 3),
             "images_per_second_total": round(run_epochs_per_second * 10_000)}
@@ -60,16 +62,17 @@ def main():
     if not os.environ.get("LRLAB_CIFAR10"):
         sys.exit("benchmarks/epoch_time.py: error: set LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz")
     cores = os.cpu_count() or 1
-    settings = [(1, cores, 1, 1), (16, cores, 1, 1), (16, 1, cores, 1), (16, cores, 1, 3), (16, 1, cores, 3)]
+    settings = [(1, cores, 1, 1, "float32"), (16, cores, 1, 1, "float32"), (16, 1, cores, 1, "float32"),
+                (16, cores, 1, 3, "float32"), (16, 1, cores, 3, "float32"), (16, 1, cores, 3, "mixed_bfloat16")]
     results = []
-    print(f"{'steps/exec':>10} {'threads':>8} {'processes':>9} {'seeds together':>14} {'s/epoch per run':>16} "
-          f"{'images/s total':>15} {'vs first':>9}")
-    for spe, threads, processes, together in settings:
-        r = measure(spe, threads, processes, together, args.epochs, str(ROOT / "outputs"))
+    print(f"{'steps/exec':>10} {'threads':>8} {'processes':>9} {'seeds together':>14} {'precision':>14} "
+          f"{'s/epoch per run':>16} {'images/s total':>15} {'vs first':>9}")
+    for spe, threads, processes, together, precision in settings:
+        r = measure(spe, threads, processes, together, precision, args.epochs, str(ROOT / "outputs"))
         r["speedup_vs_first"] = round(r["run_epochs_per_second_total"] / (
             results[0] if results else r)["run_epochs_per_second_total"], 2)
         results.append(r)
-        print(f"{spe:>10} {threads:>8} {processes:>9} {together:>14} {r['seconds_per_run_epoch']:>16.3f} "
+        print(f"{spe:>10} {threads:>8} {processes:>9} {together:>14} {precision:>14} {r['seconds_per_run_epoch']:>16.3f} "
               f"{r['images_per_second_total']:>15} {r['speedup_vs_first']:>8.2f}×", flush=True)
     report = {"machine": f"{cores} cores", "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "results": results}

@@ -265,3 +265,28 @@ def test_seed_groups_join_seeds_of_one_configuration_only(two_seeds):
     plateau = sgd_configs("modern_schedules", {"name": "reduce_on_plateau", "lr0": 0.1, "factor": 0.5,
                                                "patience": 2, "min_lr": 0.001}, 0.0, settings, dataset)
     assert seed_groups(other[:1] + configs + other[1:] + plateau) == [[0, 3], [1, 2], [4], [5]]
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_is_a_parameter_and_makes_new_runs(tmp_path, synthetic_archive, precision):
+    import keras
+
+    from lrlab import train
+
+    settings = resolve_settings("smoke", epochs=2, data_path=str(synthetic_archive), output_dir=str(tmp_path),
+                                precision=precision)
+    dataset = load_dataset(settings)
+    schedule = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 1}
+    config = sgd_configs("step_decay", schedule, 0.5, settings, dataset)[0]
+    full = sgd_configs("step_decay", schedule, 0.5, settings | {"precision": "float32"}, dataset)[0]
+    assert config["precision"] == precision and run_id(config) != run_id(full)
+    try:
+        model = train.build_runs_model([config], (32, 32, 3), 2, 1)
+        assert model.layers[0].compute_dtype == precision.removeprefix("mixed_")
+        assert model.layers[0].kernel.dtype == "float32"  # weights stay in float32
+        history, test = train.train_runs([config], dataset, log=quiet)[0]
+        assert np.isfinite(history["loss"]).all() and test is not None
+        steps = -(-len(dataset["y_train"]) // config["batch_size"])  # the schedule still drives the rate
+        np.testing.assert_allclose(history["lr"], [schedules.lr_at(schedule, e, steps) for e in range(2)], rtol=1e-6)
+    finally:
+        keras.config.set_dtype_policy("float32")

@@ -25,27 +25,29 @@ PROFILES = {
     # and CI run
     "smoke": {"classes": [CAT, DOG], "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3, "range_test_steps": 20,
+              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3, "range_test_steps": 20,
               "families": FAMILIES},
     # the 2017 experiment as it was: cat vs dog, validated on the test set, the 2017 families and methods only
     "paper": {"classes": [CAT, DOG], "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
               "protocol": "seed", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "optimizers": CLASSIC_ADAPTIVE, "lr_grid_points": 5, "range_test_steps": 300,
+              "precision": "float32", "optimizers": CLASSIC_ADAPTIVE, "lr_grid_points": 5, "range_test_steps": 300,
               "families": CLASSIC_FAMILIES},
     # the careful comparison on the same task: held-out validation, 5 seeds, every schedule and optimizer, each
     # optimizer's learning rate on a grid; short runs, so that it finishes on 2 cores in about an hour
     "study": {"classes": [CAT, DOG], "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
+              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
               "families": FAMILIES},
     # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
     "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "vgg_bn",
-             "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
+             "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
              "families": FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]
 MODEL_NAMES = ["seed_cnn", "vgg_bn"]
+# Keras dtype policies: float32, or mixed precision (weights in float32, computation in 16 bits)
+PRECISIONS = ["float32", "mixed_bfloat16", "mixed_float16"]
 
 FAMILY_TITLES = {
     "constant": "Constant learning rate",
@@ -95,6 +97,8 @@ _RULES = {
                  "set) or seed (validate on the test set, as in 2017)", "holdout"),
     "data_seed": (lambda v: _is_int(v) and v >= 0, "a non-negative integer", "0"),
     "model": (lambda v: isinstance(v, str) and v in MODEL_NAMES, f"one of {', '.join(MODEL_NAMES)}", "vgg_bn"),
+    "precision": (lambda v: isinstance(v, str) and v in PRECISIONS, f"one of {', '.join(PRECISIONS)}",
+                  "mixed_bfloat16"),
     "schedules": (lambda v: _unique_list(v) and len(v) > 0 and all(n in schedules.MODERN for n in v),
                   f"a non-empty list of distinct names from {', '.join(schedules.MODERN)}", '["cosine_decay"]'),
     "final_fraction": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.01"),
@@ -146,7 +150,7 @@ for _opt, _settings in ADAPTIVE_DEFAULTS.items():
     if "weight_decay" in _settings:
         _RULES[f"{_opt}_weight_decay"] = (lambda v: _is_number(v) and v >= 0, "a non-negative number", "0.01")
 NULLABLE = {"seeds", "epochs", "batch_size", "steps_per_execution", "data_path", "output_dir", "decay", "protocol",
-            "data_seed", "model", "optimizers", "lr_grid_points", "range_test_steps", "families"}
+            "data_seed", "model", "precision", "optimizers", "lr_grid_points", "range_test_steps", "families"}
 
 
 def check_parameter(name, value):
@@ -197,6 +201,7 @@ def run_config(family, optimizer: dict, schedule: dict, settings: dict, dataset:
         "family": family,
         "label": label(optimizer, schedule),
         "model": settings["model"],
+        "precision": settings["precision"],
         "optimizer": optimizer,
         "schedule": schedule,
         "data": data_config(settings, dataset),
@@ -301,7 +306,7 @@ def range_test_configs(optimizers, momentum, range_min, range_max, range_test_st
         optimizer_specs.append({"name": name} | {k: float(v) for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"})
     return [{
         "kind": "lr_range_test", "family": "lr_range_test", "label": DISPLAY_NAMES[spec["name"]],
-        "model": settings["model"], "optimizer": spec,
+        "model": settings["model"], "precision": settings["precision"], "optimizer": spec,
         "range": {"min": float(range_min), "max": float(range_max), "steps": range_test_steps},
         "data": data_config(settings, dataset), "batch_size": settings["batch_size"], "seed": settings["seeds"][0],
     } for spec in optimizer_specs]

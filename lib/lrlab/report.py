@@ -96,7 +96,8 @@ def describe_runs(runs) -> str:
     return (f"{len(runs)} runs: {runs['label'].nunique()} configurations × seeds {', '.join(map(str, seeds))}. "
             f"Task: CIFAR-10 classes {classes}; {value('n_train', '{:,}')} training images; validation on "
             f"{value('n_validation', '{:,}')} images of {validation}. Model `{value('model')}`, "
-            f"{value('epochs')} epochs, batch size {value('batch_size')}. Data: {source}.")
+            f"{value('epochs')} epochs, batch size {value('batch_size')}, {value('precision')} arithmetic. "
+            f"Data: {source}.")
 
 
 def describe_missing(missing) -> str:

@@ -114,6 +114,7 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
     """One model holding one tower per configuration, each built from its own seed exactly as it would be alone;
     the loss is the towers' losses summed, so each tower's gradient is its own run's. One configuration: its
     network as it is."""
+    keras.config.set_dtype_policy(configs[0]["precision"])
     towers, inputs = [], []
     for i, config in enumerate(configs):
         keras.utils.set_random_seed(config["seed"])
@@ -217,6 +218,7 @@ class RangeTestRecorder(keras.callbacks.Callback):
 def range_test(config, dataset, log=print) -> pd.DataFrame:
     """Smith's learning-rate range test: the rate grows exponentially from range min to max over range steps
     batches (Keras's ExponentialDecay with a rate above 1); returns step, lr, loss and smoothed loss per batch."""
+    keras.config.set_dtype_policy(config["precision"])
     keras.utils.set_random_seed(config["seed"])
     r = config["range"]
     n_classes = len(config["data"]["classes"])
