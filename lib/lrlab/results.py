@@ -36,7 +36,8 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
             histories.append(history.assign(elapsed_s=history["epoch_time_s"].cumsum(), **meta))
             test = summary.get("test") or {}
             rows.append(meta | {"status": summary["status"], "model": config["model"], "epochs": config["epochs"],
-                                "precision": config["precision"],
+                                # runs stored before the precision parameter existed computed in float32
+                                "precision": config.get("precision", "float32"),
                                 "batch_size": config["batch_size"], "protocol": config["data"]["protocol"],
                                 "class_names": [CLASS_NAMES[c] for c in config["data"]["classes"]],
                                 "n_train": config["data"]["n_train"], "n_validation": config["data"]["n_validation"],
