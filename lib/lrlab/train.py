@@ -130,6 +130,8 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
         # smaller); the cross-entropy as a metric averages over images, as a single model's loss does
         return ["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy")]
 
+    if keras.backend.backend() == "torch":  # Keras runs one batch per call there; the setting is speed only
+        steps_per_execution = 1
     fused = len(configs) > 1
     model.compile(optimizer=optimizer,
                   loss={t.name: "sparse_categorical_crossentropy" for t in towers} if fused
@@ -149,6 +151,10 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     if k > 1 and seed_groups(configs) != [list(range(k))]:
         raise ValueError("train_runs: only seeds of one configuration that can share a model train together "
                          "(config.seed_groups)")
+    if k > 1 and keras.backend.backend() == "torch":
+        # Keras's PyTorch data path shuffles from torch's global generator, and trained together the seeds did
+        # not reproduce their numbers alone there (they do on TensorFlow and JAX): one at a time on PyTorch
+        return [train_runs([config], dataset, steps_per_execution, name, log)[0] for config in configs]
     n_classes = len(configs[0]["data"]["classes"])
     x, y = dataset["x_train"], dataset["y_train"]
     model = build_runs_model(configs, x.shape[1:], n_classes, steps_per_execution)
