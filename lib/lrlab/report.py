@@ -173,7 +173,9 @@ def time_caption(target, target_fraction) -> str:
         return "*No validation accuracy recorded.*"
     return (f"*Epochs and seconds until a configuration's mean validation accuracy first reaches "
             f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any configuration "
-            f"reached), fastest first; \"not reached\" where it never does.*")
+            f"reached), fastest first; \"not reached\" where it never does. Seconds are each run's share of the "
+            f"model it trained in: the seeds of a configuration train together, except under ReduceLROnPlateau, "
+            f"whose seeds train one at a time and so take more seconds per epoch.*")
 
 
 def sensitivity_conclusions(table) -> str:
