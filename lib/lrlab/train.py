@@ -125,6 +125,7 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
         towers.append(tower)
     model = towers[0] if len(configs) == 1 else keras.Model(inputs, {t.name: t(x) for t, x in zip(towers, inputs)})
     optimizer = build_optimizer(configs[0]["optimizer"], schedules.keras_learning_rate(configs[0]["schedule"]))
+
     def metrics():
         # Keras averages a multi-output model's per-output losses over batches, not images (the last batch is
         # smaller); the cross-entropy as a metric averages over images, as a single model's loss does
