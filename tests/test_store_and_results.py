@@ -14,12 +14,18 @@ from lrlab.store import read_summary, run_family, run_id, train_or_reuse
 
 
 @pytest.fixture
-def tiny(tmp_path, synthetic_archive):
-    settings = resolve_settings("smoke", epochs=3, data_path=str(synthetic_archive), output_dir=str(tmp_path),
-                                steps_per_execution=2)
+def two_seeds(tmp_path, synthetic_archive):
+    settings = resolve_settings("smoke", epochs=3, seeds=[0, 1], data_path=str(synthetic_archive),
+                                output_dir=str(tmp_path), steps_per_execution=2)
     dataset = load_dataset(settings)
     schedule = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 1}
-    return settings, dataset, sgd_configs("step_decay", schedule, 0.5, settings, dataset)[0]
+    return settings, dataset, sgd_configs("step_decay", schedule, 0.5, settings, dataset)
+
+
+@pytest.fixture
+def tiny(two_seeds):
+    settings, dataset, configs = two_seeds
+    return settings, dataset, configs[0]
 
 
 def quiet(message):
@@ -207,14 +213,6 @@ def test_labels_are_escaped_in_the_conclusions():
 
 
 # --- seeds of one configuration trained together as one model ---
-
-@pytest.fixture
-def two_seeds(tmp_path, synthetic_archive):
-    settings = resolve_settings("smoke", epochs=3, seeds=[0, 1], data_path=str(synthetic_archive),
-                                output_dir=str(tmp_path), steps_per_execution=2)
-    dataset = load_dataset(settings)
-    schedule = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 1}
-    return settings, dataset, sgd_configs("step_decay", schedule, 0.5, settings, dataset)
 
 
 def test_seeds_trained_together_give_the_numbers_they_give_alone(two_seeds):

@@ -156,8 +156,9 @@ def train_or_reuse_seeds(configs: list, dataset: dict, settings: dict, log=print
         todo = [i for i in todo if not stored(i)]  # some may have been trained by the process we waited for
         if todo:
             _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
-    for i in set(range(len(configs))) - set(todo):
-        log(f"{rids[i]}: reused")
+    for i in range(len(configs)):
+        if i not in todo:
+            log(f"{rids[i]}: reused")
     return [{"run_id": rid, "path": str(final), "reused": i not in todo}
             for i, (rid, final) in enumerate(zip(rids, finals))]
 
