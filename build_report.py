@@ -5,7 +5,9 @@ turn the executed compare notebook into one self-contained HTML file, outputs/<p
     python build_report.py [--profile smoke|paper|study|full] [--only NAME,...] [--jobs N] [-p NAME=VALUE ...]
                            [--force] [--executor local|dask [--scheduler tcp://HOST:8786]]
 
-Runs already stored with the same configuration are reused, so an unchanged rebuild trains nothing. Exit status:
+Runs already stored with the same configuration are reused, so an unchanged rebuild trains nothing. A worker with
+no notebook left to start helps the notebook with the most runs left, so one long notebook does not keep the
+other workers idle. Exit status:
 0 when every notebook ran, 1 when one failed (the others and their runs are kept, the report says what is
 missing), 2 for bad input (nothing is run).
 """
@@ -18,7 +20,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import yaml
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT / "lib"))  # lets the script run from a checkout eve
 from lrlab.config import FAMILIES, PROFILES, ParameterError, check_parameter, resolve_settings  # noqa: E402
 from lrlab import resources  # noqa: E402
 from lrlab.data import DataError, load_cifar10  # noqa: E402
-from lrlab.store import forget_family  # noqa: E402
+from lrlab.store import forget_family, pending_groups, read_plan  # noqa: E402
 
 # Longest first, so parallel jobs finish close together. The sensitivity sweep shares its default-rate runs with
 # the constant and adaptive notebooks and trains those last, by when the others have usually stored them.
@@ -177,6 +179,36 @@ def execute_notebook(name, parameters, output_path, threads):
     return name, None, time.perf_counter() - start
 
 
+def help_notebook(name, settings, threads):
+    """Train, in this worker process, runs of the family notebook `name` while it runs elsewhere (store.help_family);
+    return (name, error or None, seconds, runs trained)."""
+    os.environ["LRLAB_THREADS"] = str(threads)  # read when lrlab.train loads the backend, as a kernel does
+    from lrlab.store import help_family
+
+    start = time.perf_counter()
+    try:
+        trained = help_family(settings, name, log=lambda message: print(f"[{name} helper] {message}", flush=True))
+    except Exception as exc:  # the notebook trains whatever its helper did not
+        return name, f"{type(exc).__name__}: {exc}", time.perf_counter() - start, 0
+    return name, None, time.perf_counter() - start, trained
+
+
+def notebook_to_help(settings, running, helpers):
+    """The running family notebook with the most seed groups left that neither it (one group) nor its helpers
+    (one each) are training; None when there is none."""
+    left = {}
+    for name in running:
+        plan = read_plan(settings, name)
+        if plan is not None and not plan["settings"].get("force"):
+            left[name] = len(pending_groups(plan)) - 1 - helpers.get(name, 0)
+    name = max(left, key=left.get, default=None)
+    return name if name is not None and left[name] > 0 else None
+
+
+# How often, while every worker is busy with notebooks, the build looks for a free worker to help one.
+HELP_POLL_S = 5
+
+
 def export_html(executed: Path, html_path: Path):
     """The executed compare notebook as one HTML file: code hidden, figures embedded as data."""
     import nbformat
@@ -219,12 +251,13 @@ def _lock_build(out: Path):
 
 @contextlib.contextmanager
 def _executor(args, jobs, kernel_log):
-    """Where notebooks run: worker processes of this build, or tasks on a Dask cluster (Dask's own
-    concurrent.futures executor, so the rest of the build is the same either way)."""
+    """Where notebooks run, and how many tasks at once: worker processes of this build, or a Dask cluster (Dask's
+    own concurrent.futures executor, so the rest of the build is the same either way; as many tasks as the
+    cluster has workers, for helpers, when that is more than --jobs)."""
     if args.executor == "local":
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start_worker, initargs=(os.getpid(), str(kernel_log))) as pool:
-            yield pool
+            yield pool, jobs
         return
     from dask.distributed import Client, LocalCluster
 
@@ -236,9 +269,9 @@ def _executor(args, jobs, kernel_log):
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
             client.run(_log_stderr, str(kernel_log))
-        print(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} workers",
-              flush=True)
-        yield client.get_executor(pure=False)
+        workers = len(client.scheduler_info()["workers"])
+        print(f"Dask scheduler {client.scheduler.address}: {workers} workers", flush=True)
+        yield client.get_executor(pure=False), max(jobs, workers)
 
 
 def build(args) -> int:
@@ -303,22 +336,42 @@ def build(args) -> int:
     start = time.perf_counter()
     kernel_log = out / "notebooks" / "kernels.log"
     kernel_log.unlink(missing_ok=True)
-    with _executor(args, jobs, kernel_log) as pool:
-        futures = {}
+    with _executor(args, jobs, kernel_log) as (pool, slots):
+        running, helpers = {}, {}  # future -> ("notebook" | "helper", name); helpers at work per notebook
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}
             params["profile"] = args.profile
             forget_family(settings, name)
-            futures[pool.submit(execute_notebook, name, params, out / "notebooks" / f"{name}.ipynb", threads)] = name
-        for future in as_completed(futures):
-            try:
-                name, error, seconds = future.result()
-            except Exception as exc:  # the worker process itself died (killed, out of memory)
-                name, error, seconds = futures[future], f"{type(exc).__name__}: {exc}", 0.0
-            status = f"FAILED at {error}" if error else "done"
-            print(f"[{name}] {status} ({seconds:.0f} s)", flush=True)
-            if error:
-                failures[name] = error
+            running[pool.submit(execute_notebook, name, params, out / "notebooks" / f"{name}.ipynb", threads)] = \
+                ("notebook", name)
+        while running:
+            done, _ = wait(running, timeout=HELP_POLL_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                kind, name = running.pop(future)
+                if kind == "helper":
+                    helpers[name] -= 1
+                    try:
+                        _, error, seconds, trained = future.result()
+                    except Exception as exc:  # the worker died; the notebook trains what is left
+                        error, seconds, trained = f"{type(exc).__name__}: {exc}", 0.0, 0
+                    print(f"[{name} helper] " + (f"stopped at {error}" if error else f"trained {trained} runs")
+                          + f" ({seconds:.0f} s)", flush=True)
+                    continue
+                try:
+                    name, error, seconds = future.result()
+                except Exception as exc:  # the worker process itself died (killed, out of memory)
+                    error, seconds = f"{type(exc).__name__}: {exc}", 0.0
+                status = f"FAILED at {error}" if error else "done"
+                print(f"[{name}] {status} ({seconds:.0f} s)", flush=True)
+                if error:
+                    failures[name] = error
+            # every notebook started (the pool runs `jobs` tasks at a time, queued ones included here): help one
+            while len(running) < slots:
+                name = notebook_to_help(settings, [n for kind, n in running.values() if kind == "notebook"], helpers)
+                if name is None:
+                    break
+                helpers[name] = helpers.get(name, 0) + 1
+                running[pool.submit(help_notebook, name, settings, threads)] = ("helper", name)
 
         compare_params = {k: v for k, v in overrides.items() if k in notebook_parameters("compare")}
         compare_params |= {"profile": args.profile, "failed_notebooks": sorted(failures)}

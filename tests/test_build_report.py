@@ -48,6 +48,9 @@ def test_smoke_build_produces_the_report(first_build):
                         "adaptive", "lr_sensitivity", "lr_range_test", "compare"}
     # 4 + 7 schedules, 10 methods, 9 methods × 3 rates less the 9 shared defaults, 11 range tests
     assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 18 + 11
+    # notebooks and their helpers (workers with no notebook left) trained every run once, and only once
+    trained = re.findall(r"\[[\w ]+\] (\S+): trained in", result.stdout)
+    assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
     assert "absl" not in html and "oneDNN" not in html  # the kernels' stderr stays out of the report
     assert "[adaptive]" in result.stdout and "trained in" in result.stdout  # progress while it runs
 
@@ -246,3 +249,29 @@ def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
     fresh = build(*args, "-p", f"output_dir={clean}", env=env)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert _summaries(killed) == _summaries(clean)
+
+
+def test_a_free_worker_helps_the_notebook_with_the_most_runs_left(tmp_path):
+    import json
+
+    from lrlab.config import resolve_settings, sgd_configs
+    from lrlab.store import atomic_write_text, plan_path
+
+    settings = resolve_settings("smoke", output_dir=str(tmp_path), seeds=[0, 1])
+    dataset = {"fingerprint": "f", "y_train": [0] * 10, "y_val": [0] * 2}
+
+    def plan(family, rates, **extra):
+        configs = [c for lr in rates for c in sgd_configs(family, {"name": "constant", "lr0": lr}, 0.0, settings,
+                                                          dataset)]
+        atomic_write_text(plan_path(settings, family), json.dumps({"settings": settings | extra, "configs": configs}))
+
+    plan("lr_sensitivity", [0.01, 0.1, 1.0, 10.0])  # 4 seed groups: the notebook trains one, 3 left to help with
+    plan("constant", [0.1, 1.0])  # 2: one left
+    plan("step_decay", [0.1, 1.0, 10.0], force=True)  # --force: every run trains again in the notebook itself
+    plan("time_based_decay", [0.1])  # 1: the notebook's own
+    running = ["lr_sensitivity", "constant", "step_decay", "time_based_decay", "adaptive"]  # adaptive: no plan yet
+    assert build_report.notebook_to_help(settings, running, {}) == "lr_sensitivity"
+    assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3}) == "constant"
+    assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3, "constant": 1}) is None
+    assert build_report.notebook_to_help(settings, ["constant"], {}) == "constant"
+    assert build_report.notebook_to_help(settings, ["step_decay", "time_based_decay"], {}) is None

@@ -10,7 +10,8 @@ from lrlab import schedules
 from lrlab.config import resolve_settings, sgd_configs
 from lrlab.data import load_dataset
 from lrlab.results import conclusions, format_summary, mean_ci, summary_table
-from lrlab.store import read_summary, run_family, run_id, train_or_reuse
+from lrlab.store import (atomic_write_text, claim, help_family, plan_path, read_summary, run_family, run_id,
+                         train_or_reuse, train_or_reuse_seeds)
 
 
 @pytest.fixture
@@ -288,3 +289,92 @@ def test_mixed_precision_is_a_parameter_and_makes_new_runs(tmp_path, synthetic_a
         np.testing.assert_allclose(history["lr"], [schedules.lr_at(schedule, e, steps) for e in range(2)], rtol=1e-6)
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def test_a_diverging_seed_leaves_the_seed_trained_beside_it_untouched(two_seeds):
+    from lrlab import train
+
+    settings, dataset, configs = two_seeds
+    configs = [c | {"schedule": {"name": "constant", "lr0": 1500.0}} for c in configs]
+    alone = [train.train_runs([c], dataset, steps_per_execution=2, log=quiet)[0] for c in configs]
+    assert [test is None for _, test in alone] == [True, False], "at this rate seed 0 should diverge, seed 1 not"
+    (diverged, no_test), (healthy, test) = train.train_runs(configs, dataset, steps_per_execution=2, log=quiet)
+    assert no_test is None and len(diverged) == len(alone[0][0]) and not np.isfinite(diverged["loss"].iloc[-1])
+    assert len(healthy) == 3 and np.isfinite(healthy["loss"]).all()  # kept training after its neighbour's NaN
+    pd.testing.assert_frame_equal(healthy.drop(columns="epoch_time_s"), alone[1][0].drop(columns="epoch_time_s"),
+                                  rtol=1e-6)
+    assert test == pytest.approx(alone[1][1], rel=1e-6)
+
+
+# --- several processes on one family: claims passed over, helpers from the end of the list ---
+
+
+@pytest.fixture
+def three_groups(two_seeds):
+    settings, dataset, step = two_seeds
+    constant = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, dataset)
+    exponential = sgd_configs("exponential_decay", {"name": "exponential_decay", "lr0": 0.1, "k": 0.1}, 0.0,
+                              settings, dataset)
+    return settings, dataset, step + constant + exponential
+
+
+def test_a_group_another_process_holds_is_not_trained_beside_it(two_seeds):
+    settings, dataset, configs = two_seeds
+    with claim(settings, run_id(configs[1]), log=quiet):
+        assert train_or_reuse_seeds(configs, dataset, settings, log=quiet, wait=False) is None
+    assert [read_summary(settings["output_dir"] + "/smoke/runs/" + run_id(c)) for c in configs] == [None, None]
+    trained = train_or_reuse_seeds(configs, dataset, settings, log=quiet, wait=False)
+    assert [r["reused"] for r in trained] == [False, False]
+
+
+def test_a_family_passes_over_a_held_group_and_trains_it_last(three_groups):
+    import threading
+
+    settings, dataset, configs = three_groups
+    messages, held, release = [], threading.Event(), threading.Event()
+
+    def hold_the_first_group():  # another process training step_decay's seeds meanwhile
+        with claim(settings, run_id(configs[0]), log=quiet):
+            held.set()
+            release.wait(timeout=120)
+
+    def log(message):
+        messages.append(message)
+        if message.startswith("exponential_decay") and "trained in" in message:
+            release.set()  # the others are done: let the held group go
+
+    holder = threading.Thread(target=hold_the_first_group)
+    holder.start()
+    held.wait(timeout=10)
+    runs = run_family("mixed", configs, dataset, settings, {}, log=log)
+    holder.join()
+    trained = [m.split("-")[0] for m in messages if "trained in" in m]
+    assert trained == ["constant"] * 2 + ["exponential_decay"] * 2 + ["step_decay"] * 2
+    assert all(read_summary(r["path"])["status"] == "completed" for r in runs)
+    assert not plan_path(settings, "mixed").exists()  # the plan goes once the family is done
+
+
+def test_a_helper_trains_from_the_end_until_it_meets_the_notebook(three_groups):
+    import json
+
+    settings, dataset, configs = three_groups
+    assert help_family(settings, "mixed", log=quiet) == 0  # no notebook running: no plan, nothing to help
+    atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings, "configs": configs}))
+    messages = []
+
+    def log(message):
+        messages.append(message)
+        if message.startswith("exponential_decay-sgd-seed1") and "trained in" in message:
+            # meanwhile the notebook, from the start, has trained its first group and stored its second
+            train_or_reuse_seeds(configs[0:2], dataset, settings, log=quiet)
+            train_or_reuse_seeds(configs[2:4], dataset, settings, log=quiet)
+
+    assert help_family(settings, "mixed", log=log) == 2
+    assert [m.split("-")[0] for m in messages if "trained in" in m] == ["exponential_decay"] * 2
+    assert not any("reused" in m for m in messages)  # it stopped where the notebook had come
+    runs = run_family("mixed", configs, dataset, settings, {}, log=quiet)
+    assert all(r["reused"] for r in runs)
+    # with --force the notebook trains everything again: a helper would only duplicate work
+    atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings | {"force": True},
+                                                                "configs": configs}))
+    assert help_family(settings, "mixed", log=quiet) == 0

@@ -119,17 +119,24 @@ def summarize_range_test(history: pd.DataFrame, seconds: float) -> dict:
     } | _versions()
 
 
+class RunBusy(Exception):
+    """Another process holds the run's claim (raised by `claim` when told not to wait)."""
+
+
 @contextlib.contextmanager
-def claim(settings, rid, log=print):
+def claim(settings, rid, log=print, wait=True):
     """Hold the run `rid` exclusively while it trains: another process that wants the same run (a second
-    notebook sharing it, a Dask worker elsewhere) waits, then finds it stored. The lock is flock's, so it goes
-    with its holder, even one killed by kill -9, and Linux honours it across hosts on NFS."""
+    notebook sharing it, a helper, a Dask worker elsewhere) waits, then finds it stored; with wait=False it gets
+    RunBusy at once instead. The lock is flock's, so it goes with its holder, even one killed by kill -9, and
+    Linux honours it across hosts on NFS."""
     locks = profile_dir(settings) / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     with open(locks / f"{rid}.lock", "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                raise RunBusy(rid) from None
             log(f"{rid}: another process is training it; waiting")
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
@@ -140,9 +147,10 @@ def train_or_reuse(config: dict, dataset: dict, settings: dict, log=print) -> di
     return train_or_reuse_seeds([config], dataset, settings, log)[0]
 
 
-def train_or_reuse_seeds(configs: list, dataset: dict, settings: dict, log=print) -> list:
+def train_or_reuse_seeds(configs: list, dataset: dict, settings: dict, log=print, wait=True):
     """train_or_reuse for seeds of one configuration (config.seed_groups): those not stored yet train together,
-    as one model, while this process holds each one's claim."""
+    as one model, while this process holds each one's claim. With wait=False, None (nothing trained) when
+    another process holds any of those claims."""
     rids = [run_id(c) for c in configs]
     finals = [runs_dir(settings) / rid for rid in rids]
 
@@ -151,8 +159,11 @@ def train_or_reuse_seeds(configs: list, dataset: dict, settings: dict, log=print
 
     todo = [i for i in range(len(configs)) if not stored(i)]
     with contextlib.ExitStack() as claims:
-        for i in sorted(todo, key=lambda i: rids[i]):  # one order for every process, so no two wait on each other
-            claims.enter_context(claim(settings, rids[i], log))
+        try:
+            for i in sorted(todo, key=lambda i: rids[i]):  # one order for every process: no two wait on each other
+                claims.enter_context(claim(settings, rids[i], log, wait))
+        except RunBusy:
+            return None
         todo = [i for i in todo if not stored(i)]  # some may have been trained by the process we waited for
         if todo:
             _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
@@ -217,11 +228,13 @@ def write_manifest(settings, family, runs, parameters):
 
 def forget_family(settings, family):
     """Drop a family's manifest before its notebook runs again, so that a failure this time cannot leave the
-    last build's runs standing in for its own. Best effort: compare.ipynb also skips families that failed."""
-    try:
-        manifest_path(settings, family).unlink(missing_ok=True)
-    except OSError:
-        pass
+    last build's runs standing in for its own (and a killed build's plan, so no helper trains from it). Best
+    effort: compare.ipynb also skips families that failed."""
+    for path in (manifest_path(settings, family), plan_path(settings, family)):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def read_manifest(settings, family):
@@ -250,13 +263,71 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def plan_path(settings, family) -> Path:
+    return profile_dir(settings) / "families" / f"{family}.plan.json"
+
+
 def run_family(family, configs, dataset, settings, parameters, log=print) -> list:
-    """Train or reuse every run of a family notebook, then record them in the family's manifest."""
+    """Train or reuse every run of a family notebook, then record them in the family's manifest.
+
+    While it trains, the family's plan (its settings and configurations) is on disk, so that an idle worker of the
+    build can help (help_family): it trains groups from the end of the list while this process goes from the
+    start. A group another process holds is passed over and taken up again at the end, when it is most likely
+    stored, so no process waits while there is a run left to train."""
     if runs_dir(settings).is_dir():
         remove_abandoned(runs_dir(settings))
+    atomic_write_text(plan_path(settings, family), json.dumps({"settings": settings, "configs": configs}))
     runs = [None] * len(configs)
-    for group in seed_groups(configs):
+    groups = seed_groups(configs)
+    passed_over = []
+    for group in groups:
+        trained = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
+        if trained is None:
+            passed_over.append(group)
+        for i, run in zip(group, trained or []):
+            runs[i] = run
+    for group in passed_over:
         for i, run in zip(group, train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log)):
             runs[i] = run
     write_manifest(settings, family, runs, parameters)
+    plan_path(settings, family).unlink(missing_ok=True)
     return runs
+
+
+def read_plan(settings, family):
+    """The settings and configurations a running family notebook is training, or None when it is not."""
+    try:
+        return json.loads(plan_path(settings, family).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pending_groups(plan) -> list:
+    """The plan's seed groups with a run not stored yet (those being trained included)."""
+    settings, configs = plan["settings"], plan["configs"]
+    return [group for group in seed_groups(configs)
+            if any(read_summary(runs_dir(settings) / run_id(configs[i])) is None for i in group)]
+
+
+def help_family(settings, family, log=print) -> int:
+    """Train runs of a family notebook that is training now, from the end of its plan, passing over those another
+    process holds; return how many runs this call trained. Its notebook finds them stored and reuses them: the
+    runs and their numbers are the same whoever trains them. Nothing to help with --force (the notebook would
+    train every run again)."""
+    plan = read_plan(settings, family)
+    if plan is None or plan["settings"].get("force"):
+        return 0
+    groups = pending_groups(plan)
+    if not groups:
+        return 0
+    from .data import load_dataset
+
+    settings, configs = plan["settings"], plan["configs"]
+    dataset = load_dataset(settings)
+    trained = 0
+    for group in reversed(groups):
+        if not pending_groups({"settings": settings, "configs": [configs[i] for i in group]}):
+            break  # stored since: the notebook has come this far, and what is before it is its own or taken
+        runs = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
+        trained += sum(not r["reused"] for r in runs or [])
+    return trained
