@@ -278,19 +278,20 @@ def run_family(family, configs, dataset, settings, parameters, log=print) -> lis
         remove_abandoned(runs_dir(settings))
     atomic_write_text(plan_path(settings, family), json.dumps({"settings": settings, "configs": configs}))
     runs = [None] * len(configs)
-    groups = seed_groups(configs)
-    passed_over = []
-    for group in groups:
-        trained = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
-        if trained is None:
-            passed_over.append(group)
-        for i, run in zip(group, trained or []):
-            runs[i] = run
-    for group in passed_over:
-        for i, run in zip(group, train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log)):
-            runs[i] = run
+    try:
+        passed_over = []
+        for group in seed_groups(configs):
+            trained = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
+            if trained is None:
+                passed_over.append(group)
+            for i, run in zip(group, trained or []):
+                runs[i] = run
+        for group in passed_over:
+            for i, run in zip(group, train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log)):
+                runs[i] = run
+    finally:
+        plan_path(settings, family).unlink(missing_ok=True)
     write_manifest(settings, family, runs, parameters)
-    plan_path(settings, family).unlink(missing_ok=True)
     return runs
 
 
