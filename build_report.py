@@ -17,7 +17,9 @@ import contextlib
 import functools
 import logging
 import multiprocessing
+import json
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,7 +34,7 @@ sys.path.insert(0, str(ROOT / "lib"))  # lets the script run from a checkout eve
 from lrlab.config import FAMILIES, PROFILES, ParameterError, check_parameter, resolve_settings  # noqa: E402
 from lrlab import resources  # noqa: E402
 from lrlab.data import DataError, load_cifar10  # noqa: E402
-from lrlab.store import forget_family, pending_groups, read_plan  # noqa: E402
+from lrlab.store import forget_family, free_groups, read_plan  # noqa: E402
 
 # Longest first, so parallel jobs finish close together. The sensitivity sweep shares its default-rate runs with
 # the constant and adaptive notebooks and trains those last, by when the others have usually stored them.
@@ -179,28 +181,47 @@ def execute_notebook(name, parameters, output_path, threads):
     return name, None, time.perf_counter() - start
 
 
-def help_notebook(name, settings, threads):
-    """Train, in this worker process, runs of the family notebook `name` while it runs elsewhere (store.help_family);
-    return (name, error or None, seconds, runs trained)."""
-    os.environ["LRLAB_THREADS"] = str(threads)  # read when lrlab.train loads the backend, as a kernel does
-    from lrlab.store import help_family
+# A helper trains in a process of its own, below the worker: a crash or an out-of-memory kill there costs the helper
+# only (never the worker, the pool and the notebooks in it), and Keras's process-wide state (seeds, dtype policy)
+# is its own, as a kernel's is.
+HELPER = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import build_report
+build_report._die_with_parent(int(sys.argv[2]))
+from lrlab.store import help_family
+trained = help_family(json.loads(sys.argv[3]), sys.argv[4], log=lambda message: print(message, flush=True))
+print(json.dumps({"trained": trained}), flush=True)
+"""
 
+
+def help_notebook(name, settings, threads):
+    """Train runs of the family notebook `name` while it runs elsewhere (store.help_family), in a child process of
+    this worker; return (name, error or None, seconds, runs trained)."""
+    env = os.environ | {"LRLAB_THREADS": str(threads)}  # read when lrlab.train loads the backend, as in a kernel
     start = time.perf_counter()
-    try:
-        trained = help_family(settings, name, log=lambda message: print(f"[{name} helper] {message}", flush=True))
-    except Exception as exc:  # the notebook trains whatever its helper did not
-        return name, f"{type(exc).__name__}: {exc}", time.perf_counter() - start, 0
+    child = subprocess.Popen([sys.executable, "-c", HELPER, str(ROOT), str(os.getpid()), json.dumps(settings), name],
+                             env=env, stdout=subprocess.PIPE, text=True)
+    trained = None
+    for line in child.stdout:
+        if line.startswith('{"trained"'):
+            trained = json.loads(line)["trained"]
+        elif line.strip():
+            print(f"[{name} helper] {line.rstrip()}", flush=True)
+    status = child.wait()
+    if status != 0 or trained is None:  # the notebook trains whatever its helper did not
+        return name, f"exit status {status} (its messages are in the kernels' log)", time.perf_counter() - start, 0
     return name, None, time.perf_counter() - start, trained
 
 
 def notebook_to_help(settings, running, helpers):
-    """The running family notebook with the most seed groups left that neither it (one group) nor its helpers
-    (one each) are training; None when there is none."""
+    """The running family notebook with the most seed groups that no process is training and that its helpers
+    (one group each) have not taken; None when there is none."""
     left = {}
     for name in running:
         plan = read_plan(settings, name)
         if plan is not None and not plan["settings"].get("force"):
-            left[name] = len(pending_groups(plan)) - 1 - helpers.get(name, 0)
+            left[name] = len(free_groups(plan)) - helpers.get(name, 0)
     name = max(left, key=left.get, default=None)
     return name if name is not None and left[name] > 0 else None
 
@@ -253,7 +274,7 @@ def _lock_build(out: Path):
 def _executor(args, jobs, kernel_log):
     """Where notebooks run, and how many tasks at once: worker processes of this build, or a Dask cluster (Dask's
     own concurrent.futures executor, so the rest of the build is the same either way; as many tasks as the
-    cluster has workers, for helpers, when that is more than --jobs)."""
+    cluster has worker threads)."""
     if args.executor == "local":
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start_worker, initargs=(os.getpid(), str(kernel_log))) as pool:
@@ -269,9 +290,9 @@ def _executor(args, jobs, kernel_log):
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
             client.run(_log_stderr, str(kernel_log))
-        workers = len(client.scheduler_info()["workers"])
-        print(f"Dask scheduler {client.scheduler.address}: {workers} workers", flush=True)
-        yield client.get_executor(pure=False), max(jobs, workers)
+        workers = client.scheduler_info()["workers"].values()
+        print(f"Dask scheduler {client.scheduler.address}: {len(workers)} workers", flush=True)
+        yield client.get_executor(pure=False), sum(w["nthreads"] for w in workers)
 
 
 def build(args) -> int:
@@ -338,6 +359,7 @@ def build(args) -> int:
     kernel_log.unlink(missing_ok=True)
     with _executor(args, jobs, kernel_log) as (pool, slots):
         running, helpers = {}, {}  # future -> ("notebook" | "helper", name); helpers at work per notebook
+        helped_out = set()  # notebooks whose helper found nothing to do, or failed: not helped again
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}
             params["profile"] = args.profile
@@ -356,6 +378,8 @@ def build(args) -> int:
                         error, seconds, trained = f"{type(exc).__name__}: {exc}", 0.0, 0
                     print(f"[{name} helper] " + (f"stopped at {error}" if error else f"trained {trained} runs")
                           + f" ({seconds:.0f} s)", flush=True)
+                    if error or not trained:
+                        helped_out.add(name)
                     continue
                 try:
                     name, error, seconds = future.result()
@@ -367,11 +391,16 @@ def build(args) -> int:
                     failures[name] = error
             # every notebook started (the pool runs `jobs` tasks at a time, queued ones included here): help one
             while len(running) < slots:
-                name = notebook_to_help(settings, [n for kind, n in running.values() if kind == "notebook"], helpers)
+                name = notebook_to_help(settings, [n for kind, n in running.values()
+                                                   if kind == "notebook" and n not in helped_out], helpers)
                 if name is None:
                     break
+                try:
+                    future = pool.submit(help_notebook, name, settings, threads)
+                except Exception:  # the pool broke (a worker died): the notebooks' own failures say so
+                    break
                 helpers[name] = helpers.get(name, 0) + 1
-                running[pool.submit(help_notebook, name, settings, threads)] = ("helper", name)
+                running[future] = ("helper", name)
 
         compare_params = {k: v for k, v in overrides.items() if k in notebook_parameters("compare")}
         compare_params |= {"profile": args.profile, "failed_notebooks": sorted(failures)}

@@ -252,6 +252,70 @@ def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
 
 
 def test_a_free_worker_helps_the_notebook_with_the_most_runs_left(tmp_path):
+    import contextlib
+    import json
+
+    from lrlab.config import resolve_settings, sgd_configs
+    from lrlab.store import atomic_write_text, claim, plan_path, run_id
+
+    settings = resolve_settings("smoke", output_dir=str(tmp_path), seeds=[0, 1])
+    dataset = {"fingerprint": "f", "y_train": [0] * 10, "y_val": [0] * 2}
+    training = contextlib.ExitStack()  # the claims of the groups the notebooks are training now
+
+    def plan(family, rates, **extra):
+        configs = [c for lr in rates for c in sgd_configs(family, {"name": "constant", "lr0": lr}, 0.0, settings,
+                                                          dataset)]
+        atomic_write_text(plan_path(settings, family), json.dumps({"settings": settings | extra, "configs": configs}))
+        for config in configs[:2]:  # each notebook is training its first group
+            training.enter_context(claim(settings, run_id(config)))
+
+    with training:
+        plan("lr_sensitivity", [0.01, 0.1, 1.0, 10.0])  # 4 seed groups: 3 free
+        plan("constant", [0.1, 1.0])  # 1 free
+        plan("step_decay", [0.1, 1.0, 10.0], force=True)  # --force: every run trains again in the notebook itself
+        plan("time_based_decay", [0.1])  # nothing free: its notebook is training its one group
+        running = ["lr_sensitivity", "constant", "step_decay", "time_based_decay", "adaptive"]  # adaptive: no plan
+        assert build_report.notebook_to_help(settings, running, {}) == "lr_sensitivity"
+        assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3}) == "constant"
+        assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3, "constant": 1}) is None
+        assert build_report.notebook_to_help(settings, ["step_decay", "time_based_decay"], {}) is None
+    # the notebooks between two groups: every pending group is free
+    assert build_report.notebook_to_help(settings, ["time_based_decay"], {}) == "time_based_decay"
+
+
+def test_a_notebook_and_two_helper_processes_train_every_run_once(tmp_path, synthetic_archive, capfd):
+    """Real helpers (build_report.help_notebook: a child process each) beside the notebook's own run_family."""
+    import json
+    import threading
+
+    from lrlab.config import resolve_settings, sgd_configs
+    from lrlab.data import load_dataset
+    from lrlab.store import atomic_write_text, plan_path, read_summary, run_family, run_id
+
+    settings = resolve_settings("smoke", epochs=2, seeds=[0, 1], data_path=str(synthetic_archive),
+                                output_dir=str(tmp_path))
+    dataset = load_dataset(settings)
+    configs = [c for lr in (0.01, 0.03, 0.1, 0.3, 1.0)
+               for c in sgd_configs("constant", {"name": "constant", "lr0": lr}, 0.0, settings, dataset)]
+    atomic_write_text(plan_path(settings, "constant"), json.dumps({"settings": settings, "configs": configs}))
+    results = []
+    helpers = [threading.Thread(target=lambda: results.append(build_report.help_notebook("constant", settings, 1)))
+               for _ in range(2)]
+    for helper in helpers:
+        helper.start()
+    messages = []
+    runs = run_family("constant", configs, dataset, settings, {}, log=messages.append)
+    for helper in helpers:
+        helper.join(timeout=600)
+    assert [error for _, error, _, _ in results] == [None, None]
+    by_helpers = re.findall(r"\[constant helper\] (\S+): trained in", capfd.readouterr().out)
+    by_notebook = [m.split(":")[0] for m in messages if "trained in" in m]
+    assert sorted(by_helpers + by_notebook) == sorted(run_id(c) for c in configs)  # each run once, by someone
+    assert sum(trained for *_, trained in results) == len(by_helpers)
+    assert all(read_summary(r["path"])["status"] == "completed" for r in runs)
+
+
+def test_a_failing_helper_is_reported_not_raised(tmp_path):
     import json
 
     from lrlab.config import resolve_settings, sgd_configs
@@ -259,19 +323,8 @@ def test_a_free_worker_helps_the_notebook_with_the_most_runs_left(tmp_path):
 
     settings = resolve_settings("smoke", output_dir=str(tmp_path), seeds=[0, 1])
     dataset = {"fingerprint": "f", "y_train": [0] * 10, "y_val": [0] * 2}
-
-    def plan(family, rates, **extra):
-        configs = [c for lr in rates for c in sgd_configs(family, {"name": "constant", "lr0": lr}, 0.0, settings,
-                                                          dataset)]
-        atomic_write_text(plan_path(settings, family), json.dumps({"settings": settings | extra, "configs": configs}))
-
-    plan("lr_sensitivity", [0.01, 0.1, 1.0, 10.0])  # 4 seed groups: the notebook trains one, 3 left to help with
-    plan("constant", [0.1, 1.0])  # 2: one left
-    plan("step_decay", [0.1, 1.0, 10.0], force=True)  # --force: every run trains again in the notebook itself
-    plan("time_based_decay", [0.1])  # 1: the notebook's own
-    running = ["lr_sensitivity", "constant", "step_decay", "time_based_decay", "adaptive"]  # adaptive: no plan yet
-    assert build_report.notebook_to_help(settings, running, {}) == "lr_sensitivity"
-    assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3}) == "constant"
-    assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3, "constant": 1}) is None
-    assert build_report.notebook_to_help(settings, ["constant"], {}) == "constant"
-    assert build_report.notebook_to_help(settings, ["step_decay", "time_based_decay"], {}) is None
+    configs = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, dataset)
+    broken = settings | {"data_path": str(tmp_path / "gone" / "cifar-10-python.tar.gz")}  # its data went away
+    atomic_write_text(plan_path(settings, "constant"), json.dumps({"settings": broken, "configs": configs}))
+    name, error, _, trained = build_report.help_notebook("constant", settings, 1)
+    assert (name, trained) == ("constant", 0) and error.startswith("exit status 1")

@@ -345,16 +345,19 @@ def test_a_family_passes_over_a_held_group_and_trains_it_last(three_groups):
 
     holder = threading.Thread(target=hold_the_first_group)
     holder.start()
-    held.wait(timeout=10)
-    runs = run_family("mixed", configs, dataset, settings, {}, log=log)
-    holder.join()
+    try:
+        assert held.wait(timeout=10)
+        runs = run_family("mixed", configs, dataset, settings, {}, log=log)
+    finally:
+        release.set()
+        holder.join()
     trained = [m.split("-")[0] for m in messages if "trained in" in m]
     assert trained == ["constant"] * 2 + ["exponential_decay"] * 2 + ["step_decay"] * 2
     assert all(read_summary(r["path"])["status"] == "completed" for r in runs)
     assert not plan_path(settings, "mixed").exists()  # the plan goes once the family is done
 
 
-def test_a_helper_trains_from_the_end_until_it_meets_the_notebook(three_groups):
+def test_a_helper_trains_from_the_end_what_the_notebook_has_not_reached(three_groups):
     import json
 
     settings, dataset, configs = three_groups
@@ -371,10 +374,25 @@ def test_a_helper_trains_from_the_end_until_it_meets_the_notebook(three_groups):
 
     assert help_family(settings, "mixed", log=log) == 2
     assert [m.split("-")[0] for m in messages if "trained in" in m] == ["exponential_decay"] * 2
-    assert not any("reused" in m for m in messages)  # it stopped where the notebook had come
+    assert not any("reused" in m for m in messages)  # what the notebook stored is passed over, not loaded
     runs = run_family("mixed", configs, dataset, settings, {}, log=quiet)
     assert all(r["reused"] for r in runs)
     # with --force the notebook trains everything again: a helper would only duplicate work
     atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings | {"force": True},
                                                                 "configs": configs}))
     assert help_family(settings, "mixed", log=quiet) == 0
+
+
+def test_a_helper_stops_when_its_notebook_has_ended(three_groups):
+    import json
+
+    settings, dataset, configs = three_groups
+    atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings, "configs": configs}))
+
+    def log(message):
+        if message.startswith("exponential_decay-sgd-seed1") and "trained in" in message:
+            plan_path(settings, "mixed").unlink()  # the notebook failed: run_family dropped its plan
+
+    assert help_family(settings, "mixed", log=log) == 2
+    assert [read_summary(settings["output_dir"] + "/smoke/runs/" + run_id(c)) is None for c in configs] == \
+        [True] * 4 + [False] * 2

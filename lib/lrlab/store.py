@@ -310,11 +310,29 @@ def pending_groups(plan) -> list:
             if any(read_summary(runs_dir(settings) / run_id(configs[i])) is None for i in group)]
 
 
+def held(settings, rid) -> bool:
+    """Whether a process holds the run's claim now: a look, not a wait (a shared lock taken and let go at once)."""
+    try:
+        with open(profile_dir(settings) / "locks" / f"{rid}.lock") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
+
+
+def free_groups(plan) -> list:
+    """The plan's pending groups that no process is training now: what a helper could take."""
+    settings, configs = plan["settings"], plan["configs"]
+    return [group for group in pending_groups(plan) if not any(held(settings, run_id(configs[i])) for i in group)]
+
+
 def help_family(settings, family, log=print) -> int:
     """Train runs of a family notebook that is training now, from the end of its plan, passing over those another
-    process holds; return how many runs this call trained. Its notebook finds them stored and reuses them: the
-    runs and their numbers are the same whoever trains them. Nothing to help with --force (the notebook would
-    train every run again)."""
+    process holds, until the notebook has finished; return how many runs this call trained. Its notebook finds
+    them stored and reuses them: the runs and their numbers are the same whoever trains them. Nothing to help
+    with --force (the notebook would train every run again)."""
     plan = read_plan(settings, family)
     if plan is None or plan["settings"].get("force"):
         return 0
@@ -327,8 +345,10 @@ def help_family(settings, family, log=print) -> int:
     dataset = load_dataset(settings)
     trained = 0
     for group in reversed(groups):
+        if not plan_path(settings, family).exists():
+            break  # the notebook has finished, or failed: what is left is not this plan's any more
         if not pending_groups({"settings": settings, "configs": [configs[i] for i in group]}):
-            break  # stored since: the notebook has come this far, and what is before it is its own or taken
+            continue  # stored since: the notebook, or another helper, got there first
         runs = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
         trained += sum(not r["reused"] for r in runs or [])
     return trained
