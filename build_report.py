@@ -13,11 +13,12 @@ missing), 2 for bad input (nothing is run).
 """
 
 import argparse
+import collections
 import contextlib
 import functools
+import json
 import logging
 import multiprocessing
-import json
 import os
 import subprocess
 import sys
@@ -358,7 +359,7 @@ def build(args) -> int:
     kernel_log = out / "notebooks" / "kernels.log"
     kernel_log.unlink(missing_ok=True)
     with _executor(args, jobs, kernel_log) as (pool, slots):
-        running, helpers = {}, {}  # future -> ("notebook" | "helper", name); helpers at work per notebook
+        running = {}  # future -> ("notebook" | "helper", name)
         helped_out = set()  # notebooks whose helper found nothing to do, or failed: not helped again
         for name in families:
             params = {k: v for k, v in overrides.items() if k in notebook_parameters(name)}
@@ -371,7 +372,6 @@ def build(args) -> int:
             for future in done:
                 kind, name = running.pop(future)
                 if kind == "helper":
-                    helpers[name] -= 1
                     try:
                         _, error, seconds, trained = future.result()
                     except Exception as exc:  # the worker died; the notebook trains what is left
@@ -391,16 +391,15 @@ def build(args) -> int:
                     failures[name] = error
             # every notebook started (the pool runs `jobs` tasks at a time, queued ones included here): help one
             while len(running) < slots:
+                helpers = collections.Counter(n for kind, n in running.values() if kind == "helper")
                 name = notebook_to_help(settings, [n for kind, n in running.values()
                                                    if kind == "notebook" and n not in helped_out], helpers)
                 if name is None:
                     break
                 try:
-                    future = pool.submit(help_notebook, name, settings, threads)
+                    running[pool.submit(help_notebook, name, settings, threads)] = ("helper", name)
                 except Exception:  # the pool broke (a worker died): the notebooks' own failures say so
                     break
-                helpers[name] = helpers.get(name, 0) + 1
-                running[future] = ("helper", name)
 
         compare_params = {k: v for k, v in overrides.items() if k in notebook_parameters("compare")}
         compare_params |= {"profile": args.profile, "failed_notebooks": sorted(failures)}

@@ -281,10 +281,10 @@ def run_family(family, configs, dataset, settings, parameters, log=print) -> lis
     try:
         passed_over = []
         for group in seed_groups(configs):
-            trained = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
-            if trained is None:
+            group_runs = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
+            if group_runs is None:
                 passed_over.append(group)
-            for i, run in zip(group, trained or []):
+            for i, run in zip(group, group_runs or []):
                 runs[i] = run
         for group in passed_over:
             for i, run in zip(group, train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log)):
@@ -303,11 +303,14 @@ def read_plan(settings, family):
         return None
 
 
+def is_stored(settings, config) -> bool:
+    return read_summary(runs_dir(settings) / run_id(config)) is not None
+
+
 def pending_groups(plan) -> list:
     """The plan's seed groups with a run not stored yet (those being trained included)."""
     settings, configs = plan["settings"], plan["configs"]
-    return [group for group in seed_groups(configs)
-            if any(read_summary(runs_dir(settings) / run_id(configs[i])) is None for i in group)]
+    return [group for group in seed_groups(configs) if not all(is_stored(settings, configs[i]) for i in group)]
 
 
 def held(settings, rid) -> bool:
@@ -347,7 +350,7 @@ def help_family(settings, family, log=print) -> int:
     for group in reversed(groups):
         if not plan_path(settings, family).exists():
             break  # the notebook has finished, or failed: what is left is not this plan's any more
-        if not pending_groups({"settings": settings, "configs": [configs[i] for i in group]}):
+        if all(is_stored(settings, configs[i]) for i in group):
             continue  # stored since: the notebook, or another helper, got there first
         runs = train_or_reuse_seeds([configs[i] for i in group], dataset, settings, log=log, wait=False)
         trained += sum(not r["reused"] for r in runs or [])
