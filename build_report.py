@@ -237,15 +237,19 @@ def export_html(executed: Path, html_path: Path):
     from nbconvert import HTMLExporter
 
     import lrlab
+    from lrlab.report import finish_html
 
     templates = Path(lrlab.__file__).parent / "templates"
     notebook = nbformat.read(executed, as_version=4)
-    for cell in notebook.cells:  # the kernel's own stderr (backend start-up notices) is not for readers
+    # the kernel's own stderr (backend start-up notices) is not for readers, nor are cells for notebook users only
+    notebook.cells = [cell for cell in notebook.cells if "notebook-only" not in cell.metadata.get("tags", [])]
+    for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
     exporter = HTMLExporter(extra_template_basedirs=[str(templates)], template_name="offline", exclude_input=True,
                             exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": "lrlab report"}})
+    body = finish_html(body)
     tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, html_path)

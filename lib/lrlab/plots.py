@@ -1,147 +1,394 @@
-"""The report's figures, drawn with seaborn from the history tables. Every figure has a title and labelled axes;
-bands are the t-interval of the mean across seeds (`results.t_interval`)."""
+"""The report's figures, drawn with matplotlib and seaborn from the history tables.
+
+Rules every figure follows, so a reader can compare them: one fixed colour per configuration (`colours`: SGD
+schedules in cool colours, adaptive methods in warm ones, constant-rate SGD always dark grey), at most eight lines
+per panel (small multiples beyond that, constant-rate SGD drawn in each as the reference), each seed as a thin
+line under its configuration's mean over the healthy seeds (a failed seed dotted, never averaged in), accuracy in
+percent, and y-axes fitted to the healthy runs.
+"""
+
+import functools
+import math
 
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from .config import FAMILY_TITLES
-from .results import grid_centre, t_interval
+from .health import HEALTHY
+from .optimizers import DISPLAY_NAMES
+from .results import grid_centre
 
-sns.set_theme(style="whitegrid", context="notebook")
+# Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
+# colour in every figure and every report.
+BASELINE_COLOUR = "#404040"
+SCHEDULE_COLOURS = {
+    "constant": BASELINE_COLOUR, "time_based_decay": "#1f77b4", "step_decay": "#17becf",
+    "exponential_decay": "#2ca02c", "cosine_decay": "#08306b", "warmup_cosine": "#6baed6",
+    "cosine_restarts": "#6a51a3", "one_cycle": "#00a087", "triangular_cyclical": "#74c476",
+    "polynomial_decay": "#9e9ac8", "reduce_on_plateau": "#005a32",
+}
+OPTIMIZER_COLOURS = {
+    "sgd": BASELINE_COLOUR, "adagrad": "#d62728", "adadelta": "#ff7f0e", "rmsprop": "#8c564b", "adam": "#e377c2",
+    "sgd_momentum": "#7f7f7f", "sgd_nesterov": "#b0b0b0", "adamw": "#bcbd22", "nadam": "#e6ab02",
+    "adamax": "#7f0000", "lion": "#c51b7d",
+}
+SCHEDULE_NAMES = {
+    "constant": "constant rate (SGD)", "time_based_decay": "time-based decay", "step_decay": "step decay",
+    "exponential_decay": "exponential decay", "cosine_decay": "cosine decay", "warmup_cosine": "warm-up + cosine",
+    "cosine_restarts": "cosine with restarts", "one_cycle": "one-cycle", "triangular_cyclical": "triangular cyclical",
+    "polynomial_decay": "linear decay", "reduce_on_plateau": "reduce on plateau",
+}
+MAX_LINES = 8
+DPI = 200  # twice the 100 px per inch the report lays figures out at: sharp on high-density screens
 
 
-def _curves(histories, y, ax, title, ylabel, confidence, logy=False):
-    # a learning rate holds for a whole epoch: draw it as steps, not as slopes between epochs
-    steps = {"drawstyle": "steps-post"} if y == "lr" else {}
-    sns.lineplot(data=histories, x="epoch", y=y, hue="label", errorbar=t_interval(confidence), ax=ax, legend=True,
-                 **steps)
-    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if logy:
-        ax.set_yscale("log")
-    return ax
+def _themed(draw):
+    """Draw under the report's seaborn style without changing the caller's matplotlib settings."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=1.0), \
+                plt.rc_context({"legend.fontsize": 10, "axes.titlesize": 12, "figure.dpi": 100}):
+            return draw(*args, **kwargs)
+    return wrapper
 
 
-def family_figure(histories, title, confidence=0.95):
-    """One family: learning rate, training and validation accuracy, training and validation loss, per epoch."""
-    long = histories.melt(id_vars=["epoch", "label", "seed"], value_vars=["accuracy", "val_accuracy", "loss",
-                                                                          "val_loss"])
-    long["split"] = long["variable"].map(lambda v: "validation" if v.startswith("val_") else "training")
-    long["metric"] = long["variable"].str.replace("val_", "")
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
-    _curves(histories, "lr", axes[0], "Learning rate applied in each epoch", "learning rate (log scale)",
-            confidence, logy=True)
-    for ax, metric in zip(axes[1:], ["accuracy", "loss"]):
-        sns.lineplot(data=long[long["metric"] == metric], x="epoch", y="value", hue="label", style="split",
-                     errorbar=t_interval(confidence), ax=ax)
-        ax.set(title=f"Training and validation {metric}", xlabel="epoch", ylabel=metric)
+def _key(row):
+    return ("schedule", row["schedule"]) if row["optimizer"] == "sgd" else ("optimizer", row["optimizer"])
+
+
+def colours(runs: pd.DataFrame) -> dict:
+    """label -> colour. Configurations that would share a colour (a grid of rates, the same schedule twice) get
+    seaborn's husl hues instead, so two lines of one panel never look alike."""
+    configs = runs.drop_duplicates("label")
+    wanted = {}
+    for _, row in configs.iterrows():
+        kind, name = _key(row)
+        wanted[row["label"]] = (SCHEDULE_COLOURS if kind == "schedule" else OPTIMIZER_COLOURS).get(name)
+    clashes = [label for label, c in wanted.items() if c is None or list(wanted.values()).count(c) > 1]
+    spare = iter(sns.color_palette("husl", len(clashes)).as_hex())
+    return {label: next(spare) if label in clashes else c for label, c in wanted.items()}
+
+
+def short_names(runs: pd.DataFrame) -> dict:
+    """label -> a short name for legends ("step decay", "Adam"); the full label where two would read alike."""
+    configs = runs.drop_duplicates("label")
+    names = {row["label"]: SCHEDULE_NAMES.get(row["schedule"], row["label"]) if row["optimizer"] == "sgd"
+             else DISPLAY_NAMES.get(row["optimizer"], row["label"]) for _, row in configs.iterrows()}
+    counts = pd.Series(list(names.values())).value_counts()
+    return {label: label if counts[name] > 1 else name for label, name in names.items()}
+
+
+def panel_groups(runs: pd.DataFrame, baseline=None) -> list:
+    """[(title, labels)]: the compared configurations in panels of at most MAX_LINES lines, the constant-rate
+    baseline first in each; the 2017 schedules, the modern ones, the 2017 adaptive methods, the later ones."""
+    configs = runs.drop_duplicates("label")
+    classic = ("adagrad", "adadelta", "rmsprop", "adam")
+    groups = [("The 2017 schedules (SGD)", configs["family"].isin(["constant", "time_based_decay", "step_decay",
+                                                                   "exponential_decay"])),
+              ("Modern schedules (SGD)", configs["family"] == "modern_schedules"),
+              ("The 2017 adaptive methods", (configs["family"] == "adaptive") & configs["optimizer"].isin(classic)),
+              ("Later methods and SGD with momentum",
+               (configs["family"] == "adaptive") & ~configs["optimizer"].isin(classic))]
+    panels = []
+    for title, chosen in groups:
+        labels = [label for label in configs.loc[chosen, "label"] if label != baseline]
+        if not labels:
+            continue
+        size = MAX_LINES - (baseline is not None)
+        chunks = [labels[i:i + size] for i in range(0, len(labels), size)]
+        for i, chunk in enumerate(chunks):
+            name = title if len(chunks) == 1 else f"{title} ({i + 1} of {len(chunks)})"
+            panels.append((name, ([baseline] if baseline is not None else []) + chunk))
+    return panels
+
+
+def _scale(y):
+    return 100.0 if "accuracy" in y else 1.0
+
+
+def _draw(ax, history, x, y, colour, name, baseline=False):
+    """One configuration: each seed thin (a failed one dotted), the mean over its healthy seeds bold."""
+    scale = _scale(y)
+    for _, seed in history.groupby("seed"):
+        failed = seed["status"].iloc[0] != HEALTHY
+        ax.plot(seed[x], scale * seed[y], color=colour, lw=0.9 if failed else 0.6, alpha=0.8 if failed else 0.3,
+                ls=":" if failed else "-")
+    healthy = history[history["status"] == HEALTHY]
+    if healthy.empty:
+        ax.plot([], [], color=colour, ls=":", lw=1.5, label=f"{name} (every seed failed)")
+        return
+    mean = healthy.groupby("epoch")[[x, y]].mean()
+    failed = history.loc[history["status"] != HEALTHY, "seed"].nunique()
+    suffix = f" ({failed} of {history['seed'].nunique()} seeds failed)" if failed else ""
+    ax.plot(mean[x], scale * mean[y], color=colour, lw=1.6 if baseline else 2.0, ls="--" if baseline else "-",
+            label=name + suffix, zorder=3)
+
+
+def _fit_y(ax, history, y):
+    """The y-axis spans the healthy runs (a stuck or exploding seed must not squeeze the others into a strip)."""
+    values = _scale(y) * history.loc[history["status"] == HEALTHY, y].dropna()
+    if values.empty:
+        return
+    low, high = (values.min(), values.max()) if "accuracy" in y else np.quantile(values, [0.0, 0.98])
+    pad = 0.05 * (high - low) or 0.5
+    ax.set_ylim(low - pad, high + pad)
+
+
+LABELS = {"accuracy": "training accuracy (%)", "val_accuracy": "validation accuracy (%)",
+          "loss": "training loss", "val_loss": "validation loss", "epoch": "epoch",
+          "elapsed_s": "seconds of training (compiling left out)"}
+
+
+def _panel(ax, histories, labels, x, y, colour_of, name_of, baseline, title):
+    for label in labels:
+        _draw(ax, histories[histories["label"] == label], x, y, colour_of[label], name_of[label], label == baseline)
+    _fit_y(ax, histories[histories["label"].isin(labels)], y)
+    ax.set(title=title, xlabel=LABELS[x], ylabel=LABELS[y])
+    if x == "epoch":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.suptitle(title)
+
+
+@_themed
+def curves_figure(histories, labels, colour_of, name_of, baseline, title):
+    """Training and validation accuracy (top) and loss (bottom) per epoch for up to MAX_LINES configurations, as
+    the 2017 article shows them."""
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.4), sharex=True)
+    for ax, y in zip(axes.flat, ["accuracy", "val_accuracy", "loss", "val_loss"]):
+        _panel(ax, histories, labels, "epoch", y, colour_of, name_of, baseline, LABELS[y].split(" (")[0].capitalize())
+    _legend_below(fig, axes.flat[0], title)
+    return fig
+
+
+@_themed
+def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="epoch", y="val_accuracy"):
+    """One panel per group of configurations, with a shared y-axis: every configuration at once, eight lines a
+    panel at most. With x="elapsed_s", against seconds instead of epochs."""
+    n = len(groups)
+    cols = min(2, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.6 * rows), sharey=True, squeeze=False)
+    for ax, (group_title, labels) in zip(axes.flat, groups):
+        _panel(ax, histories, labels, x, y, colour_of, name_of, baseline, group_title)
+        ax.legend(loc="lower right", fontsize=9, framealpha=0.85)
+        ax.yaxis.set_tick_params(labelleft=True)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    in_groups = histories[histories["label"].isin([l for _, ls in groups for l in ls])]
+    _fit_y(axes.flat[0], in_groups, y)
+    fig.suptitle(title, fontsize=14)
     fig.tight_layout()
     return fig
 
 
-def comparison_figure(histories, title, confidence=0.95):
-    """Several configurations side by side: validation accuracy and validation loss per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(16, 6))
-    _curves(histories, "val_accuracy", axes[0], "Validation accuracy", "validation accuracy", confidence)
-    _curves(histories, "val_loss", axes[1], "Validation loss", "validation loss", confidence)
-    _shared_legend(fig, axes)
-    fig.suptitle(title)
+def _legend_below(fig, ax, title):
+    handles, labels = ax.get_legend_handles_labels()
+    fig.suptitle(title, fontsize=14)
+    rows = math.ceil(len(labels) / 2)
+    fig.tight_layout(rect=(0, 0.035 * rows + 0.02, 1, 0.97))
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=10, frameon=False)
+
+
+def schedule_rates(schedule: dict, epochs: int, steps_per_epoch: int, samples_per_epoch=64):
+    """(epoch positions, rates): the rate a closed-form schedule gives, sampled within every epoch (per-batch
+    schedules change within one); None for ReduceLROnPlateau, which has no closed form."""
+    from . import schedules
+
+    if schedule["name"] not in schedules.FORMULAS:
+        return None
+    formula, per_batch = schedules.FORMULAS[schedule["name"]]
+    params = {k: v for k, v in schedule.items() if k != "name"}
+    if not per_batch:
+        x = np.arange(epochs + 1)
+        return x, np.array([formula(min(e, epochs - 1), **params) for e in x])
+    total = epochs * steps_per_epoch
+    t = np.unique(np.linspace(0, total, epochs * samples_per_epoch + 1).round().astype(int))
+    return t / steps_per_epoch, np.array([formula(int(step), **params) for step in t])
+
+
+@_themed
+def schedule_shapes_figure(runs, histories, colour_of, name_of, title):
+    """One small panel per SGD schedule: the rate it applies within the whole run, drawn from its closed form
+    (per batch where it changes per batch), with the rates the optimizer reported at each epoch's first batch as
+    dots on top. ReduceLROnPlateau has no closed form: its logged per-epoch rates, one line per seed."""
+    import json
+
+    configs = runs.drop_duplicates("label")
+    configs = configs[configs["optimizer"] == "sgd"]
+    if configs.empty:
+        return _nothing_to_draw(title, "no SGD schedule in this report")
+    cols = min(4, len(configs))
+    rows = math.ceil(len(configs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows + 0.5), squeeze=False)
+    for ax, (_, row) in zip(axes.flat, configs.iterrows()):
+        colour = colour_of[row["label"]]
+        logged = histories[histories["label"] == row["label"]]
+        drawn = schedule_rates(json.loads(row["schedule_params"]), int(row["epochs"]),
+                               math.ceil(row["n_train"] / row["batch_size"]))
+        if drawn is None:
+            for _, seed in logged.groupby("seed"):
+                ax.step(np.r_[seed["epoch"] - 1, seed["epoch"].max()], np.r_[seed["lr"], seed["lr"].iloc[-1]],
+                        where="post", color=colour, lw=1.2, alpha=0.7)
+        else:
+            ax.plot(*drawn, color=colour, lw=1.6, drawstyle="steps-post" if len(drawn[0]) == row["epochs"] + 1
+                    else "default")
+            first = logged[logged["seed"] == logged["seed"].min()]
+            ax.plot(first["epoch"] - 1, first["lr"], "o", ms=2.5, color="black", alpha=0.6)
+        ax.set_yscale("log")
+        ax.set_title(name_of[row["label"]], fontsize=11)
+        ax.set_xlabel("epoch", fontsize=9)
+        ax.set_ylabel("learning rate", fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(configs):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
     return fig
 
 
-def _shared_legend(fig, axes):
-    """One legend under the panels: configuration labels are long and would hide the curves."""
-    handles, labels = axes[0].get_legend_handles_labels()
+def schedule_mismatch(runs, histories) -> float:
+    """The largest relative difference between a closed-form schedule at each epoch's first batch and the rate the
+    optimizer reported there, over every SGD run with a closed form: how far the figure's lines are from what
+    trained (float32 rounding is about 1e-7)."""
+    import json
+
+    from . import schedules
+
+    worst = 0.0
+    for _, row in runs[runs["optimizer"] == "sgd"].drop_duplicates("label").iterrows():
+        schedule = json.loads(row["schedule_params"])
+        if schedule["name"] not in schedules.FORMULAS:
+            continue
+        steps = math.ceil(row["n_train"] / row["batch_size"])
+        logged = histories[(histories["label"] == row["label"])]
+        for epoch, lr in zip(logged["epoch"], logged["lr"]):
+            expected = schedules.lr_at(schedule, int(epoch) - 1, steps)
+            worst = max(worst, abs(lr - expected) / expected)
+    return worst
+
+
+@_themed
+def family_figure(histories, title, confidence=None):
+    """One family notebook's runs: learning rate, training and validation accuracy, training and validation loss
+    per epoch (each configuration its own colour; solid validation, dashed training)."""
+    palette = dict(zip(histories["label"].unique(), sns.color_palette("deep", histories["label"].nunique())))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    for label, history in histories.groupby("label", sort=False):
+        first = history[history["seed"] == history["seed"].min()]
+        axes[0].step(first["epoch"], first["lr"], where="post", color=palette[label], label=label)
+        for ax, metric in zip(axes[1:], ["accuracy", "loss"]):
+            healthy = history[history["status"] == HEALTHY] if "status" in history else history
+            mean = (healthy if not healthy.empty else history).groupby("epoch")[[metric, f"val_{metric}"]].mean()
+            scale = _scale(metric)
+            ax.plot(mean.index, scale * mean[metric], color=palette[label], ls="--", lw=1.2)
+            ax.plot(mean.index, scale * mean[f"val_{metric}"], color=palette[label], lw=2)
+    axes[0].set(title="Learning rate at each epoch's first batch", xlabel="epoch", ylabel="learning rate",
+                yscale="log")
+    axes[1].set(title="Accuracy (dashed: training)", xlabel="epoch", ylabel="accuracy (%)")
+    axes[2].set(title="Loss (dashed: training)", xlabel="epoch", ylabel="loss")
     for ax in axes:
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
-    fig.tight_layout(rect=(0, 0.02 + 0.035 * ((len(labels) + 1) // 2), 1, 0.95))
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
-
-
-def learning_rate_figure(histories, title, confidence=0.95):
-    """The learning rate each configuration applied, on a log axis so decays of different shape compare."""
-    fig, ax = plt.subplots(figsize=(10, 5.5))
-    _curves(histories, "lr", ax, title, "learning rate (log scale)", confidence, logy=True)
-    _shared_legend(fig, [ax])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend_below(fig, axes[0], title)
     return fig
 
 
-def final_accuracy_figure(runs, title):
-    """Every seed's final validation accuracy per configuration: a box for the spread, a dot per seed, best mean
-    first, so the reader sees the seeds behind each mean and how far apart they lie."""
-    data = runs[runs["final_val_accuracy"].notna()]  # diverged seeds have no accuracy to draw
+@_themed
+def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
+    """Every seed's final validation accuracy per configuration: a box over the healthy seeds, a dot per healthy
+    seed, a cross per stuck one; best mean first. Diverged seeds have no accuracy and are counted in the caption."""
+    data = runs[runs["final_val_accuracy"].notna()]
     if data.empty:
         return _nothing_to_draw(title, "no seed finished without diverging")
-    order = data.groupby("label")["final_val_accuracy"].mean().sort_values(ascending=False).index
-    fig, ax = plt.subplots(figsize=(11, 0.42 * len(order) + 1.6))
-    data = data.assign(accuracy=100 * data["final_val_accuracy"])
-    sns.boxplot(data=data, y="label", x="accuracy", order=order, color="0.9", showfliers=False, ax=ax, width=0.6)
-    sns.stripplot(data=data.assign(family=data["family"].map(FAMILY_TITLES)), y="label", x="accuracy", order=order,
-                  hue="family", ax=ax, size=5, jitter=0.15)
+    colour_of = colour_of or colours(runs)
+    name_of = name_of or {label: label for label in runs["label"].unique()}
+    healthy = data[data["status"] == HEALTHY]
+    order_means = healthy.groupby("label")["final_val_accuracy"].mean().reindex(data["label"].unique())
+    order = order_means.sort_values(ascending=False, na_position="last").index
+    data = data.assign(accuracy=100 * data["final_val_accuracy"], name=data["label"].map(name_of))
+    names = [name_of[label] for label in order]
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(order) + 1.8))
+    sns.boxplot(data=data[data["status"] == HEALTHY], y="name", x="accuracy", order=names, color="0.92",
+                showfliers=False, ax=ax, width=0.6)
+    for i, label in enumerate(order):
+        rows = data[data["label"] == label]
+        jitter = np.linspace(-0.15, 0.15, len(rows)) if len(rows) > 1 else np.zeros(1)
+        ok = (rows["status"] == HEALTHY).to_numpy()
+        ax.scatter(rows["accuracy"][ok], i + jitter[ok], s=28, color=colour_of[label], zorder=3,
+                   edgecolor="white", linewidth=0.5)
+        ax.scatter(rows["accuracy"][~ok], i + jitter[~ok], s=40, marker="x", color="#b00020", zorder=3,
+                   label="a failed seed (stuck at chance)" if (~ok).any() else None)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles[:1], labels[:1], loc="lower left", fontsize=9)
     ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
-    ax.tick_params(axis="y", labelsize=8)
-    ax.legend(title="family", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
 
-def accuracy_time_figure(histories, title):
-    """Mean validation accuracy against wall-clock seconds: what a reader with a time budget needs."""
-    mean = histories.groupby(["label", "epoch"], sort=False)[["val_accuracy", "elapsed_s"]].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(10, 6))
-    sns.lineplot(data=mean, x="elapsed_s", y="val_accuracy", hue="label", ax=ax, estimator=None, sort=False)
-    ax.set(title=title, xlabel="seconds of training (mean over seeds)", ylabel="validation accuracy")
-    _shared_legend(fig, [ax])
+@_themed
+def sensitivity_figure(runs, title, confidence=None, colour_of=None):
+    """Final validation accuracy against initial learning rate, one panel per method: every seed a dot (a cross
+    where it failed), the line the mean over healthy seeds, the default rate dashed."""
+    if runs["final_val_accuracy"].notna().sum() == 0:
+        return _nothing_to_draw(title, "every run diverged")
+    methods = list(dict.fromkeys(runs["optimizer"]))
+    cols = min(3, len(methods))
+    rows = math.ceil(len(methods) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows + 0.5), squeeze=False, sharey=True)
+    for ax, method in zip(axes.flat, methods):
+        data = runs[runs["optimizer"] == method]
+        colour = OPTIMIZER_COLOURS.get(method, BASELINE_COLOUR)
+        ok = data["status"] == HEALTHY
+        ax.scatter(data.loc[ok, "lr0"], 100 * data.loc[ok, "final_val_accuracy"], s=14, color=colour, alpha=0.6)
+        ax.scatter(data.loc[~ok, "lr0"], 100 * data.loc[~ok, "final_val_accuracy"].fillna(100 * data["chance"].iloc[0]
+                                                                                            if "chance" in data else 50),
+                   s=30, marker="x", color="#b00020")
+        mean = data[ok].groupby("lr0")["final_val_accuracy"].mean()
+        ax.plot(mean.index, 100 * mean.values, color=colour, lw=2, marker="o", ms=4)
+        ax.axvline(grid_centre(data["lr0"].unique()), ls="--", c="0.5")
+        ax.set_xscale("log")
+        ax.set_title(DISPLAY_NAMES.get(method, method))
+        ax.set_xlabel("initial learning rate (log scale)", fontsize=9)
+        ax.set_ylabel("final validation accuracy (%)", fontsize=9)
+        ax.yaxis.set_tick_params(labelleft=True)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
     return fig
 
 
-def sensitivity_figure(runs, title, confidence=0.95):
-    """Final validation accuracy against initial learning rate, one panel per method, with a band over seeds and
-    the default rate dashed."""
-    from .optimizers import DISPLAY_NAMES
-
-    if runs["final_val_accuracy"].notna().sum() == 0:
-        return _nothing_to_draw(title, "every run diverged")
-    data = runs.assign(method=runs["optimizer"].map(DISPLAY_NAMES), accuracy=runs["final_val_accuracy"])
-    grid = sns.relplot(data=data, x="lr0", y="accuracy", col="method", col_wrap=3, kind="line", marker="o",
-                       errorbar=t_interval(confidence), height=2.8, aspect=1.4, facet_kws={"sharex": False})
-    for method, ax in grid.axes_dict.items():
-        ax.axvline(grid_centre(data.loc[data["method"] == method, "lr0"].unique()), ls="--", c="0.5")
-        ax.set_xscale("log")
-    grid.set_axis_labels("initial learning rate (log scale)", "final validation accuracy")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle(title)
-    grid.figure.tight_layout()
-    return grid.figure
-
-
+@_themed
 def range_test_figure(curves, suggestions, title):
     """Smoothed training loss against learning rate, one panel per method; the suggested rate dotted. The first
     tenth of each test, where the moving average is mostly noise, is left out, as the suggestion leaves it out."""
     by_method = curves.groupby("method", sort=False)
     curves = curves[by_method.cumcount() >= (by_method["lr"].transform("size") // 10).clip(lower=1)]
-    grid = sns.relplot(data=curves, x="lr", y="smoothed_loss", col="method", col_wrap=4, kind="line", height=2.6,
-                       aspect=1.3, facet_kws={"sharex": False, "sharey": False})
+    methods = list(dict.fromkeys(curves["method"]))
+    cols = min(4, len(methods))
+    rows = math.ceil(len(methods) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows + 0.5), squeeze=False)
     suggested = dict(zip(suggestions["method"], suggestions["suggested_lr"]))
-    for method, ax in grid.axes_dict.items():
+    colour_by_name = {DISPLAY_NAMES[k]: v for k, v in OPTIMIZER_COLOURS.items()}
+    for ax, method in zip(axes.flat, methods):
+        curve = curves[curves["method"] == method]
+        ax.plot(curve["lr"], curve["smoothed_loss"], color=colour_by_name.get(method, BASELINE_COLOUR), lw=1.6)
         ax.set_xscale("log")
         if suggested[method] == suggested[method]:  # NaN: no clear dip, nothing to mark
-            ax.axvline(suggested[method], ls=":", c="tab:red")
-        loss = curves.loc[curves["method"] == method, "smoothed_loss"]
+            ax.axvline(suggested[method], ls=":", c="#b00020", lw=1.5)
+        loss = curve["smoothed_loss"]
         low, start = loss.min(), loss.iloc[0]
         # from the lowest loss to a little above the starting one: the final blow-up would flatten the dip
         ax.set_ylim(low - 0.1 * (start - low) - 0.005, start + 0.5 * (start - low) + 0.01)
-    grid.set_axis_labels("learning rate (log scale)", "training loss (smoothed)")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle(title)
-    grid.figure.tight_layout()
-    return grid.figure
+        ax.set_title(method, fontsize=11)
+        ax.set_xlabel("learning rate (log scale)", fontsize=9)
+        ax.set_ylabel("training loss (smoothed)", fontsize=9)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
 
 
 def _nothing_to_draw(title, why):
@@ -150,3 +397,16 @@ def _nothing_to_draw(title, why):
     ax.text(0.5, 0.5, f"Nothing to draw: {why}.", ha="center", va="center")
     ax.set_title(title)
     return fig
+
+
+def png(fig) -> tuple[bytes, int]:
+    """(PNG bytes at DPI, the width in CSS pixels to show it at): drawn at twice the pixels it is shown at."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    data = buffer.getvalue()
+    pixels = int.from_bytes(data[16:20], "big")  # the PNG header's width
+    return data, round(pixels * 100 / DPI)
+

@@ -1,27 +1,20 @@
 """What the report says about itself and its runs: when and where it was built, with what, on which data."""
 
+import base64
 import html
+import json
 import platform
 import subprocess
 from datetime import datetime, timezone
-from importlib import metadata
 
+import pandas as pd
+
+from . import machine
 from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
-from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
 from .data import is_official
+from .health import chance_threshold
+from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
 
-PACKAGES = ["lrlab", "keras", "tensorflow", "numpy", "pandas", "scipy", "seaborn", "matplotlib", "papermill",
-            "nbconvert"]
-
-
-def _cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _git(*args):
@@ -33,38 +26,66 @@ def _git(*args):
 
 
 def build_info() -> dict:
+    """Where and from what this report was rendered (the runs may have trained elsewhere: `trained_on`)."""
     import os
 
-    import keras
-
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    try:
-        gpus = keras.distribution.list_devices("gpu")
-    except Exception:  # a backend without the device listing, or none found
-        gpus = []
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
     # the published report is itself tracked: rebuilding it must not count as a change to the code
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!outputs"))
     return {
         "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit + (" (with uncommitted changes)" if dirty else ""),
-        "cpu": f"{_cpu_model()}, {os.cpu_count()} cores",
-        "gpu": ", ".join(gpus) or "none",
+        "cpu": f"{machine.cpu_model()}, {os.cpu_count()} cores",
         "python": platform.python_version(),
-        "backend": keras.backend.backend(),
-        "versions": versions,
+        "versions": machine.versions(),
     }
 
 
-def header_markdown(info: dict, profile: str) -> str:
+def trained_on(runs) -> str:
+    """The devices and backends the runs trained on, from their summaries, with how many runs each."""
+    if runs.empty:
+        return "no runs"
+    groups = runs.groupby(["device", "backend", "keras_version"], sort=False).size()
+    return "; ".join(f"{device} with Keras {keras} on {backend} ({n} run{'s' if n != 1 else ''})"
+                     if device != "not recorded" else
+                     f"Keras {keras} on {backend}, device not recorded ({n} run{'s' if n != 1 else ''} stored before "
+                     f"lrlab recorded it)"
+                     for (device, backend, keras), n in groups.items())
+
+
+def header_markdown(info: dict, profile: str, runs=None) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-    return (f"*Built {info['built_at']} from commit `{info['commit']}`, profile `{profile}`, on {info['cpu']} "
-            f"(GPU: {info['gpu']}); Python {info['python']}, Keras backend {info['backend']}; {versions}.*")
+    trained = f" Runs trained on: {trained_on(runs)}." if runs is not None else ""
+    return (f"*Report rendered {info['built_at']} from commit `{info['commit']}`, profile `{profile}`, on "
+            f"{info['cpu']}; Python {info['python']}; {versions}.{trained}*")
+
+
+def task_name(runs) -> str:
+    """"cat vs dog (2 CIFAR-10 classes, chance 50%)", "all 10 CIFAR-10 classes (chance 10%)"."""
+    if runs.empty:
+        return "CIFAR-10"
+    names = runs.iloc[0]["class_names"]
+    chance = f"chance {100 / len(names):.0f}%"
+    if len(names) == 10:
+        return f"all 10 CIFAR-10 classes ({chance})"
+    if len(names) == 2:
+        return f"{names[0]} vs {names[1]} (2 CIFAR-10 classes, {chance})"
+    return f"{', '.join(names)} ({len(names)} CIFAR-10 classes, {chance})"
+
+
+def title(runs) -> str:
+    return f"Learning-rate schedules and adaptive optimizers: {task_name(runs)}"
+
+
+def budget_line(runs) -> str:
+    """Budget, seeds and protocol in one line."""
+    if runs.empty:
+        return ""
+    first = runs.iloc[0]
+    protocol = ("validation on the test set (the 2017 protocol)" if first["protocol"] == "seed" else
+                "held-out validation, test set used once")
+    return (f"{runs['label'].nunique()} configurations × {runs['seed'].nunique()} seeds, {int(first['epochs'])} "
+            f"epochs each, model `{first['model']}`, {protocol}.")
 
 
 def describe_runs(runs) -> str:
@@ -107,15 +128,30 @@ def describe_missing(missing) -> str:
     return f"**Incomplete report.** Missing from every figure and table below: {items}."
 
 
-def caption(what: str, runs, confidence=0.95) -> str:
-    """A figure caption that says what is shown, over how many seeds, and what the validation set is."""
+def caption(what: str, runs, confidence=None) -> str:
+    """A curves figure's caption: what is shown, over how many seeds, what the lines are, the validation set."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
-    band = (f"bands: {round(100 * confidence)}% t-interval of the mean across seeds" if len(seeds) > 1
-            else "no band: a single seed")
-    validation = "the test set (2017 protocol)" if (not runs.empty and runs.iloc[0]["protocol"] == "seed") \
-        else "a held-out validation split"
-    return (f"*Figure — {what} Lines: mean over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per "
-            f"configuration; {band}. Validation set: {validation}.*")
+    return (f"{what} Thin lines: each of the {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; bold: their mean "
+            f"over the healthy seeds; dotted: a failed seed (stuck at chance or diverged), left out of the mean. "
+            f"Validation set: {_validation(runs)}.")
+
+
+def _validation(runs) -> str:
+    return ("the test set (2017 protocol)" if (not runs.empty and runs.iloc[0]["protocol"] == "seed")
+            else "a held-out validation split")
+
+
+def failure_rule(runs) -> str:
+    """The rule that named runs as failed, with this report's numbers."""
+    if runs.empty:
+        return ""
+    first = runs.iloc[0]
+    threshold = chance_threshold(int(first["n_classes"]), int(first["n_validation"]))
+    return (f"**Failed runs.** A run is *diverged* when its training loss became NaN, and *stuck* when its "
+            f"validation accuracy never rose clearly above chance: no epoch above {100 * threshold:.1f}% (chance "
+            f"{100 / first['n_classes']:.0f}% plus three standard errors of guessing on "
+            f"{int(first['n_validation']):,} validation images). Failed runs are counted beside every mean and "
+            f"never averaged in: means, intervals, rankings and differences use the healthy seeds.")
 
 
 def optimizer_settings(optimizers, hyper) -> str:
@@ -137,11 +173,10 @@ def grid_markdown(optimizers, sgd_lr, points, span) -> str:
 
 def range_test_caption(suggestions) -> str:
     seed = ", ".join(str(s) for s in sorted(set(suggestions["seed"]))) if len(suggestions) else "-"
-    return (f"*Figure — training loss (bias-corrected moving average) against a learning rate that grows "
-            f"exponentially every batch, one short run per method on seed {seed}, its first tenth left out; the dotted "
-            f"red line is the suggested rate, a tenth of the rate at the lowest smoothed loss, shown only where that "
-            f"loss lies at least 1% below the loss at the start (otherwise: \"no clear dip\"). Data: the training "
-            f"split.*")
+    return (f"Training loss (bias-corrected moving average) against a learning rate that grows exponentially every "
+            f"batch, one short run per method on seed {seed}, its first tenth left out; the dotted red line is the "
+            f"suggested rate, a tenth of the rate at the lowest smoothed loss, shown only where that loss lies at "
+            f"least 1% below the loss at the start (otherwise: \"no clear dip\"). Data: the training split.")
 
 
 def describe_protocol(runs) -> str:
@@ -170,16 +205,18 @@ def settings_from_runs(runs) -> str:
 
 def time_caption(target, target_fraction) -> str:
     if target != target:  # NaN: no accuracy recorded
-        return "*No validation accuracy recorded.*"
-    return (f"*Epochs and seconds until a configuration's mean validation accuracy first reaches "
-            f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any configuration "
-            f"reached), fastest first; \"not reached\" where it never does. Seconds are each run's share of the "
-            f"model it trained in: the seeds of a configuration train together, except under ReduceLROnPlateau, "
-            f"whose seeds train one at a time and so take more seconds per epoch.*")
+        return "No validation accuracy recorded."
+    return (f"Epochs and seconds until a configuration's mean validation accuracy over its healthy seeds first "
+            f"reaches {100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any "
+            f"configuration reached), fastest first; \"not reached\" where it never does. Seconds count each epoch "
+            f"at the run's steady speed: the first epoch's extra time (compiling the model) is left out and shown in "
+            f"the summary table. Where the seeds of a configuration trained together as one model, a run's seconds "
+            f"are its share of that model's time; ReduceLROnPlateau's seeds train one at a time.")
 
 
 def sensitivity_conclusions(table) -> str:
-    """What the learning-rate sweep says, from its table: gains from tuning, and best rates on the grid's edge."""
+    """What the learning-rate sweep says, from its table: gains from tuning, rates that failed, best rates on the
+    grid's edge."""
     if table is None or table.empty:
         return ""
     lines = []
@@ -189,22 +226,166 @@ def sensitivity_conclusions(table) -> str:
         lines.append(f"- **Tuning the learning rate:** the largest gain from the best rate on the grid over the "
                      f"default is {top['method']}'s, {top['gain']:.1f} points ({top['default_lr']:g} → "
                      f"{top['best_lr']:.3g}); at its best rate the strongest method is "
-                     f"{table.loc[table['at_best'].idxmax(), 'method']} "
-                     f"({100 * table['at_best'].max():.1f}%).")
+                     f"{table.loc[table['at_best'].idxmax(), 'method']} ({100 * table['at_best'].max():.1f}%).")
+    failed = table[table["failed_rates"] != ""]
+    if not failed.empty:
+        lines.append("- **Rates where a seed failed** (never chosen as best):")
+        lines += [f"  - {r.method}: {r.failed_rates}" for r in failed.itertuples()]
     edge = table[table["on_edge"]]
     if not edge.empty:
-        lines.append(f"- **Best rate on the grid's edge** (a better one may lie beyond): "
-                     f"{', '.join(f'{r.method} ({r.best_lr:.3g})' for r in edge.itertuples())}.")
+        lines.append("- **Best rate on the grid's edge** (a better one may lie beyond):")
+        lines += [f"  - {r.method}: {r.best_lr:.3g}" for r in edge.itertuples()]
     return "\n".join(lines)
 
 
-def seeds_caption(runs, confidence=0.95) -> str:
+def seeds_caption(runs) -> str:
     """The caption of the every-seed figure: boxes and dots, not means and bands."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
     diverged = int((runs["status"] == "diverged").sum()) if not runs.empty else 0
-    validation = "the test set (2017 protocol)" if (not runs.empty and runs.iloc[0]["protocol"] == "seed") \
-        else "a held-out validation split"
-    return (f"*Figure — final validation accuracy of every seed (one dot each; {len(seeds)} seeds per configuration)"
-            f" over a box from the lower to the upper quartile with the median; best mean first."
-            + (f" {diverged} diverged runs have no accuracy and are not drawn." if diverged else "")
-            + f" Validation set: {validation}.*")
+    stuck = int((runs["status"] == "stuck").sum()) if not runs.empty else 0
+    return (f"Final validation accuracy of every seed ({len(seeds)} per configuration): a dot per healthy seed over "
+            f"a box from the lower to the upper quartile of the healthy seeds with their median; best mean first."
+            + (f" Red crosses: {stuck} seed{'s' if stuck != 1 else ''} stuck at chance." if stuck else "")
+            + (f" {diverged} diverged seed{'s have' if diverged != 1 else ' has'} no accuracy and "
+               f"{'are' if diverged != 1 else 'is'} not drawn." if diverged else "")
+            + f" Validation set: {_validation(runs)}.")
+
+
+class Document:
+    """Numbers the report's figures and tables in the order they appear and gives each an anchor, a caption and
+    (figures) an alt text; what it returns displays as HTML in the notebook and in the exported report."""
+
+    def __init__(self):
+        self.figures = 0
+        self.tables = 0
+
+    def figure(self, fig, caption: str, alt: str):
+        from IPython.display import HTML
+
+        from .plots import png
+
+        self.figures += 1
+        data, width = png(fig)
+        image = base64.b64encode(data).decode()
+        return HTML(f'<figure class="lrlab-figure" id="figure-{self.figures}">'
+                    f'<img src="data:image/png;base64,{image}" alt="{html.escape(alt)}" style="width:{width}px">'
+                    f'<figcaption><a href="#figure-{self.figures}">Figure {self.figures}.</a> '
+                    f'{_inline(caption)}</figcaption></figure>')
+
+    def table(self, frame: pd.DataFrame, caption: str, colour_of=None, bold=()):
+        """`frame` as an HTML table without its index: names wrap, the table scrolls sideways inside its box on
+        narrow screens; a configuration's colour marks its row, `bold` cells ((row, column)) stand out, and
+        verdicts and failures are highlighted wherever they appear."""
+        from IPython.display import HTML
+
+        self.tables += 1
+        styler = frame.style.hide(axis="index").format(escape="html", na_rep="n/a")
+        if colour_of and "configuration" in frame:
+            styler = styler.map(lambda v: f"border-left: 6px solid {colour_of.get(v, 'transparent')}",
+                                subset=["configuration"])
+        styler = styler.map(_verdict_style)
+        bold = set(bold)
+        if bold:
+            styler = styler.apply(lambda _: pd.DataFrame(
+                [["font-weight: 700" if (i, c) in bold else "" for c in frame.columns] for i in range(len(frame))],
+                index=frame.index, columns=frame.columns), axis=None)
+        body = styler.to_html(table_attributes='class="lrlab-table"')
+        return HTML(f'<figure class="lrlab-table-box" id="table-{self.tables}"><figcaption>'
+                    f'<a href="#table-{self.tables}">Table {self.tables}.</a> {_inline(caption)}</figcaption>'
+                    f'<div class="lrlab-scroll">{body}</div></figure>')
+
+
+def _verdict_style(value) -> str:
+    text = str(value)
+    if text.startswith("clearly better"):
+        return "background-color: #dff3e4; font-weight: 700"
+    if text.startswith("clearly worse"):
+        return "background-color: #fbe3e4; font-weight: 700"
+    if "stuck at chance" in text or "diverged" in text or text == "every seed failed":
+        return "color: #b00020"
+    return ""
+
+
+def _inline(text: str) -> str:
+    """Caption text as HTML: escaped, with `code` and *emphasis* kept."""
+    import re
+
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", text)
+
+
+def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
+    """The summary table's best cells: highest final and best accuracy and test accuracy among the
+    configurations without a failed seed, fewest seconds per epoch."""
+    cells = []
+    ok = table[table["failed"] == 0]
+    columns = list(formatted.columns)
+    for key, prefix in (("final_mean", "final val."), ("best_mean", "best val."), ("test_mean", "test accuracy")):
+        column = next((c for c in columns if c.startswith(prefix)), None)
+        if column and not ok.empty and ok[key].notna().any():
+            cells.append((int(ok[key].idxmax()), column))
+    column = next((c for c in columns if c.startswith("seconds per epoch")), None)
+    if column and table["seconds_per_epoch"].notna().any():
+        cells.append((int(table["seconds_per_epoch"].idxmin()), column))
+    return cells
+
+
+def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Write runs.csv (one row per run and epoch, with its configuration's columns) and summary.csv (one row per
+    configuration) beside the report, and return HTML links that carry both inside the page (it works offline, as
+    one file)."""
+    from .store import atomic_write_text, profile_dir
+
+    folder = profile_dir(settings)
+    per_run = runs.drop(columns=[c for c in ("class_names",) if c in runs])
+    settings = pd.DataFrame([{f"schedule_{k}": v for k, v in json.loads(p).items() if k != "name"}
+                             | {f"optimizer_{k}": v for k, v in json.loads(o).items() if k != "name"}
+                             for p, o in zip(runs["schedule_params"], runs["optimizer_params"])], index=runs.index)
+    per_run = pd.concat([per_run.drop(columns=["schedule_params", "optimizer_params"]), settings], axis=1)
+    epochs = histories.drop(columns=["family", "label", "seed", "optimizer", "status"]).merge(per_run, on="run_id")
+    first = ["run_id", "family", "label", "optimizer", "schedule", "seed", "status", "epoch"]
+    epochs = epochs[first + [c for c in epochs.columns if c not in first]]
+    files = {"runs.csv": epochs.to_csv(index=False), "summary.csv": table.to_csv(index=False)}
+    links = []
+    for name, text in files.items():
+        atomic_write_text(folder / name, text)
+        data = base64.b64encode(text.encode()).decode()
+        links.append(f'<a download="{name}" href="data:text/csv;base64,{data}">{name}</a> '
+                     f'({len(text.encode()) / 1024:,.0f} KB)')
+    return ('<p class="lrlab-downloads">Download the numbers behind this report: ' + " · ".join(links) +
+            f" (also written to <code>{html.escape(str(folder))}</code>).</p>")
+
+
+def first_screen(runs, answer_markdown: str) -> list:
+    """The top of the report, as objects to display: the title naming the task, the answer, budget and protocol in
+    one line, and the place export_html fills with the table of contents."""
+    from IPython.display import HTML, Markdown
+
+    return [HTML(f'<h1 id="top">{html.escape(title(runs))}</h1>'),
+            Markdown(f"## In short\n\n{answer_markdown}\n\n*{budget_line(runs)}*"),
+            HTML('<nav class="lrlab-toc" id="contents"></nav>')]
+
+
+def finish_html(page: str) -> str:
+    """The exported page made navigable: a table of contents of its sections (and of its numbered figures and
+    tables) in the place `first_screen` left for it, and the report's own title on the browser tab."""
+    import re
+
+    def text(fragment):
+        return html.unescape(re.sub(r"<[^>]+>", "", fragment)).replace("¶", "").strip()
+
+    sections = [(anchor, text(inner)) for anchor, inner in
+                re.findall(r'<h2[^>]*\bid="([^"]+)"[^>]*>(.*?)</h2>', page, flags=re.S) if anchor != "in-short"]
+    figures = len(re.findall(r'<figure class="lrlab-figure"', page))
+    tables = len(re.findall(r'<figure class="lrlab-table-box"', page))
+    items = "".join(f'<li><a href="#{anchor}">{html.escape(name)}</a></li>' for anchor, name in sections)
+    toc = (f'<nav class="lrlab-toc" id="contents"><p class="lrlab-toc-title">Contents</p><ol>{items}</ol>'
+           f'<p class="lrlab-toc-counts">{figures} figures, {tables} tables; each has a link of its own (click its '
+           f'number).</p></nav>')
+    page = page.replace('<nav class="lrlab-toc" id="contents"></nav>', toc, 1)
+    heading = re.search(r'<h1[^>]*>(.*?)</h1>', page, flags=re.S)
+    if heading:
+        page = re.sub(r"<title>.*?</title>", f"<title>{html.escape(text(heading.group(1)))} — lrlab</title>", page,
+                      count=1, flags=re.S)
+    return page

@@ -12,49 +12,77 @@ from scipy import stats
 from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
-from .store import HISTORY_COLUMNS, nan_epochs, range_test_suggestion, read_manifest, read_summary, runs_dir
+from .health import FAILURES, HEALTHY, describe_failures, nan_epochs, run_status
+from .store import HISTORY_COLUMNS, range_test_suggestion, read_manifest, read_summary, runs_dir
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The runs named by each family's manifest: (histories, one row per run). Missing or incomplete runs, and
-    families whose notebook failed in this build, are left out here and reported by `missing_families`."""
+    families whose notebook failed in this build, are left out here and reported by `missing_families`.
+
+    Every run's status is judged here from its history (lrlab.health), so runs stored before a rule existed follow
+    it too. Time: the first epoch of a run includes compiling the model, so it is measured apart
+    (`first_epoch_overhead_s`: the first epoch's seconds less a steady epoch's) and `elapsed_s` counts every epoch
+    at the steady rate (the median of the epochs after the first)."""
     histories, rows = [], []
     for family in families:
         if family in failed_notebooks:
             continue
         for rid, summary, config, history in _finished_runs(settings, family):
-            # judged from the history, so runs stored before divergence was detected are caught too
-            diverged_at = nan_epochs(history)
-            if diverged_at.any():
-                summary = summary | {"status": "diverged", "final": {"val_accuracy": None, "val_loss": None},
-                                     "best_val_accuracy": None, "best_epoch": None}
-                after = diverged_at.cummax()
+            data = config["data"]
+            n_classes = len(data["classes"])
+            status = run_status(history, n_classes, data["n_validation"])
+            if status == "diverged":
+                summary = summary | {"final": {"val_accuracy": None, "val_loss": None}, "best_val_accuracy": None,
+                                     "best_epoch": None}
+                after = nan_epochs(history).cummax()
                 history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
+            steady, overhead = epoch_seconds(history["epoch_time_s"])
             meta = {"run_id": rid, "family": family, "label": config["label"], "seed": config["seed"],
-                    "optimizer": config["optimizer"]["name"]}
-            # wall-clock seconds since the run started, at the end of each epoch
-            histories.append(history.assign(elapsed_s=history["epoch_time_s"].cumsum(), **meta))
+                    "optimizer": config["optimizer"]["name"], "status": status}
+            histories.append(history.assign(elapsed_s=steady * history["epoch"], **meta))
             test = summary.get("test") or {}
-            rows.append(meta | {"status": summary["status"], "model": config["model"], "epochs": config["epochs"],
+            schedule = config["schedule"]
+            rows.append(meta | {"model": config["model"], "epochs": config["epochs"],
                                 # runs stored before the precision parameter existed computed in float32
                                 "precision": config.get("precision", "float32"),
-                                "batch_size": config["batch_size"], "protocol": config["data"]["protocol"],
-                                "class_names": [CLASS_NAMES[c] for c in config["data"]["classes"]],
-                                "n_train": config["data"]["n_train"], "n_validation": config["data"]["n_validation"],
-                                "fingerprint": config["data"]["fingerprint"],
+                                "batch_size": config["batch_size"], "protocol": data["protocol"],
+                                "class_names": [CLASS_NAMES[c] for c in data["classes"]], "n_classes": n_classes,
+                                "chance": 1 / n_classes,
+                                "n_train": data["n_train"], "n_validation": data["n_validation"],
+                                "fingerprint": data["fingerprint"],
                                 "final_val_accuracy": _number(summary["final"]["val_accuracy"]),
                                 "final_val_loss": _number(summary["final"]["val_loss"]),
                                 "best_val_accuracy": _number(summary["best_val_accuracy"]),
                                 "best_epoch": _number(summary["best_epoch"]), "train_seconds": summary["train_seconds"],
-                                "test_accuracy": _number(test.get("accuracy")), "lr0": config["schedule"]["lr0"],
-                                "schedule": config["schedule"]["name"],
+                                "seconds_per_epoch": steady, "first_epoch_overhead_s": overhead,
+                                "trained_together": summary.get("trained_together", 1),
+                                "device": summary.get("device", "not recorded"),
+                                "backend": summary.get("backend", "not recorded"),
+                                "keras_version": summary.get("keras_version", "not recorded"),
+                                "test_accuracy": _number(test.get("accuracy")), "lr0": schedule["lr0"],
+                                "schedule": schedule["name"], "schedule_params": json.dumps(schedule, sort_keys=True),
+                                "optimizer_params": json.dumps(config["optimizer"], sort_keys=True),
+                                # whether the rate ever moved: a ReduceLROnPlateau that never fired is constant
+                                "rate_changed": bool(history["lr"].nunique() > 1),
                                 "optimizer_settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
                                                                 if k != "name")})
     if not rows:
-        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "elapsed_s", *HISTORY_COLUMNS]),
+        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "elapsed_s",
+                                      *HISTORY_COLUMNS]),
                 pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "protocol", "status",
                                       "final_val_accuracy", "test_accuracy", "lr0", "schedule"]))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows)
+
+
+def epoch_seconds(epoch_times) -> tuple[float, float]:
+    """(seconds of a steady epoch, extra seconds of the first): the first epoch compiles the model, so a steady
+    epoch is the median of the others; with one epoch there is nothing to compare and no overhead is claimed."""
+    times = np.asarray(epoch_times, dtype=float)
+    if len(times) < 2:
+        return float(times.sum()), 0.0
+    steady = float(np.median(times[1:]))
+    return steady, max(0.0, float(times[0]) - steady)
 
 
 def _finished_runs(settings, family):
@@ -107,132 +135,271 @@ def t_interval(confidence=0.95):
     return interval
 
 
+def _healthy(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["status"] == HEALTHY] if "status" in runs else runs
+
+
+def _first(group, column, default=None):
+    return group[column].iloc[0] if column in group and len(group) else default
+
+
 def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    """One row per configuration: final and best validation accuracy across seeds, epoch of the best, time."""
+    """One row per configuration: final and best validation accuracy over its healthy seeds (failed ones are
+    counted, never averaged in), epoch of the best, time per epoch. Configurations whose seeds all learned come
+    first, best final accuracy first; those with a failed seed follow."""
     rows = []
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
-        final = mean_ci(group["final_val_accuracy"], confidence)
-        best = mean_ci(group["best_val_accuracy"], confidence)
-        test = mean_ci(group["test_accuracy"], confidence)
+        healthy = _healthy(group)
+        final = mean_ci(healthy["final_val_accuracy"], confidence)
+        best = mean_ci(healthy["best_val_accuracy"], confidence)
+        test = mean_ci(healthy["test_accuracy"], confidence)
+        stuck, diverged = (int((group["status"] == s).sum()) for s in FAILURES)
         rows.append({
-            "family": family, "configuration": label, "seeds": len(group),
-            "optimizer": group["optimizer"].iloc[0] if "optimizer" in group else "",
-            "diverged": int((group["status"] == "diverged").sum()),
+            "family": family, "configuration": label, "seeds": len(group), "healthy": len(healthy),
+            "stuck": stuck, "diverged": diverged, "failed": stuck + diverged,
+            "optimizer": _first(group, "optimizer", ""), "schedule": _first(group, "schedule", ""),
             "final_mean": final[0], "final_std": final[1], "final_ci_low": final[2], "final_ci_high": final[3],
             "best_mean": best[0], "best_std": best[1], "best_ci_low": best[2], "best_ci_high": best[3],
             "test_mean": test[0], "test_ci_low": test[2], "test_ci_high": test[3],
-            "protocol": group["protocol"].iloc[0],
-            "best_epoch_mean": float(group["best_epoch"].mean()),
-            "seconds_per_run": float(group["train_seconds"].mean()),
+            "protocol": group["protocol"].iloc[0], "epochs": _first(group, "epochs", math.nan),
+            "best_epoch_mean": float(healthy["best_epoch"].mean()) if len(healthy) else math.nan,
+            "seconds_per_epoch": float(group["seconds_per_epoch"].mean()) if "seconds_per_epoch" in group else math.nan,
+            "first_epoch_overhead_s": float(group["first_epoch_overhead_s"].mean())
+            if "first_epoch_overhead_s" in group else math.nan,
+            "trained_together": int(_first(group, "trained_together", 1)),
+            "rate_changed": bool(group["rate_changed"].any()) if "rate_changed" in group else True,
         })
     table = pd.DataFrame(rows)
-    return table.sort_values("final_mean", ascending=False, ignore_index=True, kind="stable") if rows else table
+    if not rows:
+        return table
+    return table.sort_values(["failed", "final_mean"], ascending=[True, False], key=lambda c: c > 0
+                             if c.name == "failed" else c, ignore_index=True, kind="stable")
 
 
 def _pct(x):
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
+def _mean_text(mean, std, low, high):
+    """"69.8 ± 1.0 [68.8, 70.7]", shortened where one seed leaves no spread."""
+    if math.isnan(std):
+        return _pct(mean)
+    return f"{_pct(mean)} ± {_pct(std)} [{_pct(low)}, {_pct(high)}]"
+
+
+def failures_text(row) -> str:
+    """What failed in a configuration's row of `summary_table`, "" when nothing did."""
+    return describe_failures(int(row["stuck"]), int(row["diverged"]), int(row["seeds"]))
+
+
+def _cell(row, key):
+    if row["healthy"] == 0:
+        return "every seed failed"
+    return _mean_text(row[f"{key}_mean"], row[f"{key}_std"], row[f"{key}_ci_low"], row[f"{key}_ci_high"])
+
+
 def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    """The summary table as a reader sees it: accuracies in percent, mean ± std [CI]."""
+    """The summary table as a reader sees it: accuracies in percent with one decimal, mean ± std [CI] over the
+    healthy seeds, the failed seeds named beside them."""
     level = f"{round(100 * confidence)}% CI"
     if table.empty:
         return pd.DataFrame({"configuration": [], "note": []})
-
-    def cell(row, key):
-        if row["diverged"] == row["seeds"]:
-            return "diverged (every seed)"
-        text = (f"{_pct(row[f'{key}_mean'])} ± {_pct(row[f'{key}_std'])} "
-                f"[{_pct(row[f'{key}_ci_low'])}, {_pct(row[f'{key}_ci_high'])}]")
-        return text + (f" ({row['diverged']} of {row['seeds']} seeds diverged)" if row["diverged"] else "")
-
+    together = table["trained_together"].max() > 1
     formatted = pd.DataFrame({
-        "family": [FAMILY_TITLES[f] for f in table["family"]],
         "configuration": table["configuration"],
+        "family": [FAMILY_TITLES[f] for f in table["family"]],
         "seeds": table["seeds"],
-        f"final val. accuracy % (mean ± std [{level}])": [cell(r, "final") for _, r in table.iterrows()],
-        f"best val. accuracy % (mean ± std [{level}])": [cell(r, "best") for _, r in table.iterrows()],
-        "epoch of best (mean)": table["best_epoch_mean"].round(1).astype(object).where(
-            table["best_epoch_mean"].notna(), "n/a"),
-        "seconds per run (mean)": table["seconds_per_run"].round(1),
+        "failed seeds": [failures_text(r) or "none" for _, r in table.iterrows()],
+        f"final val. accuracy % (mean ± std [{level}], healthy seeds)": [_cell(r, "final") for _, r in table.iterrows()],
+        f"best val. accuracy % (mean ± std [{level}])": [_cell(r, "best") for _, r in table.iterrows()],
+        "epoch of best (mean)": [f"{x:.1f}" if x == x else "n/a" for x in table["best_epoch_mean"]],
+        ("seconds per epoch (each run's share: seeds trained together)" if together else "seconds per epoch"):
+            [f"{x:.2f}" if x == x else "n/a" for x in table["seconds_per_epoch"]],
+        "first epoch's extra seconds (compiling)": [f"{x:.1f}" if x == x else "n/a"
+                                                     for x in table["first_epoch_overhead_s"]],
     })
     # the test set is shown only where it was held out: under the 2017 protocol it is the validation set
     if (table["protocol"] == "holdout").any():
         formatted[f"test accuracy % (mean [{level}], measured once after training)"] = [
-            f"{_pct(r['test_mean'])} [{_pct(r['test_ci_low'])}, {_pct(r['test_ci_high'])}]"
+            ("n/a" if r["healthy"] == 0 else _mean_text(r["test_mean"], math.nan, 0, 0) if r["healthy"] < 2 else
+             f"{_pct(r['test_mean'])} [{_pct(r['test_ci_low'])}, {_pct(r['test_ci_high'])}]")
             if r["protocol"] == "holdout" else "= validation" for _, r in table.iterrows()]
+    notes = [plateau_note(r) for _, r in table.iterrows()]
+    if any(notes):
+        formatted["note"] = notes
     return formatted
 
 
+def plateau_note(row) -> str:
+    if row["schedule"] == "reduce_on_plateau" and not row["rate_changed"]:
+        return f"the rate was never reduced in {int(row['epochs'])} epochs: this run is constant-rate SGD"
+    return ""
+
+
 def _signed(x):
-    """A signed number of points, with a second decimal where one would round it to zero."""
-    return f"{x:+.2f}" if abs(x) < 0.05 else f"{x:+.1f}"
+    return "n/a" if x != x else f"{x:+.1f}"
 
 
-def _points(mean, low, high, level):
-    return f"{abs(mean):.1f} points ({level} CI {_signed(low)} to {_signed(high)})"
+VERDICTS = ("clearly better", "clearly worse", "no clear difference")
+
+
+def compare(runs: pd.DataFrame, label: str, other: str, confidence=0.95) -> dict:
+    """`label` minus `other` in final validation accuracy points, over the healthy seeds of each (paired by seed
+    where they share two or more), with its interval and a verdict from VERDICTS: clear only when the interval
+    excludes zero."""
+    mean, low, high, method = difference_ci(_final_by_seed(runs, label), _final_by_seed(runs, other), confidence)
+    if math.isnan(mean):
+        verdict = "not compared: every seed of one side failed"
+    elif math.isnan(low):
+        verdict = "no interval: fewer than two healthy seeds"
+    else:
+        verdict = VERDICTS[0] if low > 0 else VERDICTS[1] if high < 0 else VERDICTS[2]
+    return {"difference": 100 * mean, "ci_low": 100 * low, "ci_high": 100 * high, "method": method,
+            "verdict": verdict}
+
+
+def difference_text(d: dict, level: str) -> str:
+    """"+2.3 points (95% CI +0.9 to +3.8): clearly better"."""
+    if math.isnan(d["difference"]):
+        return d["verdict"]
+    if math.isnan(d["ci_low"]):
+        return f"{_signed(d['difference'])} points ({d['verdict']})"
+    return (f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}): "
+            f"**{d['verdict']}**" if d["verdict"] != VERDICTS[2] else
+            f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}): "
+            f"{d['verdict']}")
+
+
+def _name(row) -> str:
+    return html.escape(row["configuration"])
+
+
+def _accuracy_text(row, level) -> str:
+    """"69.8% (95% CI 68.8 to 70.7, 5 seeds)", over the healthy seeds."""
+    if row["healthy"] == 0:
+        return "no healthy seed"
+    seeds = f"{row['healthy']} seed{'s' if row['healthy'] > 1 else ''}"
+    if row["final_ci_low"] != row["final_ci_low"]:
+        return f"{_pct(row['final_mean'])}% ({seeds})"
+    return f"{_pct(row['final_mean'])}% ({level} CI {_pct(row['final_ci_low'])} to {_pct(row['final_ci_high'])}, {seeds})"
+
+
+def _family_best(table, families, adaptive_only=False):
+    chosen = table[table["family"].isin(families)]
+    if adaptive_only:  # SGD+momentum and SGD+Nesterov run beside the adaptive methods as references
+        chosen = chosen[~chosen["optimizer"].astype(str).str.startswith("sgd")]
+    healthy = chosen[chosen["failed"] == 0]
+    return (healthy if not healthy.empty else chosen).iloc[0] if not chosen.empty else None
+
+
+def failure_lines(table: pd.DataFrame, level) -> list:
+    """One Markdown sub-bullet per configuration with a failed seed, saying what the healthy seeds gave."""
+    lines = []
+    for _, r in table[table["failed"] > 0].iterrows():
+        rest = (f"; on the healthy seed{'s' if r['healthy'] > 1 else ''}: {_accuracy_text(r, level)}"
+                if r["healthy"] else "")
+        lines.append(f"  - {_name(r)}: {failures_text(r)}{rest}")
+    return lines
+
+
+def budget_note(table: pd.DataFrame):
+    """When most healthy configurations reach their best accuracy in the last fifth of their epochs, the runs were
+    still improving: say so, with the count (None otherwise)."""
+    healthy = table[(table["failed"] == 0) & table["best_epoch_mean"].notna()]
+    if healthy.empty or "epochs" not in healthy:
+        return None
+    late = healthy[healthy["best_epoch_mean"] > 0.8 * healthy["epochs"]]
+    if len(late) * 2 <= len(healthy):
+        return None
+    epochs = int(healthy["epochs"].max())
+    return (f"{len(late)} of {len(healthy)} configurations reach their best validation accuracy in the last fifth "
+            f"of their {epochs} epochs: most were still improving, so a longer budget may change the ranking.")
+
+
+def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95) -> str:
+    """The report's answer in a few bullets, every number from the tables: the best configuration, each family's
+    best against constant-rate SGD, the best schedule against the best adaptive method, and what failed."""
+    if table.empty:
+        return "No completed runs to compare."
+    level = f"{round(100 * confidence)}%"
+    ok = table[table["failed"] == 0]
+    lines = []
+    if not ok.empty:
+        best = ok.iloc[0]
+        lines.append(f"- **Best configuration:** {_name(best)}: {_accuracy_text(best, level)} final validation "
+                     f"accuracy (chance: {100 / max(1, _n_classes(runs)):.0f}%).")
+    baseline = baseline_label(runs)
+    if baseline is not None:
+        base = table[table["configuration"] == baseline].iloc[0]
+        lines.append(f"- **Against constant-rate SGD** ({_name(base)}, {_accuracy_text(base, level)}), each "
+                     f"family's best:")
+        for family in [f for f in COMPARED_FAMILIES if f != "constant"]:
+            row = _family_best(table, [family], adaptive_only=family == "adaptive")
+            if row is None:
+                continue
+            d = compare(runs, row["configuration"], baseline, confidence)
+            failed = f" ({failures_text(row)})" if row["failed"] else ""
+            lines.append(f"  - {FAMILY_TITLES[family]}: {_name(row)}{failed}: {difference_text(d, level)}")
+    s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
+    if s is not None and a is not None:
+        d = compare(runs, a["configuration"], s["configuration"], confidence)
+        lines.append(f"- **Best adaptive method against the best schedule:** {_name(a)} minus {_name(s)}: "
+                     f"{difference_text(d, level)}")
+    failed = table["failed"].sum()
+    lines.append(f"- **Failed runs:** {int(failed)} of {int(table['seeds'].sum())}"
+                 + (":" if failed else " (every run learned; none diverged)."))
+    lines += failure_lines(table, level)
+    note = budget_note(table)
+    if note:
+        lines.append(f"- **Budget:** {note}")
+    return "\n".join(lines)
+
+
+def _n_classes(runs):
+    return int(runs["n_classes"].iloc[0]) if "n_classes" in runs and len(runs) else 2
 
 
 def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95) -> str:
     """The report's findings as Markdown, every number taken from `table` (and, for differences, from the
-    seeds in `runs`). A difference is called one only when its interval excludes zero."""
+    seeds in `runs`). A difference is called one only when its interval excludes zero; configurations with a
+    failed seed are named with their failures and not ranked."""
     if table.empty:
         return "No completed runs to compare."
     level = f"{round(100 * confidence)}%"
-    # a configuration with any diverged seed is named, not ranked: its mean would rest on the surviving seeds only
-    diverged = table[table["diverged"] > 0]
-    table = table[table["diverged"] == 0]
-    raw_labels = table["configuration"]  # what the runs are filed under
-    table = table.assign(configuration=table["configuration"].map(html.escape))  # labels end up in HTML
     lines = []
-    if not diverged.empty:
-        names = ", ".join(f"{html.escape(r['configuration'])} ({r['diverged']} of {r['seeds']} seeds)"
-                          for _, r in diverged.iterrows())
-        lines.append(f"- **Diverged** (the loss became NaN and training stopped; left out of the ranking below): "
-                     f"{names}.")
-    if table.empty:
+    if table["failed"].any():
+        lines.append("- **Failed runs** (left out of every mean, interval and ranking; named here):")
+        lines += failure_lines(table, level)
+    ok = table[table["failed"] == 0]
+    if ok.empty:
         return "\n".join(lines)
-    best = table.iloc[0]
-    worst = table.iloc[-1]
-    lines += [
-        f"- **Highest final validation accuracy:** {best['configuration']} with {_pct(best['final_mean'])}% "
-        f"(mean of {best['seeds']} seed{'s' if best['seeds'] > 1 else ''}; {level} CI "
-        f"[{_pct(best['final_ci_low'])}, {_pct(best['final_ci_high'])}]).",
-        f"- **Lowest:** {worst['configuration']} with {_pct(worst['final_mean'])}%; the spread between the best "
-        f"and the worst configuration is {100 * (best['final_mean'] - worst['final_mean']):.1f} points.",
-    ]
+    best, worst = ok.iloc[0], ok.iloc[-1]
+    lines += [f"- **Highest final validation accuracy:** {_name(best)} with {_accuracy_text(best, level)}.",
+              f"- **Lowest:** {_name(worst)} with {_accuracy_text(worst, level)}; the spread between the best "
+              f"and the worst configuration is {100 * (best['final_mean'] - worst['final_mean']):.1f} points."]
     if runs is not None and not runs.empty:
         lines += _baseline_lines(runs, confidence, level)
-        schedules_ = table[table["family"].isin(SCHEDULE_FAMILIES)]
-        # SGD+momentum and SGD+Nesterov run in the adaptive notebook as references, but are not adaptive methods
-        adaptive = table[(table["family"] == "adaptive") & ~table["optimizer"].str.startswith("sgd")]
-        if not schedules_.empty and not adaptive.empty:
-            s, a = schedules_.iloc[0], adaptive.iloc[0]
-            mean, low, high, _ = difference_ci(_final_by_seed(runs, raw_labels[s.name]),
-                                               _final_by_seed(runs, raw_labels[a.name]), confidence)
-            leader, other = (s, a) if mean >= 0 else (a, s)
-            if mean < 0:  # state the interval for leader minus other
-                low, high = -high, -low
-            if math.isnan(low):
-                verdict = "with a single seed there is no interval, so this is not evidence either way"
-            elif low <= 0 <= high:
-                verdict = (f"the interval of the difference, {_signed(100 * low)} to {_signed(100 * high)} points, spans zero: "
-                           f"**no clear difference** at {best['seeds']} seeds")
-            else:
-                verdict = f"{level} CI of the difference {_signed(100 * low)} to {_signed(100 * high)} points"
-            lines.append(
-                f"- **Best schedule vs best adaptive method:** {s['configuration']} ({_pct(s['final_mean'])}%) vs "
-                f"{a['configuration']} ({_pct(a['final_mean'])}%): {leader['configuration']} leads by "
-                f"{100 * abs(mean):.1f} points; {verdict}.")
-    fastest = table.sort_values("best_epoch_mean", kind="stable").iloc[0]
-    lines.append(f"- **Earliest peak:** {fastest['configuration']} reaches its best validation accuracy at epoch "
-                 f"{fastest['best_epoch_mean']:.0f} on average.")
-    overfit = table[(table["best_mean"] - table["final_mean"]) > 0.01]
+        s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
+        if s is not None and a is not None:
+            d = compare(runs, a["configuration"], s["configuration"], confidence)
+            lines.append(f"- **Best adaptive method against the best schedule:** {_name(a)} "
+                         f"({_pct(a['final_mean'])}%) minus {_name(s)} ({_pct(s['final_mean'])}%): "
+                         f"{difference_text(d, level)}.")
+    fastest = ok.sort_values("best_epoch_mean", kind="stable").iloc[0]
+    lines.append(f"- **Earliest peak among the healthy configurations:** {_name(fastest)} reaches its best "
+                 f"validation accuracy at epoch {fastest['best_epoch_mean']:.0f} on average.")
+    overfit = ok[(ok["best_mean"] - ok["final_mean"]) > 0.01]
     if not overfit.empty:
-        names = ", ".join(f"{r['configuration']} ({100 * (r['best_mean'] - r['final_mean']):.1f} points)"
-                          for _, r in overfit.iterrows())
-        lines.append(f"- **Ends below its own peak by more than 1 point** (a sign of overfitting or instability "
-                     f"late in training): {names}.")
+        lines.append("- **Ends more than 1 point below its own peak** (overfitting or instability late in "
+                     "training):")
+        lines += [f"  - {_name(r)}: {100 * (r['best_mean'] - r['final_mean']):.1f} points"
+                  for _, r in overfit.iterrows()]
+    for _, r in table.iterrows():
+        if "schedule" in table and plateau_note(r):
+            lines.append(f"- **{_name(r)}:** {plateau_note(r)}.")
+    note = budget_note(table)
+    if note:
+        lines.append(f"- **Budget:** {note}")
     return "\n".join(lines)
 
 
@@ -241,26 +408,24 @@ def _baseline_lines(runs, confidence, level):
     if baseline is None:
         return []
     diffs = baseline_differences(runs, baseline, confidence)
-    # no difference is computed where either side diverged: those are named elsewhere, not compared
-    diffs = diffs[diffs["difference"].notna()]
-    name = html.escape(baseline)
+    compared = diffs[diffs["verdict"].isin(VERDICTS)]
     lines = []
-    for verdict, verb in (("better", "beats"), ("worse", "trails")):
-        chosen = diffs[diffs["verdict"] == verdict]
-        if not chosen.empty:
-            items = "; ".join(f"{html.escape(r['configuration'])} {verb} it by "
-                              f"{_points(r['difference'], r['ci_low'], r['ci_high'], level)}"
-                              for _, r in chosen.iterrows())
-            lines.append(f"- **Clearly {verdict} than the constant-rate baseline** ({name}): {items}.")
-    if len(diffs) > 1 and (diffs["verdict"].isin(["better", "worse"])).any():
-        lines.append(f"- *These {len(diffs)} intervals are each at {level}, not adjusted for making {len(diffs)} "
-                     f"comparisons: about {len(diffs) * (1 - confidence):.1f} of them could exclude zero by chance "
-                     f"alone, so a single narrow \"clear\" difference is weak evidence.*")
-    unclear = diffs[diffs["verdict"] == "no clear difference"]
-    if not unclear.empty:
-        lines.append(f"- **No clear difference from the baseline** (the {level} interval of the difference spans "
-                     f"zero) for {len(unclear)} of {len(diffs)} configurations: "
-                     f"{', '.join(html.escape(c) for c in unclear['configuration'])}.")
+    for verdict in VERDICTS:
+        chosen = compared[compared["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        lines.append(f"- **{verdict.capitalize()} than constant-rate SGD** ({html.escape(baseline)}), "
+                     f"{len(chosen)} of {len(compared)}:" if verdict != VERDICTS[2] else
+                     f"- **No clear difference from constant-rate SGD** (the {level} interval spans zero), "
+                     f"{len(chosen)} of {len(compared)}:")
+        lines += [f"  - {html.escape(r['configuration'])}: {_signed(r['difference'])} points ({level} CI "
+                  f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])})"
+                  + (f"; {r['failed']}, over the healthy seeds" if r["failed"] else "")
+                  for _, r in chosen.iterrows()]
+    if len(compared) > 1 and compared["verdict"].isin(VERDICTS[:2]).any():
+        lines.append(f"- *These {len(compared)} intervals are each at {level}, not adjusted for making "
+                     f"{len(compared)} comparisons: about {len(compared) * (1 - confidence):.1f} of them could "
+                     f"exclude zero by chance alone, so a single narrow clear difference is weak evidence.*")
     return lines
 
 
@@ -283,30 +448,32 @@ def difference_ci(a: pd.Series, b: pd.Series, confidence=0.95):
 
 
 def _final_by_seed(runs, label):
-    return runs[runs["label"] == label].set_index("seed")["final_val_accuracy"].astype(float)
+    """A configuration's final validation accuracy per healthy seed."""
+    return _healthy(runs[runs["label"] == label]).set_index("seed")["final_val_accuracy"].astype(float)
 
 
 def rank_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """Configurations ranked by mean final validation accuracy, with each one's mean rank within a seed (1 =
     best of that seed): a ranking that holds seed by seed is firmer than one made by the means alone. A
-    configuration with a diverged seed is not ranked on its surviving seeds: it comes last, marked, and a diverged
-    seed ranks last within its seed."""
+    configuration with a failed seed is not ranked on its healthy ones: it comes last, unranked, with its
+    failures, and a failed seed ranks last within its seed."""
     table = summary_table(runs, confidence)
     if table.empty:
         return table
-    table = pd.concat([table[table["diverged"] == 0], table[table["diverged"] > 0]], ignore_index=True)
-    per_seed = runs.pivot_table(index="seed", columns="label", values="final_val_accuracy", aggfunc="first",
-                                dropna=False)
+    per_seed = runs.assign(score=runs["final_val_accuracy"].where(runs["status"] == HEALTHY)).pivot_table(
+        index="seed", columns="label", values="score", aggfunc="first", dropna=False)
     mean_rank = per_seed.rank(axis=1, ascending=False, na_option="bottom").mean()
-    ranked = (table["diverged"] == 0).sum()
+    ranked = int((table["failed"] == 0).sum())
+    level = f"{round(100 * confidence)}% CI"
     return pd.DataFrame({
         "rank": [str(i + 1) if i < ranked else "–" for i in range(len(table))],
         "configuration": table["configuration"],
         "family": [FAMILY_TITLES[f] for f in table["family"]],
-        "final val. accuracy %": [
-            f"{_pct(r['final_mean'])} [{_pct(r['final_ci_low'])}, {_pct(r['final_ci_high'])}]" if not r["diverged"]
-            else f"{r['diverged']} of {r['seeds']} seeds diverged" for _, r in table.iterrows()],
-        "mean rank within a seed": table["configuration"].map(mean_rank).round(1),
+        f"final val. accuracy % [{level}]": [
+            (_cell(r, "final") if not r["failed"] else
+             f"{failures_text(r)}" + (f"; healthy: {_cell(r, 'final')}" if r["healthy"] else ""))
+            for _, r in table.iterrows()],
+        "mean rank within a seed": [f"{x:.1f}" for x in table["configuration"].map(mean_rank)],
     })
 
 
@@ -317,28 +484,18 @@ def baseline_label(runs: pd.DataFrame):
 
 
 def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> pd.DataFrame:
-    """Each configuration's final validation accuracy minus the baseline's, in points, with its interval and a
-    verdict: "better" or "worse" only when the interval excludes zero."""
+    """Each configuration's final validation accuracy minus the baseline's, in points, over healthy seeds, with
+    its interval, a verdict from VERDICTS and the failed seeds named (`failed`, "" when none)."""
     rows = []
-    base = _final_by_seed(runs, baseline)
-    base_diverged = int((runs.loc[runs["label"] == baseline, "status"] == "diverged").sum())
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
         if label == baseline:
             continue
-        diverged = int((group["status"] == "diverged").sum())
-        if diverged or base_diverged:  # survivors alone would flatter it: no difference is computed
-            rows.append({"family": family, "configuration": label, "difference": math.nan, "ci_low": math.nan,
-                         "ci_high": math.nan, "method": "none",
-                         "verdict": f"{diverged} of {len(group)} seeds diverged" if diverged else
-                         f"the baseline diverged ({base_diverged} of its seeds)"})
-            continue
-        mean, low, high, method = difference_ci(_final_by_seed(runs, label), base, confidence)
-        verdict = ("no interval (one seed)" if math.isnan(low) else "better" if low > 0 else "worse" if high < 0
-                   else "no clear difference")
-        rows.append({"family": family, "configuration": label, "difference": 100 * mean, "ci_low": 100 * low,
-                     "ci_high": 100 * high, "method": method, "verdict": verdict})
+        stuck, diverged = (int((group["status"] == s).sum()) for s in FAILURES)
+        rows.append({"family": family, "configuration": label, **compare(runs, label, baseline, confidence),
+                     "failed": describe_failures(stuck, diverged, len(group))})
     return pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method",
-                                       "verdict"]).sort_values("difference", ascending=False, ignore_index=True)
+                                       "verdict", "failed"]).sort_values("difference", ascending=False,
+                                                                         ignore_index=True)
 
 
 def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
@@ -347,16 +504,20 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         "configuration": diffs["configuration"],
         "family": [FAMILY_TITLES[f] for f in diffs["family"]],
         f"difference to the baseline, points [{level}]": [
-            f"{r['difference']:+.1f} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]" if not math.isnan(r["ci_low"])
-            else "n/a" if math.isnan(r["difference"]) else f"{r['difference']:+.1f}" for _, r in diffs.iterrows()],
+            "n/a" if math.isnan(r["difference"]) else _signed(r["difference"]) if math.isnan(r["ci_low"]) else
+            f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
+            for _, r in diffs.iterrows()],
         "interval": diffs["method"],
         "verdict": diffs["verdict"],
+        "failed seeds (left out)": diffs["failed"].replace("", "none"),
     })
 
 
 def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
-    """Epochs and seconds until each configuration's mean validation accuracy first reaches the target:
-    `target_fraction` of the best mean accuracy any configuration reached. Returns (table, target)."""
+    """Epochs and seconds until each configuration's mean validation accuracy (over its healthy seeds) first
+    reaches the target: `target_fraction` of the best mean accuracy any configuration reached. Seconds count every
+    epoch at the run's steady rate: the first epoch's compiling is left out (load_runs). Returns (table, target)."""
+    histories = _healthy(histories)
     mean = histories.groupby(["label", "epoch"], sort=False)[["val_accuracy", "elapsed_s"]].mean().reset_index()
     if mean.empty or not mean["val_accuracy"].notna().any():
         return pd.DataFrame(columns=["configuration", "epochs", "seconds"]), math.nan
@@ -368,7 +529,7 @@ def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
             rows.append({"configuration": label, "epochs": "not reached", "seconds": "not reached", "_order": math.inf})
         else:
             first = reached.iloc[0]
-            rows.append({"configuration": label, "epochs": int(first["epoch"]), "seconds": round(first["elapsed_s"], 1),
+            rows.append({"configuration": label, "epochs": int(first["epoch"]), "seconds": f"{first['elapsed_s']:.1f}",
                          "_order": first["elapsed_s"]})
     table = pd.DataFrame(rows).sort_values("_order", kind="stable", ignore_index=True).drop(columns="_order")
     return table, target
@@ -382,22 +543,28 @@ def grid_centre(rates) -> float:
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
     validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
-    beyond). A rate at which any seed diverged has no mean (its survivors would flatter it), so it is never best.
-    Test accuracy at the chosen rate is reported too: the best rate is picked on validation accuracy, which
-    therefore flatters it, while the test set played no part in the choice."""
+    beyond). Means are over healthy seeds; a rate at which any seed failed (stuck at chance or diverged) is never
+    the best, since a rate that fails on some seeds is not one to recommend. Test accuracy at the chosen rate is
+    reported too: the best rate is picked on validation accuracy, which therefore flatters it, while the test set
+    played no part in the choice."""
     rows = []
     for optimizer, group in runs.groupby("optimizer", sort=False):
-        means = group.groupby("lr0")["final_val_accuracy"].agg(lambda v: v.mean(skipna=False)).sort_index()
-        tests = group.groupby("lr0")["test_accuracy"].mean()
-        if means.notna().sum() == 0:
+        by_rate = {lr: g for lr, g in group.groupby("lr0")}
+        means = pd.Series({lr: _healthy(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
+        tests = pd.Series({lr: _healthy(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
+        failed = {lr: describe_failures(int((g["status"] == "stuck").sum()), int((g["status"] == "diverged").sum()),
+                                        len(g)) for lr, g in by_rate.items()}
+        eligible = means[[not failed[lr] for lr in means.index]].dropna()
+        if eligible.empty:
             continue
         default = grid_centre(means.index)
         on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
-        best = means.idxmax()
+        best = eligible.idxmax()
         rows.append({"method": DISPLAY_NAMES[optimizer], "default_lr": default, "best_lr": best,
                      "at_default": means[on_grid[0]] if on_grid else math.nan, "at_best": means[best],
+                     "default_failed": failed[on_grid[0]] if on_grid else "",
                      "test_at_default": tests[on_grid[0]] if on_grid else math.nan, "test_at_best": tests[best],
-                     "diverged_rates": ", ".join(f"{lr:.3g}" for lr in means.index[means.isna()]),
+                     "failed_rates": "; ".join(f"{lr:.3g} ({text})" for lr, text in sorted(failed.items()) if text),
                      "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
                      "on_edge": best in (means.index.min(), means.index.max())})
     return pd.DataFrame(rows)
@@ -409,14 +576,15 @@ def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "method": table["method"],
         "default lr": table["default_lr"].map(lambda x: f"{x:g}"),
-        "final val. accuracy % at default": table["at_default"].map(_pct),
+        "final val. accuracy % at default": [_pct(a) + (f" ({f})" if f else "")
+                                             for a, f in zip(table["at_default"], table["default_failed"])],
         "best lr on the grid": table["best_lr"].map(lambda x: f"{x:.3g}"),
         "final val. accuracy % at best": table["at_best"].map(_pct),
-        "gain, points": (100 * (table["at_best"] - table["at_default"])).round(1),
+        "gain, points": [_signed(100 * (b - a)) for a, b in zip(table["at_default"], table["at_best"])],
         "test accuracy % at default → at best": [f"{_pct(a)} → {_pct(b)}" for a, b in
                                                  zip(table["test_at_default"], table["test_at_best"])],
         "grid": table["grid"],
-        "rates where a seed diverged": table["diverged_rates"].replace("", "none"),
+        "rates where a seed failed": table["failed_rates"].replace("", "none"),
         "best on the grid's edge": table["on_edge"].map({True: "yes — widen the grid", False: "no"}),
     })
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .config import seed_groups
+from .health import run_status
 
 HISTORY_COLUMNS = ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
 
@@ -46,8 +47,9 @@ def atomic_write_text(path: Path, text: str):
     os.replace(tmp, path)
 
 
-# A finished run is one to reuse and report: it trained to the end, or its loss became NaN and it stopped early.
-FINISHED = ("completed", "diverged")
+# A finished run is one to reuse and report: it trained to the end (and learned, or stayed at chance), or its loss
+# became NaN and it stopped early (lrlab.health).
+FINISHED = ("completed", "stuck", "diverged")
 
 
 def read_summary(run_path: Path):
@@ -61,25 +63,23 @@ def read_summary(run_path: Path):
     return summary
 
 
-def nan_epochs(history: pd.DataFrame) -> pd.Series:
-    """Epochs whose training loss is not finite: one is enough for the run to count as diverged."""
-    return ~np.isfinite(history["loss"])
-
-
 def _versions() -> dict:
-    import keras
+    from .machine import run_record
 
-    return {"keras_version": keras.__version__, "backend": keras.backend.backend()}
+    return run_record()
 
 
-def summarize_history(history: pd.DataFrame, seconds: float, test=None) -> dict:
+def summarize_history(history: pd.DataFrame, seconds: float, test=None, n_classes=2, n_validation=2000) -> dict:
     """Final and best validation metrics, and the test metrics measured after training. A run whose loss became
-    NaN is "diverged": its metrics are None, never a number that would read as a (bad) result."""
-    diverged = nan_epochs(history).any()
+    NaN is "diverged": its metrics are None, never a number that would read as a (bad) result; one that never
+    rose clearly above chance is "stuck" (lrlab.health): its numbers are kept, and the report counts it as
+    failed."""
+    status = run_status(history, n_classes, n_validation)
+    diverged = status == "diverged"
     last = history.iloc[-1]
     best = None if diverged else history["val_accuracy"].idxmax()
     return {
-        "status": "diverged" if diverged else "completed",
+        "status": status,
         "epochs_completed": int(len(history)),
         "final": {k: None if diverged else float(last[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
         "best_val_accuracy": None if diverged else float(history.loc[best, "val_accuracy"]),
@@ -187,12 +187,13 @@ def _train(configs, dataset, settings, rids, log):
         trained = train.train_runs(configs, dataset, settings["steps_per_execution"], name=name, log=log)
         share = (time.perf_counter() - start) / len(configs)  # runs trained together share the time equally
         histories = [history for history, _ in trained]
-        summaries = [summarize_history(history, share, test) | {"trained_together": len(configs)}
-                     for history, test in trained]
+        data = configs[0]["data"]
+        summaries = [summarize_history(history, share, test, len(data["classes"]), data["n_validation"])
+                     | {"trained_together": len(configs)} for history, test in trained]
     for config, rid, history, summary in zip(configs, rids, histories, summaries):
         _store(config, rid, history, summary, settings)
-        diverged = summary["status"] == "diverged"
-        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + (" (diverged: the loss became NaN)" if diverged else ""))
+        note = {"diverged": " (diverged: the loss became NaN)", "stuck": " (stuck: never clearly above chance)"}
+        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + note.get(summary["status"], ""))
 
 
 def _store(config, rid, history, summary, settings):
