@@ -140,18 +140,19 @@ def test_summary_table_and_conclusions_follow_the_numbers():
     assert table.loc[0, "final_mean"] == pytest.approx(0.81) and table.loc[0, "best_epoch_mean"] == 30
     text = conclusions(table, runs)
     # paired by seed: differences 0.10, 0.09, 0.11 → mean 10 points, t-interval ± 2.48 points
-    assert "Adam with 81.0%" in text and "leads by 10.0 points" in text
-    assert "95% CI of the difference +7.5 to +12.5 points" in text
-    assert "Adam beats it by 10.0 points (95% CI +7.5 to +12.5)" in text
+    assert "Adam with 81.0% (95% CI 78.5 to 83.5, 3 seeds)" in text
+    assert "**Clearly better than constant-rate SGD** (SGD const), 1 of 1:\n  - Adam: +10.0 points (95% CI +7.5 to +12.5)" in text
     shown = format_summary(table)
-    assert shown.iloc[0, 3].startswith("81.0 ± 1.0 [")
+    assert shown.loc[0, "final val. accuracy % (mean ± std [95% CI], healthy seeds)"].startswith("81.0 ± 1.0 [78.5, 83.5]")
+    assert shown.loc[0, "failed seeds"] == "none"
 
 
 def test_overlapping_intervals_are_called_unclear():
     runs = _runs([("constant", "SGD", s, a, a, 10) for s, a in enumerate([0.70, 0.80, 0.75])] +
                  [("adaptive", "Adam", s, a, a, 10) for s, a in enumerate([0.72, 0.81, 0.76])])
     text = conclusions(summary_table(runs), runs)
-    assert "spans zero: **no clear difference** at 3 seeds" in text and "No clear difference from the baseline" in text
+    assert "No clear difference from constant-rate SGD** (the 95% interval spans zero), 1 of 1:\n  - Adam: +1.3" in text
+    assert "clearly" not in text.lower().replace("no clear", "")
 
 
 def test_folders_of_dead_runs_are_cleaned_and_live_ones_kept(tmp_path):
@@ -191,9 +192,10 @@ def test_diverged_configurations_are_named_not_ranked():
     table = summary_table(runs)
     assert table["configuration"].tolist() == ["SGD", "Adam"] and table.loc[1, "diverged"] == 3
     shown = format_summary(table)
-    assert shown.iloc[1, 3] == "diverged (every seed)"
+    assert shown.loc[1, "failed seeds"] == "3 of 3 seeds diverged"
+    assert shown.iloc[1, 4] == "every seed failed"
     text = conclusions(table, runs)
-    assert "**Diverged**" in text and "Adam (3 of 3 seeds)" in text
+    assert "**Failed runs**" in text and "  - Adam: 3 of 3 seeds diverged\n" in text
     assert "Highest final validation accuracy:** SGD" in text and "Lowest:** SGD" in text
 
 
@@ -202,9 +204,12 @@ def test_a_partly_diverged_configuration_is_not_ranked_on_its_survivors():
                  [("adaptive", "Adam", s, a, a, 10) for s, a in enumerate([0.95, float("nan"), float("nan")])])
     runs.loc[4:, "status"] = "diverged"
     table = summary_table(runs)
-    assert format_summary(table).iloc[0, 3].endswith("(2 of 3 seeds diverged)")
+    assert table["configuration"].tolist() == ["SGD", "Adam"]  # a configuration with a failed seed comes last
+    shown = format_summary(table)
+    assert shown.loc[1, "failed seeds"] == "2 of 3 seeds diverged" and shown.iloc[1, 4] == "95.0"  # one healthy seed
     text = conclusions(table, runs)
-    assert "Adam (2 of 3 seeds)" in text and "Highest final validation accuracy:** SGD" in text
+    assert "  - Adam: 2 of 3 seeds diverged; on the healthy seed: 95.0% (1 seed)" in text
+    assert "Highest final validation accuracy:** SGD" in text
 
 
 def test_labels_are_escaped_in_the_conclusions():

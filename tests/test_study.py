@@ -91,9 +91,10 @@ def test_ranks_within_seeds_and_verdicts_against_the_baseline():
     ranks = rank_table(runs)
     assert ranks["configuration"].tolist() == ["step", "adam", "const"]
     # step is first in every seed; adam beats const in seeds 0, 2 and 4 only
-    assert ranks["mean rank within a seed"].tolist() == [1.0, 2.4, 2.6]
+    assert ranks["mean rank within a seed"].tolist() == ["1.0", "2.4", "2.6"]
+    assert "" not in ranks.columns and ranks["rank"].tolist() == ["1", "2", "3"]  # ranks, no index column
     diffs = baseline_differences(runs, "const").set_index("configuration")
-    assert diffs.loc["step", "verdict"] == "better" and diffs.loc["step", "difference"] == pytest.approx(4.8)
+    assert diffs.loc["step", "verdict"] == "clearly better" and diffs.loc["step", "difference"] == pytest.approx(4.8)
     assert diffs.loc["adam", "verdict"] == "no clear difference" and diffs.loc["adam", "method"] == "paired"
     table = summary_table(runs)
     assert table.loc[0, "test_mean"] == pytest.approx(0.756 - 0.01)
@@ -108,8 +109,8 @@ def test_time_to_accuracy_reads_the_mean_curves():
     })
     table, target = time_to_accuracy(histories, 0.95)
     assert target == pytest.approx(0.76)
-    assert table.to_dict("records") == [{"configuration": "slow", "epochs": 3, "seconds": 1.5},
-                                        {"configuration": "fast", "epochs": 2, "seconds": 2.0},
+    assert table.to_dict("records") == [{"configuration": "slow", "epochs": 3, "seconds": "1.5"},
+                                        {"configuration": "fast", "epochs": 2, "seconds": "2.0"},
                                         {"configuration": "never", "epochs": "not reached", "seconds": "not reached"}]
 
 
@@ -185,18 +186,22 @@ def test_a_configuration_with_a_diverged_seed_is_neither_ranked_nor_compared():
     runs.loc[runs["final_val_accuracy"].isna(), "status"] = "diverged"
     ranks = rank_table(runs)
     assert ranks["configuration"].tolist() == ["const", "lion"] and ranks["rank"].tolist() == ["1", "–"]
-    assert ranks.loc[1, "final val. accuracy %"] == "2 of 3 seeds diverged"
-    assert ranks.loc[1, "mean rank within a seed"] == round((1 + 2 + 2) / 3, 1)  # diverged seeds rank last
+    assert ranks.loc[1, "final val. accuracy % [95% CI]"] == "2 of 3 seeds diverged; healthy: 99.0"
+    assert ranks.loc[1, "mean rank within a seed"] == f"{(1 + 2 + 2) / 3:.1f}"  # failed seeds rank last
     diffs = baseline_differences(runs, "const")
-    assert diffs.loc[0, "verdict"] == "2 of 3 seeds diverged" and math.isnan(diffs.loc[0, "difference"])
+    # over the one healthy seed: a difference, but no interval, and the failures named beside it
+    assert diffs.loc[0, "verdict"] == "no interval: fewer than two healthy seeds"
+    assert diffs.loc[0, "difference"] == pytest.approx(99 - 71) and diffs.loc[0, "failed"] == "2 of 3 seeds diverged"
 
 
 def test_a_rate_where_a_seed_diverged_is_never_the_best():
     runs = _runs([("lr_sensitivity", "x", s, a, "adam", lr) for s in range(2)
                   for lr, a in [(1e-4, 0.6), (1e-3, 0.7)]] +
                  [("lr_sensitivity", "x", 0, 0.95, "adam", 1e-2), ("lr_sensitivity", "x", 1, math.nan, "adam", 1e-2)])
+    runs.loc[runs["final_val_accuracy"].isna(), "status"] = "diverged"
     row = sensitivity_table(runs).iloc[0]
-    assert row["best_lr"] == 1e-3 and row["diverged_rates"] == "0.01" and row["test_at_best"] == pytest.approx(0.69)
+    assert row["best_lr"] == 1e-3 and row["failed_rates"] == "0.01 (1 of 2 seeds diverged)"
+    assert row["test_at_best"] == pytest.approx(0.69)
 
 
 def test_figures_of_runs_that_all_diverged_say_so():

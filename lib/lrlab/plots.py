@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
-from .results import grid_centre
+from .results import grid_centre, short_names  # noqa: F401 (the notebooks name lines with it)
 
 # Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
 # colour in every figure and every report.
@@ -33,12 +33,6 @@ OPTIMIZER_COLOURS = {
     "sgd": BASELINE_COLOUR, "adagrad": "#d62728", "adadelta": "#ff7f0e", "rmsprop": "#8c564b", "adam": "#e377c2",
     "sgd_momentum": "#7f7f7f", "sgd_nesterov": "#b0b0b0", "adamw": "#bcbd22", "nadam": "#e6ab02",
     "adamax": "#7f0000", "lion": "#c51b7d",
-}
-SCHEDULE_NAMES = {
-    "constant": "constant rate (SGD)", "time_based_decay": "time-based decay", "step_decay": "step decay",
-    "exponential_decay": "exponential decay", "cosine_decay": "cosine decay", "warmup_cosine": "warm-up + cosine",
-    "cosine_restarts": "cosine with restarts", "one_cycle": "one-cycle", "triangular_cyclical": "triangular cyclical",
-    "polynomial_decay": "linear decay", "reduce_on_plateau": "reduce on plateau",
 }
 MAX_LINES = 8
 DPI = 200  # twice the 100 px per inch the report lays figures out at: sharp on high-density screens
@@ -69,15 +63,6 @@ def colours(runs: pd.DataFrame) -> dict:
     clashes = [label for label, c in wanted.items() if c is None or list(wanted.values()).count(c) > 1]
     spare = iter(sns.color_palette("husl", len(clashes)).as_hex())
     return {label: next(spare) if label in clashes else c for label, c in wanted.items()}
-
-
-def short_names(runs: pd.DataFrame) -> dict:
-    """label -> a short name for legends ("step decay", "Adam"); the full label where two would read alike."""
-    configs = runs.drop_duplicates("label")
-    names = {row["label"]: SCHEDULE_NAMES.get(row["schedule"], row["label"]) if row["optimizer"] == "sgd"
-             else DISPLAY_NAMES.get(row["optimizer"], row["label"]) for _, row in configs.iterrows()}
-    counts = pd.Series(list(names.values())).value_counts()
-    return {label: label if counts[name] > 1 else name for label, name in names.items()}
 
 
 def panel_groups(runs: pd.DataFrame, baseline=None) -> list:
@@ -406,7 +391,11 @@ def png(fig) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    data = buffer.getvalue()
-    pixels = int.from_bytes(data[16:20], "big")  # the PNG header's width
-    return data, round(pixels * 100 / DPI)
+    # a figure has few colours: a 256-colour palette image looks the same at a third of the bytes
+    from PIL import Image
+
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small = io.BytesIO()
+    image.save(small, format="PNG", optimize=True)
+    return small.getvalue(), round(image.width * 100 / DPI)
 

@@ -338,15 +338,18 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     from .store import atomic_write_text, profile_dir
 
     folder = profile_dir(settings)
-    per_run = runs.drop(columns=[c for c in ("class_names",) if c in runs])
+    # the configuration's columns beside every epoch; the rest of a run's record is summary.csv's and the report's
+    per_run = runs[["run_id", "schedule", "lr0", "schedule_params", "optimizer_params", "precision", "model",
+                    "batch_size", "protocol"]]
     settings = pd.DataFrame([{f"schedule_{k}": v for k, v in json.loads(p).items() if k != "name"}
                              | {f"optimizer_{k}": v for k, v in json.loads(o).items() if k != "name"}
                              for p, o in zip(runs["schedule_params"], runs["optimizer_params"])], index=runs.index)
     per_run = pd.concat([per_run.drop(columns=["schedule_params", "optimizer_params"]), settings], axis=1)
-    epochs = histories.drop(columns=["family", "label", "seed", "optimizer", "status"]).merge(per_run, on="run_id")
+    epochs = histories.merge(per_run, on="run_id")
     first = ["run_id", "family", "label", "optimizer", "schedule", "seed", "status", "epoch"]
     epochs = epochs[first + [c for c in epochs.columns if c not in first]]
-    files = {"runs.csv": epochs.to_csv(index=False), "summary.csv": table.to_csv(index=False)}
+    files = {"runs.csv": epochs.to_csv(index=False, float_format="%.6g"),
+             "summary.csv": table.to_csv(index=False, float_format="%.6g")}
     links = []
     for name, text in files.items():
         atomic_write_text(folder / name, text)
@@ -376,7 +379,7 @@ def finish_html(page: str) -> str:
         return html.unescape(re.sub(r"<[^>]+>", "", fragment)).replace("¶", "").strip()
 
     sections = [(anchor, text(inner)) for anchor, inner in
-                re.findall(r'<h2[^>]*\bid="([^"]+)"[^>]*>(.*?)</h2>', page, flags=re.S) if anchor != "in-short"]
+                re.findall(r'<h2[^>]*\bid="([^"]+)"[^>]*>(.*?)</h2>', page, flags=re.S) if anchor.lower() != "in-short"]
     figures = len(re.findall(r'<figure class="lrlab-figure"', page))
     tables = len(re.findall(r'<figure class="lrlab-table-box"', page))
     items = "".join(f'<li><a href="#{anchor}">{html.escape(name)}</a></li>' for anchor, name in sections)

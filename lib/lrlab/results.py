@@ -12,8 +12,28 @@ from scipy import stats
 from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
-from .health import FAILURES, HEALTHY, describe_failures, nan_epochs, run_status
+from .health import HEALTHY, describe_failures, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, range_test_suggestion, read_manifest, read_summary, runs_dir
+
+
+SCHEDULE_NAMES = {
+    "constant": "constant rate (SGD)", "time_based_decay": "time-based decay", "step_decay": "step decay",
+    "exponential_decay": "exponential decay", "cosine_decay": "cosine decay", "warmup_cosine": "warm-up + cosine",
+    "cosine_restarts": "cosine with restarts", "one_cycle": "one-cycle", "triangular_cyclical": "triangular cyclical",
+    "polynomial_decay": "linear decay", "reduce_on_plateau": "reduce on plateau",
+}
+
+
+def short_names(runs: pd.DataFrame) -> dict:
+    """label -> a short name for legends and sentences ("step decay", "Adam"); the full label where two would
+    read alike (a grid of rates, the same schedule twice) or the runs do not say what they are."""
+    if not {"optimizer", "schedule"} <= set(runs.columns):
+        return {label: label for label in runs["label"].unique()}
+    configs = runs.drop_duplicates("label")
+    names = {row["label"]: SCHEDULE_NAMES.get(row["schedule"], row["label"]) if row["optimizer"] == "sgd"
+             else DISPLAY_NAMES.get(row["optimizer"], row["label"]) for _, row in configs.iterrows()}
+    counts = pd.Series(list(names.values())).value_counts()
+    return {label: label if counts[name] > 1 else name for label, name in names.items()}
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -153,7 +173,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         final = mean_ci(healthy["final_val_accuracy"], confidence)
         best = mean_ci(healthy["best_val_accuracy"], confidence)
         test = mean_ci(healthy["test_accuracy"], confidence)
-        stuck, diverged = (int((group["status"] == s).sum()) for s in FAILURES)
+        stuck, diverged = (int((group["status"] == s).sum()) for s in ("stuck", "diverged"))
         rows.append({
             "family": family, "configuration": label, "seeds": len(group), "healthy": len(healthy),
             "stuck": stuck, "diverged": diverged, "failed": stuck + diverged,
@@ -237,7 +257,8 @@ def plateau_note(row) -> str:
 
 
 def _signed(x):
-    return "n/a" if x != x else f"{x:+.1f}"
+    """"+2.3", "−0.4" (a true minus sign), "n/a" for NaN."""
+    return "n/a" if x != x else "+0.0" if abs(x) < 0.05 else f"{x:+.1f}".replace("-", "−")
 
 
 VERDICTS = ("clearly better", "clearly worse", "no clear difference")
@@ -259,15 +280,14 @@ def compare(runs: pd.DataFrame, label: str, other: str, confidence=0.95) -> dict
 
 
 def difference_text(d: dict, level: str) -> str:
-    """"+2.3 points (95% CI +0.9 to +3.8): clearly better"."""
+    """"+2.3 points (95% CI +0.9 to +3.8), **clearly better**"; a verdict that is not clear is not in bold."""
     if math.isnan(d["difference"]):
         return d["verdict"]
     if math.isnan(d["ci_low"]):
         return f"{_signed(d['difference'])} points ({d['verdict']})"
-    return (f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}): "
-            f"**{d['verdict']}**" if d["verdict"] != VERDICTS[2] else
-            f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}): "
-            f"{d['verdict']}")
+    verdict = f"**{d['verdict']}**" if d["verdict"] in VERDICTS[:2] else d["verdict"]
+    return (f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}), "
+            f"{verdict}")
 
 
 def _name(row) -> str:
@@ -316,12 +336,14 @@ def budget_note(table: pd.DataFrame):
             f"of their {epochs} epochs: most were still improving, so a longer budget may change the ranking.")
 
 
-def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95) -> str:
+def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd.DataFrame = None) -> str:
     """The report's answer in a few bullets, every number from the tables: the best configuration, each family's
-    best against constant-rate SGD, the best schedule against the best adaptive method, and what failed."""
+    best against constant-rate SGD, the best adaptive method against the best schedule, what failed, and whether
+    the budget was long enough."""
     if table.empty:
         return "No completed runs to compare."
     level = f"{round(100 * confidence)}%"
+    name_of = short_names(runs)
     ok = table[table["failed"] == 0]
     lines = []
     if not ok.empty:
@@ -331,24 +353,32 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95) -> str:
     baseline = baseline_label(runs)
     if baseline is not None:
         base = table[table["configuration"] == baseline].iloc[0]
-        lines.append(f"- **Against constant-rate SGD** ({_name(base)}, {_accuracy_text(base, level)}), each "
-                     f"family's best:")
+        lines.append(f"- **Against constant-rate SGD** at {_accuracy_text(base, level)}, the best of each family, "
+                     f"in points of final validation accuracy:")
         for family in [f for f in COMPARED_FAMILIES if f != "constant"]:
             row = _family_best(table, [family], adaptive_only=family == "adaptive")
             if row is None:
                 continue
             d = compare(runs, row["configuration"], baseline, confidence)
-            failed = f" ({failures_text(row)})" if row["failed"] else ""
-            lines.append(f"  - {FAMILY_TITLES[family]}: {_name(row)}{failed}: {difference_text(d, level)}")
+            several = (table["family"] == family).sum() > 1
+            who = f"{FAMILY_TITLES[family]} (best: {html.escape(name_of[row['configuration']])})" if several \
+                else FAMILY_TITLES[family]
+            failed = f"; {failures_text(row)}" if row["failed"] else ""
+            lines.append(f"  - {who}: {difference_text(d, level)}{failed}")
     s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
     if s is not None and a is not None:
         d = compare(runs, a["configuration"], s["configuration"], confidence)
-        lines.append(f"- **Best adaptive method against the best schedule:** {_name(a)} minus {_name(s)}: "
-                     f"{difference_text(d, level)}")
+        lines.append(f"- **Best adaptive method against the best schedule:** {html.escape(name_of[a['configuration']])}"
+                     f" minus {html.escape(name_of[s['configuration']])}: {difference_text(d, level)}")
     failed = table["failed"].sum()
     lines.append(f"- **Failed runs:** {int(failed)} of {int(table['seeds'].sum())}"
                  + (":" if failed else " (every run learned; none diverged)."))
     lines += failure_lines(table, level)
+    if sweep is not None and not sweep.empty:
+        own = sweep[~sweep["run_id"].isin(runs["run_id"])]  # the default rates' runs are counted above
+        failed_sweep = int((own["status"] != HEALTHY).sum())
+        lines.append(f"- **Learning-rate sweep:** {failed_sweep} of its other {len(own)} runs failed"
+                     + (" (see its section: rates far from the defaults)." if failed_sweep else "."))
     note = budget_note(table)
     if note:
         lines.append(f"- **Budget:** {note}")
@@ -490,7 +520,7 @@ def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> 
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
         if label == baseline:
             continue
-        stuck, diverged = (int((group["status"] == s).sum()) for s in FAILURES)
+        stuck, diverged = (int((group["status"] == s).sum()) for s in ("stuck", "diverged"))
         rows.append({"family": family, "configuration": label, **compare(runs, label, baseline, confidence),
                      "failed": describe_failures(stuck, diverged, len(group))})
     return pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method",

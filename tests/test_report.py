@@ -1,0 +1,203 @@
+"""What the reader gets: failed runs named, the answer computed, figures and tables built to be read (fast: no
+training, no kernel)."""
+
+import base64
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab import health, plots, report, results, schedules
+
+
+def history(val_accuracy, loss=None):
+    n = len(val_accuracy)
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss if loss is not None else np.full(n, 0.6),
+                         "val_accuracy": val_accuracy})
+
+
+def test_the_chance_threshold_is_three_standard_errors_of_guessing():
+    assert health.chance_threshold(2, 2000) == pytest.approx(0.5 + 3 * math.sqrt(0.25 / 2000))
+    assert health.chance_threshold(10, 10000) == pytest.approx(0.1 + 3 * math.sqrt(0.09 / 10000))
+
+
+@pytest.mark.parametrize("accuracies,loss,status", [
+    ([0.50, 0.51, 0.53], None, "stuck"),  # never above 53.35%
+    ([0.50, 0.54, 0.50], None, "completed"),  # learned once, then fell back: a result, not a failure to learn
+    ([0.60, 0.70, 0.72], [0.6, float("nan"), float("nan")], "diverged"),
+])
+def test_a_run_is_stuck_diverged_or_healthy_from_its_history(accuracies, loss, status):
+    assert health.run_status(history(accuracies, loss), n_classes=2, n_validation=2000) == status
+
+
+def runs_table(rows):
+    """rows: (family, label, seed, final accuracy, status, optimizer, schedule, best epoch)."""
+    return pd.DataFrame([{"run_id": f"{label}-{seed}", "family": family, "label": label, "seed": seed,
+                          "status": status, "final_val_accuracy": acc, "best_val_accuracy": acc + 0.005,
+                          "best_epoch": best_epoch, "train_seconds": 10.0, "protocol": "holdout", "epochs": 15,
+                          "test_accuracy": acc - 0.01, "optimizer": optimizer, "schedule": schedule, "lr0": 0.1,
+                          "n_classes": 2, "seconds_per_epoch": 0.5, "first_epoch_overhead_s": 3.0,
+                          "trained_together": 3, "rate_changed": schedule != "constant"}
+                         for family, label, seed, acc, status, optimizer, schedule, best_epoch in rows])
+
+
+def exponential_stuck_on_two_seeds():
+    return runs_table(
+        [("constant", "SGD const", s, a, "completed", "sgd", "constant", 10) for s, a in enumerate([0.70, 0.72, 0.71])]
+        + [("exponential_decay", "SGD exp", s, a, st, "sgd", "exponential_decay", 9)
+           for s, (a, st) in enumerate([(0.50, "stuck"), (0.82, "completed"), (0.50, "stuck")])]
+        + [("adaptive", "Adam", s, a, "completed", "adam", "constant", 8) for s, a in enumerate([0.74, 0.75, 0.76])])
+
+
+def test_stuck_seeds_are_counted_beside_the_healthy_mean_never_in_it():
+    runs = exponential_stuck_on_two_seeds()
+    table = results.summary_table(runs)
+    assert table["configuration"].tolist() == ["Adam", "SGD const", "SGD exp"]  # failed last
+    row = table.set_index("configuration").loc["SGD exp"]
+    assert row["final_mean"] == pytest.approx(0.82) and row["stuck"] == 2 and row["healthy"] == 1
+    shown = results.format_summary(table).set_index("configuration")
+    assert shown.loc["SGD exp", "failed seeds"] == "2 of 3 seeds stuck at chance"
+    assert shown.loc["Adam", "first epoch's extra seconds (compiling)"] == "3.0"
+    assert "each run's share" in " ".join(shown.columns)  # seeds trained together: the seconds are a share
+    ranks = results.rank_table(runs)
+    assert ranks["rank"].tolist() == ["1", "2", "–"]
+    text = results.conclusions(table, runs)
+    assert "  - SGD exp: 2 of 3 seeds stuck at chance; on the healthy seed: 82.0% (1 seed)" in text
+    assert "Earliest peak among the healthy configurations:** Adam" in text  # a stuck run's "peak" is no merit
+
+
+def test_in_short_gives_the_answer_with_intervals_and_names_the_failures():
+    runs = exponential_stuck_on_two_seeds()
+    text = results.in_short(results.summary_table(runs), runs)
+    assert text.startswith("- **Best configuration:** Adam: 75.0% (95% CI 72.5 to 77.5, 3 seeds)")
+    assert "(chance: 50%)" in text
+    # paired differences to constant: Adam − const = 0.04, 0.03, 0.05
+    assert "  - Adaptive methods: +4.0 points (95% CI +1.5 to +6.5), **clearly better**" in text
+    assert "  - Exponential decay: +11.0 points (no interval: fewer than two healthy seeds); 2 of 3 seeds stuck" in text
+    assert "- **Failed runs:** 2 of 9:\n  - SGD exp: 2 of 3 seeds stuck at chance" in text
+    assert "Budget" not in text  # best epochs 8–10 of 15: not still improving
+
+
+def test_the_budget_caveat_comes_from_the_best_epochs():
+    runs = exponential_stuck_on_two_seeds().assign(best_epoch=14)
+    note = results.budget_note(results.summary_table(runs))
+    assert note.startswith("2 of 2 configurations reach their best validation accuracy in the last fifth of their 15")
+
+
+def test_a_plateau_schedule_that_never_fired_says_it_is_constant():
+    runs = runs_table([("modern_schedules", "plateau", s, 0.7, "completed", "sgd", "reduce_on_plateau", 9)
+                       for s in range(2)]).assign(rate_changed=False)
+    table = results.summary_table(runs)
+    assert results.format_summary(table)["note"].iloc[0] == ("the rate was never reduced in 15 epochs: this run is "
+                                                              "constant-rate SGD")
+
+
+def test_the_first_epoch_s_compiling_is_measured_apart():
+    assert results.epoch_seconds([5.0, 1.0, 1.2, 0.8]) == (1.0, 4.0)
+    assert results.epoch_seconds([0.9, 1.0, 1.1]) == (1.05, 0.0)  # no overhead: nothing claimed
+    assert results.epoch_seconds([2.0]) == (2.0, 0.0)
+
+
+def test_colours_are_fixed_by_what_a_configuration_is():
+    runs = exponential_stuck_on_two_seeds()
+    colour_of = plots.colours(runs)
+    assert colour_of["SGD const"] == plots.BASELINE_COLOUR
+    assert colour_of["SGD exp"] == plots.SCHEDULE_COLOURS["exponential_decay"]
+    assert colour_of["Adam"] == plots.OPTIMIZER_COLOURS["adam"]
+    # the same configuration in another report, beside other configurations, keeps its colour
+    assert plots.colours(runs[runs["label"] != "SGD exp"])["Adam"] == colour_of["Adam"]
+    # two configurations of one kind (a grid of rates) never share a colour
+    grid = runs_table([("adaptive", f"Adam {lr}", 0, 0.7, "completed", "adam", "constant", 5) for lr in (1, 2, 3)])
+    assert len(set(plots.colours(grid).values())) == 3
+
+
+def test_panels_hold_at_most_eight_lines_and_the_baseline_in_each():
+    rows = [("constant", "const", 0, 0.7, "completed", "sgd", "constant", 5)]
+    rows += [("modern_schedules", f"modern {i}", 0, 0.7, "completed", "sgd", name, 5)
+             for i, name in enumerate(schedules.MODERN)]
+    rows += [("adaptive", name, 0, 0.7, "completed", name, "constant", 5) for name in
+             ["adagrad", "adadelta", "rmsprop", "adam", "sgd_momentum", "sgd_nesterov", "adamw", "nadam", "adamax",
+              "lion"]]
+    groups = plots.panel_groups(runs_table(rows), baseline="const")
+    assert all(len(labels) <= plots.MAX_LINES and labels[0] == "const" for _, labels in groups)
+    shown = {label for _, labels in groups for label in labels}
+    assert shown == {r[1] for r in rows}
+
+
+def test_a_schedule_is_drawn_per_batch_from_its_closed_form():
+    cosine = {"name": "cosine_decay", "lr0": 0.1, "decay_steps": 300.0, "alpha": 0.01}
+    x, rates = plots.schedule_rates(cosine, epochs=3, steps_per_epoch=100)
+    assert len(x) > 3 * 10  # many points within each epoch, not one per epoch
+    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.001)
+    i = int(np.searchsorted(x, 1.5))
+    assert rates[i] == pytest.approx(schedules.cosine_decay(round(x[i] * 100), 0.1, 300.0, 0.01))
+    step = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 2.0}
+    x, rates = plots.schedule_rates(step, epochs=4, steps_per_epoch=100)
+    assert rates.tolist()[:4] == [0.1, 0.05, 0.05, 0.025]  # a value per epoch, drawn as steps
+    assert plots.schedule_rates({"name": "reduce_on_plateau", "lr0": 0.1}, 3, 100) is None
+
+
+def test_the_schedule_figure_is_checked_against_the_logged_rates():
+    schedule = {"name": "exponential_decay", "lr0": 0.1, "k": 0.1}
+    runs = pd.DataFrame([{"label": "exp", "optimizer": "sgd", "schedule_params": json.dumps(schedule),
+                          "n_train": 640, "batch_size": 64}])
+    logged = pd.DataFrame({"label": "exp", "epoch": [1, 2, 3], "lr": [schedules.exponential_decay(e, 0.1, 0.1)
+                                                                       for e in range(3)]})
+    assert plots.schedule_mismatch(runs, logged) == pytest.approx(0, abs=1e-12)
+    assert plots.schedule_mismatch(runs, logged.assign(lr=logged["lr"] * 1.01)) == pytest.approx(0.01)
+
+
+def test_a_figure_is_numbered_anchored_described_and_drawn_at_twice_its_size():
+    import matplotlib.pyplot as plt
+
+    doc = report.Document()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([1, 2], [3, 4])
+    html = doc.figure(fig, "A `code` caption.", 'Line from "1" to 2').data
+    assert '<figure class="lrlab-figure" id="figure-1">' in html and '<a href="#figure-1">Figure 1.</a>' in html
+    assert 'alt="Line from &quot;1&quot; to 2"' in html and "<code>code</code>" in html
+    png = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1))
+    shown = int(re.search(r"width:(\d+)px", html).group(1))
+    assert int.from_bytes(png[16:20], "big") == pytest.approx(2 * shown, abs=2)
+
+
+def test_a_table_has_no_index_escapes_its_text_and_marks_verdicts():
+    doc = report.Document()
+    frame = pd.DataFrame({"configuration": ["<b>x</b>", "y"], "verdict": ["clearly better", "no clear difference"]},
+                         index=[5, 7])
+    html = doc.table(frame, "Caption.", colour_of={"y": "#123456"}, bold=[(1, "configuration")]).data
+    assert 'id="table-1"' in html and "Table 1." in html
+    assert "row_heading" not in html and ">5<" not in html  # no index column
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert "border-left: 6px solid #123456" in html and "background-color: #dff3e4" in html
+    assert "font-weight: 700" in html
+    assert '<div class="lrlab-scroll">' in html  # scrolls inside its box on a phone
+
+
+def test_the_contents_link_every_section_and_the_tab_names_the_report():
+    page = ('<html><head><title>lrlab report</title></head><body><h1 id="top">Schedules: cat vs dog</h1>'
+            '<h2 id="In-short">In short</h2><nav class="lrlab-toc" id="contents"></nav>'
+            '<h2 id="Summary-table">Summary table<a class="anchor-link" href="#Summary-table">¶</a></h2>'
+            '<figure class="lrlab-figure" id="figure-1"></figure><h2 id="range-test">Range test</h2></body></html>')
+    done = report.finish_html(page)
+    assert '<li><a href="#Summary-table">Summary table</a></li><li><a href="#range-test">Range test</a></li>' in done
+    assert "In short</a>" not in done and "1 figures, 0 tables" in done
+    assert "<title>Schedules: cat vs dog — lrlab</title>" in done
+
+
+def test_the_report_names_the_task_and_its_chance_level():
+    runs = pd.DataFrame([{"class_names": ["cat", "dog"]}])
+    assert report.task_name(runs) == "cat vs dog (2 CIFAR-10 classes, chance 50%)"
+    runs = pd.DataFrame([{"class_names": [str(i) for i in range(10)]}])
+    assert report.task_name(runs) == "all 10 CIFAR-10 classes (chance 10%)"
+
+
+def test_the_device_a_run_trained_on_is_named():
+    runs = pd.DataFrame([{"device": "NVIDIA H100 80GB HBM3", "backend": "jax", "keras_version": "3.15.1"}] * 3 +
+                        [{"device": "not recorded", "backend": "tensorflow", "keras_version": "3.15.1"}])
+    text = report.trained_on(runs)
+    assert text.startswith("NVIDIA H100 80GB HBM3 with Keras 3.15.1 on jax (3 runs); ")
+    assert "device not recorded (1 run stored before lrlab recorded it)" in text
