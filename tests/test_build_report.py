@@ -1,11 +1,14 @@
 """build_report.py end to end on the smoke profile, its reuse of runs, its failures and its bad-input errors."""
 
+import base64
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +36,12 @@ def test_smoke_build_produces_the_report(first_build):
     out, result = first_build
     assert result.returncode == 0, result.stderr[-3000:]
     html = (out / "smoke" / "report.html").read_text()
-    # every figure, embedded: learning rates, schedules, adaptive, all, every seed, time, sensitivity, range test
-    assert html.count('src="data:image/png;base64,') == 8
-    for text in ("Learning-rate schedules and adaptive optimizers on CIFAR-10", "final val. accuracy %",
-                 "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Built ",
+    # every figure, embedded: schedule shapes, four groups' curves, all together, every seed, time, sensitivity,
+    # range test
+    assert html.count('src="data:image/png;base64,') == 10
+    for text in ("Learning-rate schedules and adaptive optimizers: cat vs dog (2 CIFAR-10 classes, chance 50%)",
+                 "In short", "Best configuration:", "final val. accuracy %",
+                 "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Report rendered ",
                  "profile <code>smoke</code>", "Protocol: held-out validation", "mean rank within a seed",
                  "difference to the baseline, points", "not reached", "best lr on the grid", "range-test suggestion",
                  "SGD, cosine decay lr0=0.1", "Lion (lr=0.0001)"):
@@ -53,6 +58,49 @@ def test_smoke_build_produces_the_report(first_build):
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
     assert "absl" not in html and "oneDNN" not in html  # the kernels' stderr stays out of the report
     assert "[adaptive]" in result.stdout and "trained in" in result.stdout  # progress while it runs
+
+
+@pytest.mark.smoke
+def test_the_report_can_be_navigated_read_and_downloaded(first_build):
+    """What a reader relies on: contents that lead somewhere, figures described in words, tables without pandas'
+    row numbers, the numbers downloadable from the page itself, a tab titled for the report."""
+    out, result = first_build
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (out / "smoke" / "report.html").read_text()
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    contents = re.search(r'<nav class="lrlab-toc" id="contents">(.*?)</nav>', html, flags=re.S).group(1)
+    links = re.findall(r'href="#([^"]+)"', contents)
+    assert len(links) >= 10 and set(links) <= ids
+    assert {"Conclusions", "Summary-table", "sensitivity", "range-test"} <= set(links)
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+    assert len(alts) == html.count("<img ") == 10
+    assert all(len(alt) > 30 and "No description" not in alt for alt in alts)
+    numbers = [int(n) for n in re.findall(r'id="figure-(\d+)"', html)]
+    assert numbers == list(range(1, 11))
+    assert "row_heading" not in html and 'class="blank' not in html  # no index column in any table
+    for name in ("runs.csv", "summary.csv"):
+        data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)
+        assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
+    runs = pd.read_csv(out / "smoke" / "runs.csv")
+    assert len(runs) == 21 * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
+                                     "schedule_lr0", "optimizer_momentum"} <= set(runs.columns)
+    assert re.search(r"<title>Learning-rate schedules and adaptive optimizers: cat vs dog .*— lrlab</title>", html)
+    assert "Not part of this report" not in html and "No description has been provided" not in html
+
+
+@pytest.mark.smoke
+def test_a_run_stuck_at_chance_is_reported_as_failed(first_build):
+    out, _ = first_build
+    # a rate so small that nothing is learned in 2 epochs: the network stays at its first guess
+    result = build("--profile", "smoke", "--only", "constant", "-p", "lr=1e-9", "-p", f"output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(stuck: never clearly above chance)" in result.stdout
+    stuck = [json.loads(p.read_text()) for p in (out / "smoke" / "runs").glob("constant-*/summary.json")]
+    assert [s["status"] for s in stuck if s["status"] == "stuck"] == ["stuck"]
+    html = (out / "smoke" / "report.html").read_text()
+    assert "1 of 1 seeds stuck at chance" in html and re.search(r"<strong>Failed runs:</strong> \d+ of 21", html)
+    summary = pd.read_csv(out / "smoke" / "summary.csv").set_index("configuration")
+    assert summary.loc["SGD, constant lr=1e-09, momentum=0", "stuck"] == 1
 
 
 @pytest.mark.smoke
@@ -85,7 +133,7 @@ def test_a_diverging_run_is_reported_as_diverged(first_build):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(diverged: the loss became NaN)" in result.stdout
     html = (out / "smoke" / "report.html").read_text()
-    assert "diverged (every seed)" in html and "<strong>Diverged</strong>" in html
+    assert "1 of 1 seeds diverged" in html and "<strong>Failed runs</strong>" in html
     assert "Adam (lr=0.001)" in html  # the rest of the report stands
 
 
