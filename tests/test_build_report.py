@@ -95,8 +95,9 @@ def test_a_run_stuck_at_chance_is_reported_as_failed(first_build):
     result = build("--profile", "smoke", "--only", "constant", "-p", "lr=1e-9", "-p", f"output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(stuck: never clearly above chance)" in result.stdout
-    stuck = [json.loads(p.read_text()) for p in (out / "smoke" / "runs").glob("constant-*/summary.json")]
-    assert [s["status"] for s in stuck if s["status"] == "stuck"] == ["stuck"]
+    tiny = [p.parent for p in (out / "smoke" / "runs").glob("constant-*/config.json")
+            if json.loads(p.read_text())["schedule"]["lr0"] == 1e-9]
+    assert [json.loads((run / "summary.json").read_text())["status"] for run in tiny] == ["stuck"]
     html = (out / "smoke" / "report.html").read_text()
     assert "1 of 1 seeds stuck at chance" in html and re.search(r"<strong>Failed runs:</strong> \d+ of 21", html)
     summary = pd.read_csv(out / "smoke" / "summary.csv").set_index("configuration")
@@ -360,7 +361,7 @@ def test_a_notebook_and_two_helper_processes_train_every_run_once(tmp_path, synt
     by_notebook = [m.split(":")[0] for m in messages if "trained in" in m]
     assert sorted(by_helpers + by_notebook) == sorted(run_id(c) for c in configs)  # each run once, by someone
     assert sum(trained for *_, trained in results) == len(by_helpers)
-    assert all(read_summary(r["path"])["status"] == "completed" for r in runs)
+    assert all(read_summary(r["path"])["status"] in ("completed", "stuck") for r in runs)  # finished, none diverged
 
 
 def test_a_failing_helper_is_reported_not_raised(tmp_path):

@@ -32,7 +32,9 @@ def executed(tmp_path_factory):
 
 
 def _images(nb):
-    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    """Figures shown: matplotlib's inline PNGs (family notebooks) and the report's numbered HTML figures."""
+    outputs = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    return sum("image/png" in d for d in outputs) + sum(d.get("text/html", "").count("<img ") for d in outputs)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -77,7 +79,7 @@ def test_family_parameters_reach_the_runs(executed):
 def test_compare_notebook_draws_every_comparison(executed):
     _, notebooks = executed
     nb = notebooks["compare"]
-    assert _images(nb) == 8
+    assert _images(nb) == 10
     text = "\n".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "21 runs: 21 configurations" in text and "Protocol: held-out validation" in text
@@ -101,9 +103,10 @@ def test_compare_on_an_empty_store_says_what_is_missing(tmp_path):
     papermill.execute_notebook(str(ROOT / "notebooks" / "compare.ipynb"), str(target), kernel_name="python3",
                                parameters={"profile": "smoke", "output_dir": str(tmp_path)}, progress_bar=False,
                                cwd=str(ROOT))
-    text = "".join(o.get("data", {}).get("text/markdown", "") for c in nbformat.read(target, as_version=4).cells
-                   if c.cell_type == "code" for o in c.outputs)
+    text = "".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
+                   for c in nbformat.read(target, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
     assert "Incomplete report" in text and "Adaptive methods" in text and "No completed runs" in text
+    assert "nothing to download" in text
 
 
 def test_a_bad_parameter_stops_the_notebook_with_its_message(tmp_path):

@@ -319,6 +319,8 @@ def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
     """The summary table's best cells: highest final and best accuracy and test accuracy among the
     configurations without a failed seed, fewest seconds per epoch."""
     cells = []
+    if table.empty:
+        return cells
     ok = table[table["failed"] == 0]
     columns = list(formatted.columns)
     for key, prefix in (("final_mean", "final val."), ("best_mean", "best val."), ("test_mean", "test accuracy")):
@@ -337,6 +339,8 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     one file)."""
     from .store import atomic_write_text, profile_dir
 
+    if runs.empty:
+        return "<p>No finished runs: nothing to download.</p>"
     folder = profile_dir(settings)
     # the configuration's columns beside every epoch; the rest of a run's record is summary.csv's and the report's
     per_run = runs[["run_id", "schedule", "lr0", "schedule_params", "optimizer_params", "precision", "model",

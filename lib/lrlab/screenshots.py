@@ -1,7 +1,7 @@
 """Look at a report as a reader does: render it with headless Chromium, the network blocked, at a desktop and a
 phone width, and save PNG screenshots of the first screen and of a long stretch of the page.
 
-    python -m lrlab.screenshots outputs/paper/report.html docs/screenshots/paper [--height 9000]
+    python -m lrlab.screenshots outputs/paper/report.html docs/screenshots/paper [--long 20000]
 
 Needs Debian's `chromium` (apt install chromium). Not part of the tests: it is for looking, by eye.
 """
@@ -40,12 +40,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("report", type=Path)
     parser.add_argument("prefix", type=Path, help="where to write: PREFIX-desktop-first.png, ...")
-    parser.add_argument("--height", type=int, default=9000, help="pixels of the long screenshot (default 9000)")
+    parser.add_argument("--long", type=int, default=0, metavar="HEIGHT",
+                        help="also a screenshot this many pixels tall, to look through the whole page")
     args = parser.parse_args(argv)
     if not args.report.is_file():
         raise SystemExit(f"screenshots: {args.report} is not a file: give the path of a report.html")
     for name, width in WIDTHS.items():
-        for part, height in (("first", FIRST_SCREEN), ("long", args.height)):
+        for part, height in (("first", FIRST_SCREEN), ("long", args.long))[:2 if args.long else 1]:
             png = shoot(args.report, Path(f"{args.prefix}-{name}-{part}.png"), width, height)
             print(png)
 
