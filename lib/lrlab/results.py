@@ -652,9 +652,12 @@ def _rate(x):
 
 
 def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:
-    """Each configuration's initial (peak) learning rate beside its method's range-test suggestion."""
+    """Each configuration's initial (peak) learning rate beside its method's range-test suggestion, with the
+    seeds that failed at the rate it used."""
     suggested = {o: x for o, x in zip(suggestions["optimizer"], suggestions["suggested_lr"]) if not math.isnan(x)}
     configs = runs.drop_duplicates("label")
+    failed = {label: describe_failures(int((g["status"] == "stuck").sum()), int((g["status"] == "diverged").sum()),
+                                       len(g)) for label, g in runs.groupby("label")}
     return pd.DataFrame({
         "configuration": configs["label"].values,
         "family": [FAMILY_TITLES[f] for f in configs["family"]],
@@ -664,4 +667,5 @@ def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd
             if o in set(suggestions["optimizer"]) else "not tested").values,
         "used ÷ suggested": [f"{lr / suggested[o]:.2g}" if o in suggested else "n/a"
                              for lr, o in zip(configs["lr0"], configs["optimizer"])],
+        "failed seeds at the rate used": [failed[label] or "none" for label in configs["label"]],
     })
