@@ -258,7 +258,7 @@ def plateau_note(row) -> str:
 
 def _signed(x):
     """"+2.3", "−0.4" (a true minus sign), "n/a" for NaN."""
-    return "n/a" if x != x else "+0.0" if abs(x) < 0.05 else f"{x:+.1f}".replace("-", "−")
+    return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
 
 
 VERDICTS = ("clearly better", "clearly worse", "no clear difference")
@@ -412,8 +412,10 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
         s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
         if s is not None and a is not None:
             d = compare(runs, a["configuration"], s["configuration"], confidence)
-            lines.append(f"- **Best adaptive method against the best schedule:** {_name(a)} "
-                         f"({_pct(a['final_mean'])}%) minus {_name(s)} ({_pct(s['final_mean'])}%): "
+            name_of = short_names(runs)
+            lines.append(f"- **Best adaptive method against the best schedule:** "
+                         f"{html.escape(name_of[a['configuration']])} ({_pct(a['final_mean'])}%) minus "
+                         f"{html.escape(name_of[s['configuration']])} ({_pct(s['final_mean'])}%): "
                          f"{difference_text(d, level)}.")
     fastest = ok.sort_values("best_epoch_mean", kind="stable").iloc[0]
     lines.append(f"- **Earliest peak among the healthy configurations:** {_name(fastest)} reaches its best "
