@@ -71,7 +71,7 @@ def test_the_report_can_be_navigated_read_and_downloaded(first_build):
     contents = re.search(r'<nav class="lrlab-toc" id="contents">(.*?)</nav>', html, flags=re.S).group(1)
     links = re.findall(r'href="#([^"]+)"', contents)
     assert len(links) >= 10 and set(links) <= ids
-    assert {"Conclusions", "Summary-table", "sensitivity", "range-test"} <= set(links)
+    assert {"Conclusions", "Summary-table", "Learning-rate-sensitivity", "Learning-rate-range-test"} <= set(links)
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
     assert len(alts) == html.count("<img ") == 10
     assert all(len(alt) > 30 and "No description" not in alt for alt in alts)
@@ -82,8 +82,10 @@ def test_the_report_can_be_navigated_read_and_downloaded(first_build):
         data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)
         assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
     runs = pd.read_csv(out / "smoke" / "runs.csv")
-    assert len(runs) == 21 * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
-                                     "schedule_lr0", "optimizer_momentum"} <= set(runs.columns)
+    # 21 compared configurations and the sweep's 18 other runs (its 9 default-rate runs are among the 21), 2 epochs
+    assert len(runs) == (21 + 18) * 2 and runs["run_id"].is_unique is False and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
+                                     "schedule_lr0", "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
+    assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()
     assert re.search(r"<title>Learning-rate schedules and adaptive optimizers: cat vs dog .*— lrlab</title>", html)
     assert "Not part of this report" not in html and "No description has been provided" not in html
 

@@ -186,8 +186,9 @@ def test_a_configuration_with_a_diverged_seed_is_neither_ranked_nor_compared():
     runs.loc[runs["final_val_accuracy"].isna(), "status"] = "diverged"
     ranks = rank_table(runs)
     assert ranks["configuration"].tolist() == ["const", "lion"] and ranks["rank"].tolist() == ["1", "–"]
-    assert ranks.loc[1, "final val. accuracy % [95% CI]"] == "2 of 3 seeds diverged; healthy: 99.0"
-    assert ranks.loc[1, "mean rank within a seed"] == f"{(1 + 2 + 2) / 3:.1f}"  # failed seeds rank last
+    assert ranks.loc[1, "final val. accuracy % (mean ± std [95% CI])"] == "2 of 3 seeds diverged; healthy: 99.0"
+    # a failed seed ranks last within its seed: const is second in seed 0 only; lion itself is not ranked
+    assert ranks["mean rank within a seed"].tolist() == [f"{(2 + 1 + 1) / 3:.1f}", "–"]
     diffs = baseline_differences(runs, "const")
     # over the one healthy seed: a difference, but no interval, and the failures named beside it
     assert diffs.loc[0, "verdict"] == "no interval: fewer than two healthy seeds"

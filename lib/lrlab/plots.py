@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
@@ -25,13 +25,15 @@ from .results import grid_centre, short_names  # noqa: F401 (the notebooks name 
 BASELINE_COLOUR = "#404040"
 SCHEDULE_COLOURS = {
     "constant": BASELINE_COLOUR, "time_based_decay": "#1f77b4", "step_decay": "#17becf",
-    "exponential_decay": "#2ca02c", "cosine_decay": "#08306b", "warmup_cosine": "#6baed6",
-    "cosine_restarts": "#6a51a3", "one_cycle": "#00a087", "triangular_cyclical": "#74c476",
-    "polynomial_decay": "#9e9ac8", "reduce_on_plateau": "#005a32",
+    "exponential_decay": "#2ca02c",
+    # the modern schedules share panels with each other and with constant-rate SGD: seven hues that stay apart
+    "cosine_decay": "#2166ac", "warmup_cosine": "#92c5de", "cosine_restarts": "#762a83", "one_cycle": "#1b9e77",
+    "triangular_cyclical": "#a6d96a", "polynomial_decay": "#c2a5cf", "reduce_on_plateau": "#4d9221",
 }
 OPTIMIZER_COLOURS = {
     "sgd": BASELINE_COLOUR, "adagrad": "#d62728", "adadelta": "#ff7f0e", "rmsprop": "#8c564b", "adam": "#e377c2",
-    "sgd_momentum": "#7f7f7f", "sgd_nesterov": "#b0b0b0", "adamw": "#bcbd22", "nadam": "#e6ab02",
+    # SGD with momentum is SGD: cool hues, apart from the grey baseline they are drawn beside
+    "sgd_momentum": "#00bfc4", "sgd_nesterov": "#003c30", "adamw": "#bcbd22", "nadam": "#e6ab02",
     "adamax": "#7f0000", "lion": "#c51b7d",
 }
 MAX_LINES = 8
@@ -153,10 +155,14 @@ def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="e
     n = len(groups)
     cols = min(2, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.6 * rows), sharey=True, squeeze=False)
+    most = max(len(labels) for _, labels in groups)
+    legend_height = 0.2 * math.ceil(most / 2) + 0.4  # inches below each panel for its legend
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, (4.2 + legend_height) * rows), sharey=True,
+                             squeeze=False)
     for ax, (group_title, labels) in zip(axes.flat, groups):
         _panel(ax, histories, labels, x, y, colour_of, name_of, baseline, group_title)
-        ax.legend(loc="lower right", fontsize=9, framealpha=0.85)
+        # under the panel, never over the curves
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=9, frameon=False)
         ax.yaxis.set_tick_params(labelleft=True)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -221,6 +227,13 @@ def schedule_shapes_figure(runs, histories, colour_of, name_of, title):
             first = logged[logged["seed"] == logged["seed"].min()]
             ax.plot(first["epoch"] - 1, first["lr"], "o", ms=2.5, color="black", alpha=0.6)
         ax.set_yscale("log")
+        rates = logged["lr"] if drawn is None else np.r_[drawn[1], logged["lr"]]
+        low, high = float(np.min(rates)), float(np.max(rates))
+        if high / low < 4:  # a flat or nearly flat schedule: a decade around it, not a zoom into rounding
+            low, high = min(low, high / 4), max(high, low * 4)
+        ax.set_ylim(low / 1.5, high * 1.5)
+        ax.yaxis.set_major_locator(LogLocator(numticks=4))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(name_of[row["label"]], fontsize=11)
         ax.set_xlabel("epoch", fontsize=9)
         ax.set_ylabel("learning rate", fontsize=9)
@@ -302,10 +315,25 @@ def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
         ax.scatter(rows["accuracy"][ok], i + jitter[ok], s=28, color=colour_of[label], zorder=3,
                    edgecolor="white", linewidth=0.5)
         ax.scatter(rows["accuracy"][~ok], i + jitter[~ok], s=40, marker="x", color="#b00020", zorder=3,
-                   label="a failed seed (stuck at chance)" if (~ok).any() else None)
+                   label="a failed seed (stuck at chance)" if (~ok).any() else None, clip_on=False)
     handles, labels = ax.get_legend_handles_labels()
+    ok_values = data.loc[data["status"] == HEALTHY, "accuracy"]
+    if not ok_values.empty and (data["status"] != HEALTHY).any():
+        # the axis spans the healthy seeds; a failed seed sits at the left edge, its accuracy in the legend
+        low, high = ok_values.min(), ok_values.max()
+        pad = 0.08 * (high - low) or 0.5
+        ax.set_xlim(low - 3 * pad, high + pad)
+        for collection in ax.collections:
+            offsets = collection.get_offsets()
+            if len(offsets) and collection.get_label().startswith("a failed seed"):
+                offsets[:, 0] = low - 2.5 * pad
+                collection.set_offsets(offsets)
+        failed_values = data.loc[data["status"] != HEALTHY, "accuracy"]
+        labels = [f"a failed seed (stuck at chance: {failed_values.min():.1f}–{failed_values.max():.1f}%), "
+                  f"drawn at the left edge"]
     if handles:
-        ax.legend(handles[:1], labels[:1], loc="lower left", fontsize=9)
+        ax.legend(handles[:1], labels[:1], loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)),
+                  fontsize=9, frameon=False)
     ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
     fig.tight_layout()
     return fig
@@ -329,8 +357,15 @@ def sensitivity_figure(runs, title, confidence=None, colour_of=None):
         ax.scatter(data.loc[~ok, "lr0"], 100 * data.loc[~ok, "final_val_accuracy"].fillna(100 * data["chance"].iloc[0]
                                                                                             if "chance" in data else 50),
                    s=30, marker="x", color="#b00020")
-        mean = data[ok].groupby("lr0")["final_val_accuracy"].mean()
+        # the line joins rates where every seed learned: a mean over the one seed that did would read as a
+        # gentle decline where the rate in fact fails
+        clean = data.groupby("lr0")["status"].agg(lambda v: (v == HEALTHY).all())
+        mean = data[ok].groupby("lr0")["final_val_accuracy"].mean().reindex(clean.index).where(clean)
         ax.plot(mean.index, 100 * mean.values, color=colour, lw=2, marker="o", ms=4)
+        for lr, group in data[~ok].groupby("lr0"):
+            ax.annotate(f"{len(group)} of {(data['lr0'] == lr).sum()} failed", (lr, 100 * data["chance"].iloc[0]
+                        if "chance" in data else 50), textcoords="offset points", xytext=(0, 7), ha="center",
+                        fontsize=8, color="#b00020")
         ax.axvline(grid_centre(data["lr0"].unique()), ls="--", c="0.5")
         ax.set_xscale("log")
         ax.set_title(DISPLAY_NAMES.get(method, method))

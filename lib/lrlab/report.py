@@ -200,18 +200,33 @@ def settings_from_runs(runs) -> str:
     if runs.empty:
         return ""
     rows = runs.drop_duplicates("label")
-    return "\n".join(f"- **{html.escape(r['label'])}**: {r['optimizer_settings']}" for _, r in rows.iterrows())
+    lines = [f"- **{html.escape(r['label'])}**: {r['optimizer_settings']}" for _, r in rows.iterrows()]
+    if rows["optimizer"].str.startswith("sgd_").any():
+        lines.append("\nSGD with momentum and with Nesterov momentum run beside the adaptive methods as references; "
+                     "they are SGD, not adaptive methods, and are left out of \"the best adaptive method\".")
+    return "\n".join(lines)
 
 
-def time_caption(target, target_fraction) -> str:
+def schedule_caption(runs, mismatch) -> str:
+    plateau = (runs["schedule"] == "reduce_on_plateau").any()
+    return ("The learning rate of each SGD schedule over the whole run (log scale), from its closed form in "
+            "`lrlab.schedules`, per batch where it changes per batch; black dots: the rate the optimizer reported at "
+            f"each epoch's first batch (the largest relative difference between the two is {mismatch:.1e})."
+            + (" Reduce-on-plateau has no closed form: its logged per-epoch rates, one line per seed." if plateau
+               else ""))
+
+
+def time_caption(target, target_fraction, runs=None) -> str:
     if target != target:  # NaN: no accuracy recorded
         return "No validation accuracy recorded."
+    plateau = runs is not None and "schedule" in runs and (runs["schedule"] == "reduce_on_plateau").any()
     return (f"Epochs and seconds until a configuration's mean validation accuracy over its healthy seeds first "
             f"reaches {100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any "
             f"configuration reached), fastest first; \"not reached\" where it never does. Seconds count each epoch "
             f"at the run's steady speed: the first epoch's extra time (compiling the model) is left out and shown in "
             f"the summary table. Where the seeds of a configuration trained together as one model, a run's seconds "
-            f"are its share of that model's time; ReduceLROnPlateau's seeds train one at a time.")
+            f"are its share of that model's time" + ("; ReduceLROnPlateau's seeds train one at a time." if plateau
+                                                      else "."))
 
 
 def sensitivity_conclusions(table) -> str:
@@ -223,10 +238,14 @@ def sensitivity_conclusions(table) -> str:
     gains = table.assign(gain=100 * (table["at_best"] - table["at_default"])).sort_values("gain", ascending=False)
     top = gains.iloc[0]
     if top["gain"] == top["gain"]:
+        strongest = table.loc[table["at_best"].idxmax()]
         lines.append(f"- **Tuning the learning rate:** the largest gain from the best rate on the grid over the "
                      f"default is {top['method']}'s, {top['gain']:.1f} points ({top['default_lr']:g} → "
-                     f"{top['best_lr']:.3g}); at its best rate the strongest method is "
-                     f"{table.loc[table['at_best'].idxmax(), 'method']} ({100 * table['at_best'].max():.1f}%).")
+                     f"{top['best_lr']:.3g}). The highest validation accuracy at any method's best rate is "
+                     f"{strongest['method']}'s {100 * strongest['at_best']:.1f}% at {strongest['best_lr']:.3g}; "
+                     f"that rate was picked on the validation set among {int(strongest['points'])}, so it flatters "
+                     f"the method (test accuracy there: {100 * strongest['test_at_best']:.1f}%, against "
+                     f"{100 * strongest['test_at_default']:.1f}% at its default).")
     failed = table[table["failed_rates"] != ""]
     if not failed.empty:
         lines.append("- **Rates where a seed failed** (never chosen as best):")
@@ -333,18 +352,21 @@ def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
     return cells
 
 
-def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame) -> str:
+def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame, sweep=None) -> str:
     """Write runs.csv (one row per run and epoch, with its configuration's columns) and summary.csv (one row per
     configuration) beside the report, and return HTML links that carry both inside the page (it works offline, as
     one file)."""
     from .store import atomic_write_text, profile_dir
 
+    if sweep is not None and not sweep[1].empty:  # the sweep's runs too; its default rates' runs are already in
+        histories = pd.concat([histories, sweep[0][~sweep[0]["run_id"].isin(runs["run_id"])]], ignore_index=True)
+        runs = pd.concat([runs, sweep[1][~sweep[1]["run_id"].isin(runs["run_id"])]], ignore_index=True)
     if runs.empty:
         return "<p>No finished runs: nothing to download.</p>"
     folder = profile_dir(settings)
     # the configuration's columns beside every epoch; the rest of a run's record is summary.csv's and the report's
     per_run = runs[["run_id", "schedule", "lr0", "schedule_params", "optimizer_params", "precision", "model",
-                    "batch_size", "protocol"]]
+                    "batch_size", "protocol", "test_accuracy"]]
     settings = pd.DataFrame([{f"schedule_{k}": v for k, v in json.loads(p).items() if k != "name"}
                              | {f"optimizer_{k}": v for k, v in json.loads(o).items() if k != "name"}
                              for p, o in zip(runs["schedule_params"], runs["optimizer_params"])], index=runs.index)
@@ -361,7 +383,8 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
         links.append(f'<a download="{name}" href="data:text/csv;base64,{data}">{name}</a> '
                      f'({len(text.encode()) / 1024:,.0f} KB)')
     return ('<p class="lrlab-downloads">Download the numbers behind this report: ' + " · ".join(links) +
-            f" (also written to <code>{html.escape(str(folder))}</code>).</p>")
+            f" (also written beside the report, in <code>outputs/{html.escape(folder.name)}/</code> of the "
+            f"build).</p>")
 
 
 def first_screen(runs, answer_markdown: str) -> list:
