@@ -196,8 +196,9 @@ def test_the_report_names_the_task_and_its_chance_level():
 
 
 def test_the_device_a_run_trained_on_is_named():
-    runs = pd.DataFrame([{"device": "NVIDIA H100 80GB HBM3", "backend": "jax", "keras_version": "3.15.1"}] * 3 +
+    runs = pd.DataFrame([{"device": "NVIDIA H100 80GB HBM3", "backend": "jax", "keras_version": "3.15.1",
+                          "backend_version": "0.11.2", "cuda": "12"}] * 3 +
                         [{"device": "not recorded", "backend": "tensorflow", "keras_version": "3.15.1"}])
     text = report.trained_on(runs)
-    assert text.startswith("NVIDIA H100 80GB HBM3 with Keras 3.15.1 on jax (3 runs); ")
+    assert text.startswith("NVIDIA H100 80GB HBM3 with Keras 3.15.1 on jax 0.11.2, CUDA 12 (3 runs); ")
     assert "device not recorded (1 run stored before lrlab recorded it)" in text

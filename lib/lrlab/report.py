@@ -45,12 +45,16 @@ def trained_on(runs) -> str:
     """The devices and backends the runs trained on, from their summaries, with how many runs each."""
     if runs.empty:
         return "no runs"
-    groups = runs.groupby(["device", "backend", "keras_version"], sort=False).size()
-    return "; ".join(f"{device} with Keras {keras} on {backend} ({n} run{'s' if n != 1 else ''})"
-                     if device != "not recorded" else
-                     f"Keras {keras} on {backend}, device not recorded ({n} run{'s' if n != 1 else ''} stored before "
-                     f"lrlab recorded it)"
-                     for (device, backend, keras), n in groups.items())
+    keys = ["device", "backend", "backend_version", "cuda", "keras_version"]
+    runs = runs.assign(**{c: runs[c].fillna("").astype(str) if c in runs else "" for c in keys})
+    groups = runs.groupby(keys, sort=False).size()
+    parts = []
+    for (device, backend, version, cuda, keras), n in groups.items():
+        count = f"{n} run{'s' if n != 1 else ''}"
+        backend = f"{backend} {version}".strip() + (f", CUDA {cuda}" if cuda else "")
+        parts.append(f"{device} with Keras {keras} on {backend} ({count})" if device != "not recorded" else
+                     f"Keras {keras} on {backend}, device not recorded ({count} stored before lrlab recorded it)")
+    return "; ".join(parts)
 
 
 def header_markdown(info: dict, profile: str, runs=None) -> str:

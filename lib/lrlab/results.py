@@ -79,6 +79,10 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "trained_together": summary.get("trained_together", 1),
                                 "device": summary.get("device", "not recorded"),
                                 "backend": summary.get("backend", "not recorded"),
+                                "backend_version": (summary.get("versions") or {}).get(
+                                    {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(
+                                        summary.get("backend"), ""), ""),
+                                "cuda": summary.get("cuda") or "",
                                 "keras_version": summary.get("keras_version", "not recorded"),
                                 "test_accuracy": _number(test.get("accuracy")), "lr0": schedule["lr0"],
                                 "schedule": schedule["name"], "schedule_params": json.dumps(schedule, sort_keys=True),
