@@ -267,20 +267,20 @@ def schedule_mismatch(runs, histories) -> float:
 
 
 @_themed
-def family_figure(histories, title, confidence=None):
-    """One family notebook's runs: learning rate, training and validation accuracy, training and validation loss
-    per epoch (each configuration its own colour; solid validation, dashed training)."""
+def family_figure(histories, title):
+    """One family notebook's runs: learning rate, accuracy and loss per epoch, each configuration its own colour:
+    validation as in the report (each seed thin, a failed one dotted, the healthy seeds' mean bold), training as
+    the healthy seeds' mean, dashed."""
     palette = dict(zip(histories["label"].unique(), sns.color_palette("deep", histories["label"].nunique())))
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     for label, history in histories.groupby("label", sort=False):
         first = history[history["seed"] == history["seed"].min()]
         axes[0].step(first["epoch"], first["lr"], where="post", color=palette[label], label=label)
         for ax, metric in zip(axes[1:], ["accuracy", "loss"]):
-            healthy = history[history["status"] == HEALTHY] if "status" in history else history
-            mean = (healthy if not healthy.empty else history).groupby("epoch")[[metric, f"val_{metric}"]].mean()
-            scale = _scale(metric)
-            ax.plot(mean.index, scale * mean[metric], color=palette[label], ls="--", lw=1.2)
-            ax.plot(mean.index, scale * mean[f"val_{metric}"], color=palette[label], lw=2)
+            _draw(ax, history, "epoch", f"val_{metric}", palette[label], label)
+            healthy = history[history["status"] == HEALTHY]
+            mean = (healthy if not healthy.empty else history).groupby("epoch")[metric].mean()
+            ax.plot(mean.index, _scale(metric) * mean, color=palette[label], ls="--", lw=1.2)
     axes[0].set(title="Learning rate at each epoch's first batch", xlabel="epoch", ylabel="learning rate",
                 yscale="log")
     axes[1].set(title="Accuracy (dashed: training)", xlabel="epoch", ylabel="accuracy (%)")
@@ -340,7 +340,7 @@ def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
 
 
 @_themed
-def sensitivity_figure(runs, title, confidence=None, colour_of=None):
+def sensitivity_figure(runs, title):
     """Final validation accuracy against initial learning rate, one panel per method: every seed a dot (a cross
     where it failed), the line the mean over healthy seeds, the default rate dashed."""
     if runs["final_val_accuracy"].notna().sum() == 0:

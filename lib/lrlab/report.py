@@ -132,7 +132,7 @@ def describe_missing(missing) -> str:
     return f"**Incomplete report.** Missing from every figure and table below: {items}."
 
 
-def caption(what: str, runs, confidence=None) -> str:
+def caption(what: str, runs) -> str:
     """A curves figure's caption: what is shown, over how many seeds, what the lines are, the validation set."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
     return (f"{what} Thin lines: each of the {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; bold: their mean "

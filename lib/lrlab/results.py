@@ -150,15 +150,6 @@ def mean_ci(values, confidence=0.95):
     return mean, std, mean - half, mean + half
 
 
-def t_interval(confidence=0.95):
-    """A seaborn `errorbar` callable: the t-interval of the mean (no band for a single seed)."""
-    def interval(values):
-        _, _, low, high = mean_ci(values, confidence)
-        mean = float(np.mean(values))
-        return (mean, mean) if math.isnan(low) else (low, high)
-    return interval
-
-
 def _healthy(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == HEALTHY] if "status" in runs else runs
 
