@@ -325,8 +325,8 @@ def build(args) -> int:
     overrides = parse_overrides(args.parameter)
     if args.force:
         overrides["force"] = True
-    common = {k: overrides.get(k) for k in ("seeds", "epochs", "batch_size", "data_path", "protocol", "data_seed",
-                                            "model")}
+    # every override of a profile setting, so that the memory and disk check sees what will run
+    common = {k: v for k, v in overrides.items() if k in PROFILES[args.profile]}
     try:
         settings = resolve_settings(args.profile, overrides.get("output_dir"), **common)
     except ParameterError as exc:

@@ -92,8 +92,13 @@ def _read_members(path: Path) -> dict:
                 if member.isfile() and name in wanted:
                     members[name] = tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as exc:
+        # tarfile lists every compression it tried, one per line: the last line says what the bytes were
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        reason = lines[-1].lstrip("- ")
+        if len(lines) > 1 and reason.endswith("))"):  # the list's own closing parenthesis
+            reason = reason[:-1]
         raise DataError(
-            f"{path} is not a readable tar archive ({exc}); download cifar-10-python.tar.gz again "
+            f"{path} is not a readable tar archive ({reason}); download cifar-10-python.tar.gz again "
             f"or point {ENV_VAR} at another copy"
         ) from None
     missing = [n for n in wanted if n not in members]
