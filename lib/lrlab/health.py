@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 HEALTHY = "completed"
-FAILURES = ("diverged", "stuck")
 
 
 def nan_epochs(history: pd.DataFrame) -> pd.Series:
@@ -35,6 +34,18 @@ def run_status(history: pd.DataFrame, n_classes: int, n_validation: int) -> str:
     if not (history["val_accuracy"] > chance_threshold(n_classes, n_validation)).any():
         return "stuck"
     return HEALTHY
+
+
+def failure_counts(statuses) -> tuple[int, int]:
+    """(stuck, diverged) among some runs' statuses."""
+    statuses = list(statuses)
+    return statuses.count("stuck"), statuses.count("diverged")
+
+
+def failures_among(statuses) -> str:
+    """describe_failures for some runs' statuses (a configuration's seeds, a rate's seeds)."""
+    statuses = list(statuses)
+    return describe_failures(*failure_counts(statuses), len(statuses))
 
 
 def describe_failures(stuck: int, diverged: int, seeds: int) -> str:

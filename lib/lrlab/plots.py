@@ -300,40 +300,34 @@ def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
         return _nothing_to_draw(title, "no seed finished without diverging")
     colour_of = colour_of or colours(runs)
     name_of = name_of or {label: label for label in runs["label"].unique()}
-    healthy = data[data["status"] == HEALTHY]
+    data = data.assign(accuracy=100 * data["final_val_accuracy"], name=data["label"].map(name_of))
+    healthy, failed = data[data["status"] == HEALTHY], data[data["status"] != HEALTHY]
     order_means = healthy.groupby("label")["final_val_accuracy"].mean().reindex(data["label"].unique())
     order = order_means.sort_values(ascending=False, na_position="last").index
-    data = data.assign(accuracy=100 * data["final_val_accuracy"], name=data["label"].map(name_of))
     names = [name_of[label] for label in order]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(order) + 1.8))
-    sns.boxplot(data=data[data["status"] == HEALTHY], y="name", x="accuracy", order=names, color="0.92",
-                showfliers=False, ax=ax, width=0.6)
+    sns.boxplot(data=healthy, y="name", x="accuracy", order=names, color="0.92", showfliers=False, ax=ax, width=0.6)
+    edge = None
+    if not healthy.empty and not failed.empty:
+        # the axis spans the healthy seeds; a failed seed sits at the left edge, its accuracy in the legend
+        low, high = healthy["accuracy"].min(), healthy["accuracy"].max()
+        pad = 0.08 * (high - low) or 0.5
+        ax.set_xlim(low - 3 * pad, high + pad)
+        edge = low - 2.5 * pad
     for i, label in enumerate(order):
         rows = data[data["label"] == label]
         jitter = np.linspace(-0.15, 0.15, len(rows)) if len(rows) > 1 else np.zeros(1)
         ok = (rows["status"] == HEALTHY).to_numpy()
         ax.scatter(rows["accuracy"][ok], i + jitter[ok], s=28, color=colour_of[label], zorder=3,
                    edgecolor="white", linewidth=0.5)
-        ax.scatter(rows["accuracy"][~ok], i + jitter[~ok], s=40, marker="x", color="#b00020", zorder=3,
-                   label="a failed seed (stuck at chance)" if (~ok).any() else None, clip_on=False)
-    handles, labels = ax.get_legend_handles_labels()
-    ok_values = data.loc[data["status"] == HEALTHY, "accuracy"]
-    if not ok_values.empty and (data["status"] != HEALTHY).any():
-        # the axis spans the healthy seeds; a failed seed sits at the left edge, its accuracy in the legend
-        low, high = ok_values.min(), ok_values.max()
-        pad = 0.08 * (high - low) or 0.5
-        ax.set_xlim(low - 3 * pad, high + pad)
-        for collection in ax.collections:
-            offsets = collection.get_offsets()
-            if len(offsets) and collection.get_label().startswith("a failed seed"):
-                offsets[:, 0] = low - 2.5 * pad
-                collection.set_offsets(offsets)
-        failed_values = data.loc[data["status"] != HEALTHY, "accuracy"]
-        labels = [f"a failed seed (stuck at chance: {failed_values.min():.1f}–{failed_values.max():.1f}%), "
-                  f"drawn at the left edge"]
-    if handles:
-        ax.legend(handles[:1], labels[:1], loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)),
-                  fontsize=9, frameon=False)
+        ax.scatter(rows["accuracy"][~ok] if edge is None else np.full((~ok).sum(), edge), i + jitter[~ok], s=40,
+                   marker="x", color="#b00020", zorder=3, label="failed" if (~ok).any() else None, clip_on=False)
+    if not failed.empty:
+        text = ("a failed seed (stuck at chance)" if edge is None else
+                f"a failed seed (stuck at chance: {failed['accuracy'].min():.1f}–{failed['accuracy'].max():.1f}%), "
+                f"drawn at the left edge")
+        ax.legend(ax.get_legend_handles_labels()[0][:1], [text], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)), fontsize=9, frameon=False)
     ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
     fig.tight_layout()
     return fig
@@ -354,18 +348,17 @@ def sensitivity_figure(runs, title):
         colour = OPTIMIZER_COLOURS.get(method, BASELINE_COLOUR)
         ok = data["status"] == HEALTHY
         ax.scatter(data.loc[ok, "lr0"], 100 * data.loc[ok, "final_val_accuracy"], s=14, color=colour, alpha=0.6)
-        ax.scatter(data.loc[~ok, "lr0"], 100 * data.loc[~ok, "final_val_accuracy"].fillna(100 * data["chance"].iloc[0]
-                                                                                            if "chance" in data else 50),
-                   s=30, marker="x", color="#b00020")
+        chance = 100 * data["chance"].iloc[0] if "chance" in data else 50.0  # where a diverged seed is drawn
+        ax.scatter(data.loc[~ok, "lr0"], (100 * data.loc[~ok, "final_val_accuracy"]).fillna(chance), s=30, marker="x",
+                   color="#b00020")
         # the line joins rates where every seed learned: a mean over the one seed that did would read as a
         # gentle decline where the rate in fact fails
         clean = data.groupby("lr0")["status"].agg(lambda v: (v == HEALTHY).all())
         mean = data[ok].groupby("lr0")["final_val_accuracy"].mean().reindex(clean.index).where(clean)
         ax.plot(mean.index, 100 * mean.values, color=colour, lw=2, marker="o", ms=4)
         for lr, group in data[~ok].groupby("lr0"):
-            ax.annotate(f"{len(group)} of {(data['lr0'] == lr).sum()} failed", (lr, 100 * data["chance"].iloc[0]
-                        if "chance" in data else 50), textcoords="offset points", xytext=(0, 7), ha="center",
-                        fontsize=8, color="#b00020")
+            ax.annotate(f"{len(group)} of {(data['lr0'] == lr).sum()} failed", (lr, chance), textcoords="offset points",
+                        xytext=(0, 7), ha="center", fontsize=8, color="#b00020")
         ax.axvline(grid_centre(data["lr0"].unique()), ls="--", c="0.5")
         ax.set_xscale("log")
         ax.set_title(DISPLAY_NAMES.get(method, method))

@@ -12,7 +12,7 @@ import pandas as pd
 from . import machine
 from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
 from .data import is_official
-from .health import chance_threshold
+from .health import chance_threshold, failure_counts
 from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
 
 
@@ -264,8 +264,7 @@ def sensitivity_conclusions(table) -> str:
 def seeds_caption(runs) -> str:
     """The caption of the every-seed figure: boxes and dots, not means and bands."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
-    diverged = int((runs["status"] == "diverged").sum()) if not runs.empty else 0
-    stuck = int((runs["status"] == "stuck").sum()) if not runs.empty else 0
+    stuck, diverged = failure_counts(runs["status"]) if not runs.empty else (0, 0)
     return (f"Final validation accuracy of every seed ({len(seeds)} per configuration): a dot per healthy seed over "
             f"a box from the lower to the upper quartile of the healthy seeds with their median; best mean first."
             + (f" Red crosses: {stuck} seed{'s' if stuck != 1 else ''} stuck at chance." if stuck else "")

@@ -12,7 +12,7 @@ from scipy import stats
 from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
-from .health import HEALTHY, describe_failures, nan_epochs, run_status
+from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, range_test_suggestion, read_manifest, read_summary, runs_dir
 
 
@@ -79,9 +79,8 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "trained_together": summary.get("trained_together", 1),
                                 "device": summary.get("device", "not recorded"),
                                 "backend": summary.get("backend", "not recorded"),
-                                "backend_version": (summary.get("versions") or {}).get(
-                                    {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(
-                                        summary.get("backend"), ""), ""),
+                                # the backend's own package version (machine.run_record names them alike)
+                                "backend_version": (summary.get("versions") or {}).get(summary.get("backend"), ""),
                                 "cuda": summary.get("cuda") or "",
                                 "keras_version": summary.get("keras_version", "not recorded"),
                                 "test_accuracy": _number(test.get("accuracy")), "lr0": schedule["lr0"],
@@ -168,7 +167,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         final = mean_ci(healthy["final_val_accuracy"], confidence)
         best = mean_ci(healthy["best_val_accuracy"], confidence)
         test = mean_ci(healthy["test_accuracy"], confidence)
-        stuck, diverged = (int((group["status"] == s).sum()) for s in ("stuck", "diverged"))
+        stuck, diverged = failure_counts(group["status"])
         rows.append({
             "family": family, "configuration": label, "seeds": len(group), "healthy": len(healthy),
             "stuck": stuck, "diverged": diverged, "failed": stuck + diverged,
@@ -303,8 +302,9 @@ def _family_best(table, families, adaptive_only=False):
     """The family's best configuration by mean final accuracy, preferring those whose every seed learned; a
     reduce-on-plateau run whose rate never moved is constant-rate SGD, not a schedule, and is passed over."""
     chosen = table[table["family"].isin(families)]
-    if "schedule" in chosen and "rate_changed" in chosen:
-        chosen = chosen[~((chosen["schedule"] == "reduce_on_plateau") & ~chosen["rate_changed"].astype(bool))]
+    if "schedule" in chosen:
+        chosen = chosen[pd.Series([not plateau_note(row) for _, row in chosen.iterrows()], index=chosen.index,
+                                  dtype=bool)]
     if adaptive_only:  # SGD+momentum and SGD+Nesterov run beside the adaptive methods as references
         chosen = chosen[~chosen["optimizer"].astype(str).str.startswith("sgd")]
     healthy = chosen[chosen["failed"] == 0]
@@ -376,11 +376,9 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
                 else FAMILY_TITLES[family]
             failed = f"; {failures_text(row)}" if row["failed"] else ""
             lines.append(f"  - {who}: {difference_text(d, level)}{failed}{_others(runs, table, family, row, baseline, confidence, name_of)}")
-    s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
-    if s is not None and a is not None:
-        d = compare(runs, a["configuration"], s["configuration"], confidence)
-        lines.append(f"- **Best adaptive method against the best schedule:** {html.escape(name_of[a['configuration']])}"
-                     f" minus {html.escape(name_of[s['configuration']])}: {difference_text(d, level)}")
+    versus = _adaptive_against_schedule(table, runs, confidence, level)
+    if versus:
+        lines.append(versus)
     failed = table["failed"].sum()
     lines.append(f"- **Failed runs:** {int(failed)} of {int(table['seeds'].sum())}"
                  + (":" if failed else " (every run learned; none diverged)."))
@@ -394,6 +392,18 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
     if note:
         lines.append(f"- **Budget:** {note}")
     return "\n".join(lines)
+
+
+def _adaptive_against_schedule(table, runs, confidence, level):
+    """The bullet comparing the best adaptive method with the best SGD schedule (None without both)."""
+    s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
+    if s is None or a is None:
+        return None
+    d = compare(runs, a["configuration"], s["configuration"], confidence)
+    name_of = short_names(runs)
+    return (f"- **Best adaptive method against the best schedule:** {html.escape(name_of[a['configuration']])} "
+            f"({_pct(a['final_mean'])}%) minus {html.escape(name_of[s['configuration']])} ({_pct(s['final_mean'])}%): "
+            f"{difference_text(d, level)}")
 
 
 def _validation_se(runs) -> float:
@@ -429,14 +439,9 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
               f"{100 * (best['final_mean'] - worst['final_mean']):.1f} points."]
     if runs is not None and not runs.empty:
         lines += _baseline_lines(runs, confidence, level)
-        s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
-        if s is not None and a is not None:
-            d = compare(runs, a["configuration"], s["configuration"], confidence)
-            name_of = short_names(runs)
-            lines.append(f"- **Best adaptive method against the best schedule:** "
-                         f"{html.escape(name_of[a['configuration']])} ({_pct(a['final_mean'])}%) minus "
-                         f"{html.escape(name_of[s['configuration']])} ({_pct(s['final_mean'])}%): "
-                         f"{difference_text(d, level)}.")
+        versus = _adaptive_against_schedule(table, runs, confidence, level)
+        if versus:
+            lines.append(versus + ".")
     fastest = ok.sort_values("best_epoch_mean", kind="stable").iloc[0]
     lines.append(f"- **Earliest peak among the healthy configurations:** {_name(fastest)} reaches its best "
                  f"validation accuracy at epoch {fastest['best_epoch_mean']:.0f} on average.")
@@ -546,9 +551,8 @@ def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> 
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
         if label == baseline:
             continue
-        stuck, diverged = (int((group["status"] == s).sum()) for s in ("stuck", "diverged"))
         rows.append({"family": family, "configuration": label, **compare(runs, label, baseline, confidence),
-                     "failed": describe_failures(stuck, diverged, len(group))})
+                     "failed": failures_among(group["status"])})
     return pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method",
                                        "verdict", "failed"]).sort_values("difference", ascending=False,
                                                                          ignore_index=True)
@@ -612,8 +616,7 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
         by_rate = {lr: g for lr, g in group.groupby("lr0")}
         means = pd.Series({lr: _healthy(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
         tests = pd.Series({lr: _healthy(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
-        failed = {lr: describe_failures(int((g["status"] == "stuck").sum()), int((g["status"] == "diverged").sum()),
-                                        len(g)) for lr, g in by_rate.items()}
+        failed = {lr: failures_among(g["status"]) for lr, g in by_rate.items()}
         eligible = means[[not failed[lr] for lr in means.index]].dropna()
         if eligible.empty:
             continue
@@ -697,7 +700,6 @@ def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd
                                                if test.get("still_falling") else "")
         suggested = test["suggested_lr"]
         count = used["label"].nunique()
-        stuck, diverged = (int((used["status"] == s).sum()) for s in ("stuck", "diverged"))
         rows.append({
             "method": test["method"], "settings of the test": test.get("settings", ""),
             "suggested lr": _rate(suggested), "lowest smoothed loss at lr": lowest,
@@ -705,6 +707,6 @@ def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd
                 f" ({count} configurations)" if count > 1 else "") if rates else "not compared",
             "used ÷ suggested": ", ".join(f"{lr / suggested:.2f}" for lr in rates)
             if rates and suggested == suggested else "n/a",
-            "failed seeds at the rates used": describe_failures(stuck, diverged, len(used)) or "none",
+            "failed seeds at the rates used": failures_among(used["status"]) or "none",
         })
     return pd.DataFrame(rows)
