@@ -1,15 +1,17 @@
 """lrlab: learning-rate schedules and adaptive optimizers compared on CIFAR-10.
 
 The notebooks hold parameters and narrative; this package holds the logic they call. Importing it loads no
-Keras backend: only training does (lrlab.train), so build_report.py and its workers stay light.
+Keras backend and changes nothing in the process: only training loads a backend (lrlab.train), so the build
+and the notebooks that only render stay light.
 """
 
 import importlib
 
 _EXPORTS = {
-    "FAMILIES": "config", "FAMILY_TITLES": "config", "PROFILES": "config", "ParameterError": "config",
-    "adaptive_configs": "config", "check_parameters": "config", "resolve_settings": "config",
-    "sgd_configs": "config", "steps_per_epoch": "config", "DataError": "data", "load_dataset": "data", "run_family": "store",
+    "FAMILIES": "config", "FAMILY_TITLES": "config", "PROFILES": "config", "steps_per_epoch": "config",
+    "ParameterError": "parameters", "Settings": "parameters", "check_parameters": "parameters",
+    "notebook_settings": "parameters", "resolve_settings": "parameters", "DataError": "data",
+    "load_dataset": "data",
 }
 __all__ = list(_EXPORTS)
 

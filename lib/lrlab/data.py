@@ -316,14 +316,14 @@ def load_dataset(settings: dict) -> dict:
     Protocol "holdout": the validation set is a stratified split of the training set, fixed by `data_seed`; the
     test set is touched once, after training. Protocol "seed" is the 2017 one: the test set serves as validation.
     """
-    arrays = load_cifar10(settings["data_path"], settings["output_dir"], settings["profile"])
-    data = select_classes(arrays, settings["classes"])
-    if settings["protocol"] == "seed":
+    arrays = load_cifar10(settings.data_path, settings.output_dir, settings.profile)
+    data = select_classes(arrays, settings.classes)
+    if settings.protocol == "seed":
         data["x_val"], data["y_val"] = data["x_test"], data["y_test"]
         return data
-    if settings["protocol"] != "holdout":
-        raise ValueError(f"unknown protocol {settings['protocol']!r}: use holdout or seed")
-    val = holdout_split(data["y_train"], settings["validation_fraction"], settings["data_seed"])
+    if settings.protocol != "holdout":
+        raise ValueError(f"unknown protocol {settings.protocol!r}: use holdout or seed")
+    val = holdout_split(data["y_train"], settings.validation_fraction, settings.data_seed)
     train = np.setdiff1d(np.arange(len(data["y_train"])), val)
     data["x_val"], data["y_val"] = data["x_train"][val], data["y_train"][val]
     data["x_train"], data["y_train"] = data["x_train"][train], data["y_train"][train]

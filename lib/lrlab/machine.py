@@ -79,3 +79,22 @@ def run_record() -> dict:
 
     return {"keras_version": keras.__version__, "backend": keras.backend.backend(), **accelerator(),
             "versions": {k: v for k, v in versions().items() if k in ("tensorflow", "jax", "jaxlib", "torch")}}
+
+
+def configure_process(threads=None):
+    """Set, before a Keras backend loads in this process, what the backends read from the environment when they
+    start: `threads` for every thread pool (several one-thread processes outrun one process with several
+    threads on a few cores, and one thread makes training bit-for-bit repeatable), and GPU memory taken as needed,
+    so that several processes can share one GPU instead of the first one taking all of it. Called by the build's
+    workers; a notebook run on its own leaves the environment as its user set it."""
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS"):
+            os.environ[var] = str(threads)
+        if int(threads) == 1:  # JAX's CPU client: one thread for Eigen's contractions
+            flags = os.environ.get("XLA_FLAGS", "")
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # TensorFlow: take GPU memory as needed
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX: the same
+

@@ -19,18 +19,18 @@ class ResourceError(RuntimeError):
 
 
 def needs(settings, processes) -> dict:
-    """Memory and disk for `processes` notebook kernels training `settings`."""
-    if settings["data_path"] == "synthetic":
+    """Memory and disk for `processes` worker processes training `settings`."""
+    if settings.data_path == "synthetic":
         data_bytes = 0  # a few hundred generated images
     else:
         # the uint8 copy of all CIFAR-10 and float32 copies of the profile's classes
-        data_bytes = 10 * IMAGES_PER_CLASS * PIXELS + IMAGES_PER_CLASS * len(settings["classes"]) * PIXELS * 4
+        data_bytes = 10 * IMAGES_PER_CLASS * PIXELS + IMAGES_PER_CLASS * len(settings.classes) * PIXELS * 4
     per_kernel = KERNEL_BYTES + data_bytes
     # eight configurations in the 2017 families; the others add 7 schedules, 6 methods and a rate grid for 9
-    configurations = 8 + (13 + 9 * settings["lr_grid_points"] if "lr_sensitivity" in settings["families"] else 0)
-    runs = configurations * len(settings["seeds"])
+    configurations = 8 + (13 + 9 * settings.lr_grid_points if "lr_sensitivity" in settings.families else 0)
+    runs = configurations * len(settings.seeds)
     return {"memory": processes * per_kernel,
-            "disk": DISK_FIXED + runs * (settings["epochs"] * DISK_PER_RUN_EPOCH + 4096)}
+            "disk": DISK_FIXED + runs * (settings.epochs * DISK_PER_RUN_EPOCH + 4096)}
 
 
 def available(path) -> dict:
@@ -58,15 +58,15 @@ def available(path) -> dict:
 def check(settings, processes, have=None):
     """Raise ResourceError when the build needs more memory or disk than `have` (default: this machine's)."""
     need = needs(settings, processes)
-    have = have or available(settings["output_dir"])
+    have = have or available(settings.output_dir)
     gib = 2**30
     if need["memory"] > have["memory"]:
         raise ResourceError(
-            f"the {settings['profile']} profile needs about {need['memory'] / gib:.1f} GiB of memory for "
-            f"{processes} notebook(s) at once, but {have['memory'] / gib:.1f} GiB is available: use --jobs 1 or a "
+            f"the {settings.profile} profile needs about {need['memory'] / gib:.1f} GiB of memory for "
+            f"{processes} training process(es) at once, but {have['memory'] / gib:.1f} GiB is available: use --jobs 1 or a "
             f"machine with more memory")
     if need["disk"] > have["disk"]:
         raise ResourceError(
-            f"the {settings['profile']} profile needs about {need['disk'] / 2**20:.0f} MiB of disk in "
-            f"{settings['output_dir']}, but {have['disk'] / 2**20:.0f} MiB is free: free some space or use "
+            f"the {settings.profile} profile needs about {need['disk'] / 2**20:.0f} MiB of disk in "
+            f"{settings.output_dir}, but {have['disk'] / 2**20:.0f} MiB is free: free some space or use "
             f"-p output_dir=DIR on a larger disk")

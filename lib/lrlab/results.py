@@ -13,7 +13,8 @@ from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa:
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
 from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
-from .store import HISTORY_COLUMNS, range_test_suggestion, read_manifest, read_summary, runs_dir
+from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
+from .summary import range_test_suggestion
 
 
 SCHEDULE_NAMES = {

@@ -1,39 +1,25 @@
-"""Training of one run: a configuration and a dataset in, a per-epoch history out."""
+"""Training of one run: a configuration and a dataset in, a per-epoch history out.
 
+Importing this module loads the Keras backend. Thread counts and GPU memory sharing are read by the backend when it
+loads, from the environment: a process that wants them set calls lrlab.machine.configure_process first (the
+build's workers do). Whatever a run changes in Keras's process-wide state (dtype policy, random seeds) it puts
+back when it ends.
+"""
+
+import contextlib
 import logging
-import os
+import random
 import time
 
+import keras
+import numpy as np
+import pandas as pd
 
-def _configure_backend():
-    """Settings every backend reads from the environment when it starts, so no backend is imported here: honour
-    LRLAB_THREADS (set by build_report.py when it runs notebooks side by side; several one-thread processes outrun
-    one process with several threads here), and let parallel runs share one GPU instead of the first one taking
-    all its memory."""
-    threads = os.environ.get("LRLAB_THREADS")
-    if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                    "TF_NUM_INTEROP_THREADS"):
-            os.environ.setdefault(var, threads)
-        if threads == "1":  # JAX's CPU client: one thread for Eigen's contractions
-            flags = os.environ.get("XLA_FLAGS", "")
-            if "xla_cpu_multi_thread_eigen" not in flags:
-                os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # TensorFlow: take GPU memory as needed
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX: the same
-
-
-_configure_backend()
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from . import schedules  # noqa: E402
-from .config import seed_groups  # noqa: E402
-from .models import build_model  # noqa: E402
-from .optimizers import build_optimizer  # noqa: E402
-from .store import HISTORY_COLUMNS  # noqa: E402
+from . import schedules
+from .config import seed_groups
+from .models import build_model
+from .optimizers import build_optimizer
+from .store import HISTORY_COLUMNS
 
 # every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -110,6 +96,20 @@ class StopWhenAllDiverged(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+@contextlib.contextmanager
+def _process_state_kept():
+    """Put back what a run sets for the whole process: Keras's dtype policy and the Python and NumPy random
+    generators (keras.utils.set_random_seed seeds them all)."""
+    policy = keras.config.dtype_policy()
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(policy)
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
 def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
     """One model holding one tower per configuration, each built from its own seed exactly as it would be alone;
     the loss is the towers' losses summed, so each tower's gradient is its own run's. One configuration: its
@@ -142,6 +142,7 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
     return model
 
 
+@_process_state_kept()
 def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     """Train configurations that differ only in their seed, side by side as one model (independent weights, one
     graph: fewer, larger steps than one run at a time). Return, per configuration, its history
@@ -222,6 +223,7 @@ class RangeTestRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+@_process_state_kept()
 def range_test(config, dataset, log=print) -> pd.DataFrame:
     """Smith's learning-rate range test: the rate grows exponentially from range min to max over range steps
     batches (Keras's ExponentialDecay with a rate above 1); returns step, lr, loss and smoothed loss per batch."""

@@ -1,0 +1,388 @@
+"""The build behind build_report.py: settings resolved once, every family's missing seed groups trained as tasks
+(longest first, on local worker processes or a Dask cluster), then the notebooks executed with papermill, which
+find their runs stored and render, and compare.ipynb turned into one self-contained HTML file.
+
+Runs already stored with the same configuration are reused, so an unchanged rebuild trains nothing. A run shared
+by two families (the sensitivity grid's default rates are the constant and adaptive families' runs) is one task.
+Exit status: 0 when every family ran, 1 when one failed (the others and every finished run are kept, and the
+report says what is missing), 2 for bad input (nothing is run).
+"""
+
+import argparse
+import contextlib
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import resources
+from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
+from .data import DataError, load_dataset
+from .families import configs as family_configs, cost, train_group
+from .machine import configure_process
+from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
+    resolve_settings
+from .store import forget_family, profile_dir, read_summary, remove_abandoned, run_id, runs_dir
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+
+
+class InputError(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise InputError(f"{message} (see --help)")
+
+
+def parse_args(argv):
+    parser = _Parser(prog="build_report.py", description="Train every family's missing runs, execute the notebooks "
+                     "with papermill and write outputs/<profile>/report.html.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="paper", help=f"one of {', '.join(PROFILES)} (default: paper)")
+    parser.add_argument("--only", default="", help=f"comma-separated family notebooks to execute "
+                        f"({', '.join(FAMILIES)}; default: the profile's); the report still shows every family of "
+                        f"the profile with stored runs")
+    parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
+                        help="seed groups trained at once; the cores are divided between them (default: all cores)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a notebook parameter for every notebook that has it (YAML value: "
+                             "-p epochs=10 -p seeds=[0,1] -p data_path=/data/cifar-10-python.tar.gz)")
+    parser.add_argument("--force", action="store_true", help="retrain runs even when a completed copy is stored")
+    parser.add_argument("--executor", default="local", help="local: training on worker processes of this machine "
+                        "(default); dask: training tasks on a Dask cluster, whose workers must see this checkout "
+                        "and the output folder at the same paths")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="with --executor dask: the "
+                        "scheduler to use, e.g. tcp://HOST:8786 (default: a LocalCluster of --jobs workers)")
+    return parser.parse_args(argv)
+
+
+def _parse_value(text):
+    """A -p value as YAML (10 → int, [0,1] → list), with None spelled as in Python, and numbers such as 1e-8
+    that YAML 1.1 leaves as strings read as floats."""
+    if text.strip() in ("None", "null", ""):
+        return None
+    try:
+        value = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError):  # ValueError: YAML reads 2001-02-30 as an impossible date
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_overrides(pairs) -> dict:
+    """`-p NAME=VALUE` pairs as {name: checked value}; InputError (one line) for anything no notebook takes."""
+    known = sorted({name for notebook in NOTEBOOKS for name in notebook_parameters(notebook)})
+    overrides = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"-p {pair!r} is not NAME=VALUE: write e.g. -p epochs=10")
+        name, text = (part.strip() for part in pair.split("=", 1))
+        if name == "profile":
+            raise InputError("choose the profile with --profile, not -p profile=...")
+        if name not in known:
+            raise InputError(f"unknown parameter {name!r}: the notebooks take {', '.join(known)}")
+        try:
+            overrides[name] = check_parameter(name, _parse_value(text))
+        except ParameterError as exc:
+            raise InputError(str(exc)) from None
+    return overrides
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a build will do, checked: nothing has run when this exists."""
+    families: list
+    jobs: int
+    executor: str
+    scheduler: str | None
+    settings: Settings
+    overrides: dict  # the -p values, with output_dir and data_path made absolute
+
+
+def check_request(args) -> Request:
+    if args.profile not in PROFILES:
+        raise InputError(f"unknown profile {args.profile!r}: use --profile with one of {', '.join(PROFILES)}")
+    only = [n.strip() for n in args.only.split(",") if n.strip()] or PROFILES[args.profile]["families"]
+    unknown = [n for n in only if n not in FAMILIES]
+    if unknown:
+        raise InputError(f"unknown notebook {', '.join(unknown)} in --only: choose from {', '.join(FAMILIES)}")
+    jobs = int(args.jobs) if args.jobs.strip().isdigit() else 0
+    if jobs < 1:
+        raise InputError(f"--jobs {args.jobs!r} is invalid: give a positive integer, e.g. --jobs 2")
+    if args.executor not in ("local", "dask"):
+        raise InputError(f"--executor {args.executor!r} is invalid: use local or dask")
+    if args.scheduler and args.executor != "dask":
+        raise InputError("--scheduler needs --executor dask")
+    if args.executor == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise InputError("--executor dask needs Dask: pip install 'dask[distributed]'") from None
+    overrides = parse_overrides(args.parameter)
+    given = {k: v for k, v in overrides.items() if k in SETTINGS and k not in ("output_dir", "steps_per_execution")}
+    try:
+        settings = resolve_settings(args.profile, overrides.get("output_dir"), overrides.get("steps_per_execution"),
+                                    args.force, **given)
+    except ParameterError as exc:
+        raise InputError(str(exc)) from None
+    overrides["output_dir"] = settings.output_dir  # absolute, so every process writes to the same place
+    if overrides.get("data_path") not in (None, "synthetic"):
+        overrides["data_path"] = str(Path(overrides["data_path"]).expanduser().resolve())
+    families = [n for n in FAMILIES if n in only]
+    return Request(families, jobs, args.executor, args.scheduler, settings.replace(
+        data_path=overrides.get("data_path", settings.data_path)), overrides)
+
+
+def notebook_values(request, notebook) -> dict:
+    """The parameters papermill gives `notebook`: the profile and every -p value it takes."""
+    taken = notebook_parameters(notebook)
+    return {"profile": request.settings.profile} | {k: v for k, v in request.overrides.items() if k in taken}
+
+
+def family_values(request, family) -> dict:
+    """The family's own parameters as its notebook will see them: its defaults, with the -p values it takes."""
+    return {name: request.overrides.get(name, default) for name, (_, default, _) in
+            notebook_parameters(family).items() if name not in SETTINGS}
+
+
+def missing_groups(request, dataset) -> tuple[list, int]:
+    """Every family's seed groups with a run to train (every group with --force), each once, longest first, as
+    (families, configs); and the number of runs the families have in all."""
+    groups, total = {}, set()
+    for family in request.families:
+        try:
+            configs = family_configs(family, request.settings, dataset, family_values(request, family))
+        except ParameterError as exc:
+            raise InputError(str(exc)) from None
+        for group in seed_groups(configs):
+            rids = tuple(run_id(configs[i]) for i in group)
+            total.update(rids)
+            groups.setdefault(rids, ([], [configs[i] for i in group]))[0].append(family)
+    todo = [(families, configs) for rids, (families, configs) in groups.items()
+            if request.settings.force or any(read_summary(runs_dir(request.settings) / r) is None for r in rids)]
+    return sorted(todo, key=lambda task: -cost(task[1])), len(total)
+
+
+def _train_task(configs, settings, family):
+    """One seed group, in a worker: its runs trained (or found stored), each message prefixed by its family."""
+    return train_group(configs, settings, log=lambda message: print(f"[{family}] {message}", flush=True))
+
+
+def train_missing(pool, tasks, settings, total_runs) -> dict:
+    """Train every task on `pool`, with one progress bar over all of them; return {family: error} for the
+    families whose training failed (every other run is stored, whatever failed)."""
+    from tqdm import tqdm
+
+    runs = sum(len(configs) for _, configs in tasks)
+    print(f"Training {runs} of {total_runs} runs ({total_runs - runs} stored) in {len(tasks)} seed groups",
+          flush=True)
+    failures = {}
+    with tqdm(total=sum(cost(configs) for _, configs in tasks), unit="epoch", desc="runs 0/" + str(runs),
+              file=sys.stderr, bar_format="{desc} |{bar}| {elapsed} elapsed, {remaining} left", disable=not tasks,
+              mininterval=1) as bar:
+        futures = {pool.submit(_train_task, configs, settings, families[0]): (families, configs)
+                   for families, configs in tasks}
+        done = 0
+        for future in as_completed(futures):
+            families, configs = futures[future]
+            try:
+                future.result()
+            except Exception as exc:  # a run that raised, or a worker that died: its families fail
+                first = run_id(configs[0])
+                for family in families:
+                    failures.setdefault(family, f"training {first}: {type(exc).__name__}: "
+                                                f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}")
+            done += len(configs)
+            bar.set_description_str(f"runs {done}/{runs}", refresh=False)
+            bar.update(cost(configs))
+    return failures
+
+
+def execute_notebook(name, parameters, output_path):
+    """Run one notebook; return (name, error or None, seconds)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(output_path), parameters=parameters,
+                                   kernel_name="python3", cwd=str(PROJECT_ROOT), progress_bar=False)
+    except PapermillExecutionError as exc:
+        message = exc.evalue.strip().splitlines()[-1] if exc.evalue.strip() else ""
+        return name, f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {message}", \
+            time.perf_counter() - start
+    except Exception as exc:  # the kernel died or could not start
+        return name, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
+    return name, None, time.perf_counter() - start
+
+
+def execute_notebooks(pool, request, failures, folder) -> dict:
+    """Execute the family notebooks whose training did not fail, then compare.ipynb; return the families' errors
+    (those of training included) and compare's error or None."""
+    failures = dict(failures)
+    futures = {pool.submit(execute_notebook, name, notebook_values(request, name), folder / f"{name}.ipynb"): name
+               for name in request.families if name not in failures}
+    for future in as_completed(futures):
+        try:
+            name, error, seconds = future.result()
+        except Exception as exc:  # the worker process itself died
+            name, error, seconds = futures[future], f"{type(exc).__name__}: {exc}", 0.0
+        print(f"[{name}] " + (f"FAILED at {error}" if error else "done") + f" ({seconds:.0f} s)", flush=True)
+        if error:
+            failures[name] = error
+    compare = notebook_values(request, "compare") | {"failed_notebooks": sorted(failures)}
+    try:
+        _, error, _ = pool.submit(execute_notebook, "compare", compare, folder / "compare.ipynb").result()
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return failures, error
+
+
+def export_html(executed: Path, html_path: Path):
+    """The executed compare notebook as one HTML file: code hidden, figures embedded as data."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from .report import finish_html
+
+    notebook = nbformat.read(executed, as_version=4)
+    # the kernel's own stderr (backend start-up notices) is not for readers, nor are cells for notebook users only
+    notebook.cells = [cell for cell in notebook.cells if "notebook-only" not in cell.metadata.get("tags", [])]
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+    exporter = HTMLExporter(extra_template_basedirs=[str(Path(__file__).parent / "templates")],
+                            template_name="offline", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": "lrlab report"}})
+    tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(finish_html(body), encoding="utf-8")
+    os.replace(tmp, html_path)
+
+
+def _lock_build(out: Path):
+    """One build at a time per output folder: a second one refuses at once instead of racing the first for the
+    same runs and report. The lock is the kernel's, so it disappears with the process, even after kill -9."""
+    import fcntl
+
+    handle = open(out / ".build.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        raise InputError(f"another build is running on {out} ({holder}): wait for it to finish, "
+                         f"or build into another folder with -p output_dir=DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+def _start_worker(parent_pid, log_path, threads):
+    """A worker's set-up: its stderr (and its kernels') to a log file, since TensorFlow's start-up notices from
+    every process would bury the progress lines; its thread count set before any backend loads; and its end tied
+    to the build's, even by kill -9, so that no orphan goes on training into a store the next build owns."""
+    os.dup2(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+    configure_process(threads)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent_pid is not None and os.getppid() != parent_pid:  # the build died before the line above took effect
+        os._exit(1)
+
+
+def local_pool(jobs, log_path, threads):
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(os.getpid(), str(log_path), threads))
+
+
+@contextlib.contextmanager
+def training_pool(request, log_path, threads):
+    """Where seed groups train: worker processes of this build, or a Dask cluster through Dask's own
+    concurrent.futures executor, so the rest of the build is the same either way."""
+    if request.executor == "local":
+        with local_pool(request.jobs, log_path, threads) as pool:
+            yield pool
+        return
+    from dask.distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if request.scheduler:
+            client = stack.enter_context(Client(request.scheduler, timeout="30s"))
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=request.jobs, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
+        client.run(_start_worker, None, str(log_path), threads if not request.scheduler else None)
+        print(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} workers",
+              flush=True)
+        yield client.get_executor(pure=False)
+
+
+def build(args) -> int:
+    request = check_request(args)
+    settings = request.settings
+    threads = int(os.environ.get("LRLAB_THREADS") or max(1, (os.cpu_count() or 1) // request.jobs))
+    try:
+        resources.check(settings, request.jobs)
+    except resources.ResourceError as exc:
+        raise InputError(str(exc)) from None
+    out = profile_dir(settings)
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    build_lock = _lock_build(out)  # noqa: F841 (held open until this process exits)
+    try:  # fails before anything trains when there is no dataset, and decodes it once for every process
+        dataset = load_dataset(settings)
+    except DataError as exc:
+        raise InputError(str(exc)) from None
+    tasks, total_runs = missing_groups(request, dataset)
+    del dataset
+    report = out / "report.html"
+    report.unlink(missing_ok=True)  # only a finished build leaves a report behind
+    for family in request.families:
+        forget_family(settings, family)
+    if runs_dir(settings).is_dir():
+        remove_abandoned(runs_dir(settings))
+    start, log = time.perf_counter(), out / "notebooks" / "kernels.log"
+    log.unlink(missing_ok=True)
+    print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {request.jobs} "
+          f"process(es), {threads} thread(s) each", flush=True)
+    with training_pool(request, log, threads) as pool:
+        failures = train_missing(pool, tasks, settings, total_runs)
+    with local_pool(min(request.jobs, len(request.families)), log, threads) as pool:
+        failures, error = execute_notebooks(pool, request, failures, out / "notebooks")
+    if error:
+        print(f"error: compare.ipynb failed at {error}; no report written; kernel messages in {log}",
+              file=sys.stderr)
+        return 1
+    export_html(out / "notebooks" / "compare.ipynb", report)
+    print(f"Report: {report} ({time.perf_counter() - start:.0f} s)", flush=True)
+    for name, error in failures.items():
+        print(f"error: {name}.ipynb failed at {error}; see {out / 'notebooks' / (name + '.ipynb')} and {log}",
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main(argv=None) -> int:
+    try:
+        return build(parse_args(argv))
+    except InputError as exc:
+        print(f"build_report.py: error: {exc}", file=sys.stderr)
+        return 2

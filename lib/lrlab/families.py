@@ -1,0 +1,191 @@
+"""Each family notebook's runs, and the unit of work that trains them.
+
+A family turns its notebook's parameters into run configurations (`configs`); the seeds of one configuration train
+together as one seed group (config.seed_groups), and `train_group` trains a group's missing runs under their
+claims and stores each. The build calls both for every family before it executes a notebook (lrlab.build), so the
+notebooks find their runs stored; a notebook run on its own trains what it lacks through the same function (`run`).
+"""
+
+import contextlib
+import time
+
+from . import schedules
+from .config import data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
+from .data import load_dataset
+from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
+from .parameters import ParameterError
+from .store import claim, read_summary, remove_abandoned, runs_dir, run_id, write_manifest, write_run
+from .summary import summarize_history, summarize_range_test
+
+
+def sgd_configs(family, schedule: dict, momentum, settings, dataset) -> list:
+    """A schedule family's runs: SGD with `schedule`, one run per seed."""
+    optimizer = {"name": "sgd", "momentum": float(momentum)}
+    # numbers as floats, so `epochs_drop=10` and `epochs_drop=10.0` are the same configuration (and the same run)
+    schedule = {k: v if k == "name" else float(v) for k, v in schedule.items()}
+    return [run_config(family, optimizer, schedule, settings, dataset, seed) for seed in settings.seeds]
+
+
+def default_hyperparameters(optimizers) -> dict:
+    """`adaptive_configs`'s keyword arguments for `optimizers` at their defaults: {"adam_lr": 0.001, ...}."""
+    return {f"{name}_{key}": value for name in optimizers for key, value in ADAPTIVE_DEFAULTS[name].items()}
+
+
+def adaptive_configs(optimizers, settings, dataset, **hyper) -> list:
+    """The adaptive family's runs: for each optimizer in `optimizers`, its settings taken from `hyper`
+    (`adam_lr=...`, `adam_beta_1=...`, ...), one run per seed."""
+    configs = []
+    for name in optimizers:
+        opt = {"name": name}
+        for key in ADAPTIVE_DEFAULTS[name]:
+            if key != "lr":
+                opt[key] = float(hyper[f"{name}_{key}"])
+        schedule = {"name": "constant", "lr0": float(hyper[f"{name}_lr"])}
+        configs += [run_config("adaptive", opt, schedule, settings, dataset, seed) for seed in settings.seeds]
+    return configs
+
+
+def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_span, settings, dataset) -> list:
+    """SGD (constant rate, the constant family's momentum) and each of `optimizers` at its default settings, on a
+    grid of learning rates around its default. Their run configurations are those of the constant and adaptive
+    families, so the runs at the default rates are shared with those notebooks."""
+    configs = []
+    for lr in learning_rate_grid(sgd_lr, lr_grid_points, lr_grid_span):
+        configs += sgd_configs("constant", {"name": "constant", "lr0": lr}, momentum, settings, dataset)
+    # SGD+momentum and SGD+Nesterov are references, not adaptive methods: plain SGD stands for SGD in the sweep
+    for name in [o for o in optimizers if not o.startswith("sgd_")]:
+        default = ADAPTIVE_DEFAULTS[name]["lr"]
+        for lr in learning_rate_grid(default, lr_grid_points, lr_grid_span):
+            hyper = default_hyperparameters([name]) | {f"{name}_lr": lr}
+            configs += adaptive_configs([name], settings, dataset, **hyper)
+    return configs
+
+
+def range_test_configs(optimizers, momentum, range_min, range_max, range_test_steps, settings, dataset) -> list:
+    """One learning-rate range test per method (SGD and each of `optimizers`, at their default settings), on the
+    profile's first seed."""
+    if not range_min < range_max:
+        raise ParameterError(f"parameter range_min={range_min!r} is invalid: the test raises the rate, so it must be "
+                             f"below range_max={range_max!r}, e.g. range_min=1e-6")
+    optimizer_specs = [{"name": "sgd", "momentum": float(momentum)}]
+    for name in optimizers:
+        optimizer_specs.append({"name": name} | {k: float(v) for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"})
+    return [{
+        "kind": "lr_range_test", "family": "lr_range_test", "label": DISPLAY_NAMES[spec["name"]],
+        "model": settings.model, "precision": settings.precision, "optimizer": spec,
+        "range": {"min": float(range_min), "max": float(range_max), "steps": range_test_steps},
+        "data": data_config(settings, dataset), "batch_size": settings.batch_size, "seed": settings.seeds[0],
+    } for spec in optimizer_specs]
+
+
+def configs(family, settings, dataset, params) -> list:
+    """The run configurations of `family` for its notebook's parameters `params` (lrlab.parameters)."""
+    p = params
+    if family == "constant":
+        return sgd_configs(family, {"name": "constant", "lr0": p["lr"]}, p["momentum"], settings, dataset)
+    if family == "time_based_decay":
+        decay = p["lr0"] / settings.epochs if p["decay"] is None else p["decay"]  # the 2017 default: lr0 / epochs
+        return sgd_configs(family, {"name": family, "lr0": p["lr0"], "decay": decay}, p["momentum"], settings,
+                           dataset)
+    if family == "step_decay":
+        schedule = {"name": family, "lr0": p["lr0"], "drop": p["drop"], "epochs_drop": p["epochs_drop"]}
+        return sgd_configs(family, schedule, p["momentum"], settings, dataset)
+    if family == "exponential_decay":
+        return sgd_configs(family, {"name": family, "lr0": p["lr0"], "k": p["k"]}, p["momentum"], settings, dataset)
+    if family == "modern_schedules":
+        specs = schedules.modern_schedules(
+            p["schedules"], p["lr0"], settings.epochs, steps_per_epoch(settings, dataset), p["final_fraction"],
+            p["warmup_fraction"], p["one_cycle_peak_fraction"], p["cycles"], p["plateau_factor"],
+            p["plateau_patience"])
+        return [c for spec in specs for c in sgd_configs(family, spec, p["momentum"], settings, dataset)]
+    if family == "adaptive":
+        return adaptive_configs(settings.optimizers, settings, dataset, **p)
+    if family == "lr_sensitivity":
+        return sensitivity_configs(settings.optimizers, p["sgd_lr"], p["momentum"], settings.lr_grid_points,
+                                   p["lr_grid_span"], settings, dataset)
+    if family == "lr_range_test":
+        return range_test_configs(settings.optimizers, p["momentum"], p["range_min"], p["range_max"],
+                                  settings.range_test_steps, settings, dataset)
+    raise ValueError(f"unknown family {family!r}")
+
+
+def cost(configs) -> float:
+    """A seed group's work in epochs of one run, to start the longest groups first."""
+    config = configs[0]
+    if config.get("kind") == "lr_range_test":
+        return config["range"]["steps"] * config["batch_size"] / config["data"]["n_train"]
+    return config["epochs"] * len(configs)
+
+
+_datasets = {}
+
+
+def _dataset(settings):
+    """The dataset for `settings`, loaded once per process: a worker trains many groups of one build."""
+    key = (settings.data_path, settings.output_dir, settings.profile, tuple(settings.classes), settings.protocol,
+           settings.data_seed, settings.validation_fraction)
+    if key not in _datasets:
+        _datasets.clear()
+        _datasets[key] = load_dataset(settings)
+    return _datasets[key]
+
+
+def train_group(configs, settings, dataset=None, log=print) -> list:
+    """Train the runs of one seed group that are not stored yet (all of them with settings.force), together as
+    one model, while this process holds each one's claim; return {"run_id", "path", "reused", "status"} per run."""
+    rids = [run_id(c) for c in configs]
+    finals = [runs_dir(settings) / rid for rid in rids]
+
+    def stored(i):
+        return not settings.force and read_summary(finals[i]) is not None
+
+    todo = [i for i in range(len(configs)) if not stored(i)]
+    with contextlib.ExitStack() as claims:
+        for i in sorted(todo, key=lambda i: rids[i]):  # one order for every process: no two wait on each other
+            claims.enter_context(claim(settings, rids[i], log))
+        todo = [i for i in todo if not stored(i)]  # some may have been trained by the process we waited for
+        if todo:
+            _train([configs[i] for i in todo], dataset or _dataset(settings), settings, [rids[i] for i in todo],
+                   log)
+    for i in range(len(configs)):
+        if i not in todo:
+            log(f"{rids[i]}: reused")
+    return [{"run_id": rid, "path": str(final), "reused": i not in todo, "status": read_summary(final)["status"]}
+            for i, (rid, final) in enumerate(zip(rids, finals))]
+
+
+def _train(configs, dataset, settings, rids, log):
+    start = time.perf_counter()
+    from . import train  # loads the Keras backend: only when there is something to train
+
+    if configs[0].get("kind") == "lr_range_test":
+        history = train.range_test(configs[0], dataset, log=log)
+        summaries = [summarize_range_test(history, time.perf_counter() - start)]
+        histories = [history]
+    else:
+        name = rids[0] if len(rids) == 1 else f"{rids[0]} and {len(rids) - 1} more seeds"
+        trained = train.train_runs(configs, dataset, settings.steps_per_execution, name=name, log=log)
+        share = (time.perf_counter() - start) / len(configs)  # runs trained together share the time equally
+        histories = [history for history, _ in trained]
+        data = configs[0]["data"]
+        summaries = [summarize_history(history, share, test, len(data["classes"]), data["n_validation"])
+                     | {"trained_together": len(configs)} for history, test in trained]
+    for config, rid, history, summary in zip(configs, rids, histories, summaries):
+        write_run(config, rid, history, summary, settings)
+        note = {"diverged": " (diverged: the loss became NaN)", "stuck": " (stuck: never clearly above chance)"}
+        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + note.get(summary["status"], ""))
+
+
+def run(family, settings, params, dataset=None, log=print) -> list:
+    """What a family notebook does: train or reuse every run of `family`, one seed group at a time, then record
+    them in the family's manifest (what compare.ipynb reads). Returns the runs, as train_group does."""
+    dataset = dataset or _dataset(settings)
+    if runs_dir(settings).is_dir():
+        remove_abandoned(runs_dir(settings))
+    family_configs = configs(family, settings, dataset, params)
+    runs = [None] * len(family_configs)
+    for group in seed_groups(family_configs):
+        for i, stored in zip(group, train_group([family_configs[i] for i in group], settings, dataset, log)):
+            runs[i] = stored
+    write_manifest(settings, family, runs, params)
+    return runs

@@ -1,0 +1,292 @@
+"""Every notebook parameter, defined once: its type, the values it accepts, its default and its one-line doc.
+
+The notebooks' `parameters` cells are literal Python, as papermill and JupyterLab need them; `parameters_cell`
+writes each from this table and a test checks that the committed cells still agree. `check_parameter` is the one
+place a value is checked, by the notebooks and the build alike, so a bad value gets the same one-line error
+either way. The settings every run shares (profile, seeds, epochs, ...) resolve into one frozen `Settings`.
+"""
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import schedules
+from .config import DEFAULT_STEPS_PER_EXECUTION, FAMILIES, MODEL_NAMES, PRECISIONS, PROFILES, PROTOCOLS, \
+    default_output_dir
+from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
+
+
+class ParameterError(ValueError):
+    """A notebook parameter with a wrong type or value: the message names it and says what it accepts."""
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v):
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _positive_int(v):
+    return _is_int(v) and v > 0
+
+
+def _positive(v):
+    return _is_number(v) and v > 0
+
+
+def _fraction(v):
+    return _is_number(v) and 0 < v < 1
+
+
+def _unique_list(v):
+    """A list without repeats: a repeated seed would pass one run off as two."""
+    return isinstance(v, list) and all(isinstance(x, (str, int)) for x in v) and len(set(v)) == len(v)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: type
+    test: object  # value -> bool
+    accepts: str  # what the error message says it accepts
+    example: str
+    doc: str = ""
+    default: object = None  # the notebooks' default (None: the profile's, for a setting)
+    setting: bool = False  # shared by every run of a build and filled in from the profile when None
+
+
+def _p(name, type_, test, accepts, example, doc="", default=None, setting=False):
+    return Parameter(name, type_, test, accepts, example, doc, default, setting)
+
+
+_TABLE = [
+    _p("profile", str, lambda v: isinstance(v, str) and v in PROFILES, f"one of {', '.join(PROFILES)}", "paper",
+       "smoke | paper | study | full; fills in every parameter left at None", "paper", True),
+    _p("seeds", list, lambda v: _unique_list(v) and len(v) > 0 and all(_is_int(s) and s >= 0 for s in v),
+       "a non-empty list of distinct non-negative integers", "[0,1,2]",
+       "one run per seed (None: the profile's; paper [0, 1, 2], study [0, ..., 4])", setting=True),
+    _p("epochs", int, _positive_int, "a positive integer", "100",
+       "epochs per run (None: the profile's; paper 100, study 15)", setting=True),
+    _p("batch_size", int, _positive_int, "a positive integer", "64",
+       "images per batch (None: the profile's; 64)", setting=True),
+    _p("data_path", str, lambda v: isinstance(v, str) and v != "",
+       "a path to cifar-10-python.tar.gz or its folder, or 'synthetic'", "/data/cifar-10-python.tar.gz",
+       'cifar-10-python.tar.gz, its extracted folder, or "synthetic" (None: $LRLAB_CIFAR10, else download)',
+       setting=True),
+    _p("output_dir", str, lambda v: isinstance(v, str) and v != "", "a directory path", "outputs",
+       "where runs go (None: the project's outputs/)", setting=True),
+    _p("steps_per_execution", int, _positive_int, "a positive integer", "16",
+       "batches per compiled call: speed only, results unchanged (None: 16)", setting=True),
+    _p("force", bool, lambda v: isinstance(v, bool), "True or False", "True",
+       "retrain runs even when a completed copy is stored", False, True),
+    _p("protocol", str, lambda v: isinstance(v, str) and v in PROTOCOLS,
+       "holdout (validate on a split of the training set) or seed (validate on the test set, as in 2017)", "holdout",
+       "holdout: validate on a split of the training set | seed: on the test set, as in 2017 (None: the profile's; "
+       "paper seed, others holdout)", setting=True),
+    _p("data_seed", int, lambda v: _is_int(v) and v >= 0, "a non-negative integer", "0",
+       "which validation split, for protocol holdout (None: the profile's; 0)", setting=True),
+    _p("model", str, lambda v: isinstance(v, str) and v in MODEL_NAMES, f"one of {', '.join(MODEL_NAMES)}", "vgg_bn",
+       "seed_cnn (the 2017 network) | vgg_bn (None: the profile's; full vgg_bn, others seed_cnn)", setting=True),
+    _p("precision", str, lambda v: isinstance(v, str) and v in PRECISIONS, f"one of {', '.join(PRECISIONS)}",
+       "mixed_bfloat16", "float32 | mixed_bfloat16 | mixed_float16: 16-bit arithmetic changes the numbers, so its "
+       "runs are new runs (None: the profile's, float32)", setting=True),
+    _p("optimizers", list, lambda v: _unique_list(v) and len(v) > 0 and all(o in ADAPTIVE_DEFAULTS for o in v),
+       f"a non-empty list of distinct names from {', '.join(ADAPTIVE_DEFAULTS)}", '["adam","rmsprop"]',
+       f"which methods, from {', '.join(ADAPTIVE_DEFAULTS)} (None: the profile's; paper the 2017 four, others all "
+       f"ten)", setting=True),
+    # odd, so the default rate is on the grid and its runs are the constant and adaptive families' runs
+    _p("lr_grid_points", int, lambda v: _is_int(v) and v >= 3 and v % 2 == 1, "an odd integer ≥ 3", "5",
+       "learning rates per method (None: the profile's; 5, smoke 3)", setting=True),
+    _p("range_test_steps", int, lambda v: _is_int(v) and v >= 10, "an integer ≥ 10", "300",
+       "batches per test (None: the profile's; study and full 1000, smoke 20)", setting=True),
+    _p("families", list, lambda v: _unique_list(v) and len(v) > 0 and all(f in FAMILIES for f in v),
+       f"a non-empty list of distinct names from {', '.join(FAMILIES)}", '["constant","adaptive"]',
+       "family notebooks whose runs to include (None: the profile's)", setting=True),
+    # the families' own parameters
+    _p("lr", float, _positive, "a positive number", "0.1", "SGD learning rate, the same in every epoch", 0.1),
+    _p("lr0", float, _positive, "a positive number", "0.1", "initial SGD learning rate", 0.1),
+    _p("momentum", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.9", "SGD momentum", 0.0),
+    _p("decay", float, lambda v: _is_number(v) and v >= 0, "a non-negative number (per batch)",
+       "0.001", "decay per batch (None: lr0 / epochs, as in 2017)"),
+    _p("drop", float, lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.5",
+       "factor applied at each step", 0.5),
+    _p("epochs_drop", float, lambda v: _is_number(v) and v >= 1, "a number of epochs ≥ 1", "10",
+       "epochs between steps", 10),
+    _p("k", float, lambda v: _is_number(v) and v >= 0, "a non-negative number", "0.1", "decay rate per epoch", 0.1),
+    _p("schedules", list, lambda v: _unique_list(v) and len(v) > 0 and all(n in schedules.MODERN for n in v),
+       f"a non-empty list of distinct names from {', '.join(schedules.MODERN)}", '["cosine_decay"]',
+       "which schedules to run", list(schedules.MODERN)),
+    _p("final_fraction", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.01",
+       "where cosine, linear and restart cycles end, as a fraction of lr0", 0.01),
+    _p("warmup_fraction", float, _fraction, "a number in (0, 1)", "0.05", "warm-up's share of the run "
+       "(warmup_cosine)", 0.05),
+    _p("one_cycle_peak_fraction", float, _fraction, "a number in (0, 1)", "0.3",
+       "where one-cycle peaks, as a share of the run", 0.3),
+    _p("cycles", int, _positive_int, "a positive integer", "3",
+       "cycles per run: restarts (lengths 1, 2, 4, ...) and triangular cycles", 3),
+    _p("plateau_factor", float, _fraction, "a number in (0, 1)", "0.5",
+       "ReduceLROnPlateau: factor applied on a plateau", 0.5),
+    _p("plateau_patience", int, _positive_int, "a positive integer", "3",
+       "ReduceLROnPlateau: epochs without a better validation loss before a cut", 3),
+    _p("lr_grid_span", float, lambda v: _is_number(v) and v > 1,
+       "a number > 1 (the grid runs from lr/span to lr·span)", "10",
+       "the grid runs from default/span to default·span, evenly on a log scale", 10.0),
+    _p("sgd_lr", float, _positive, "a positive number", "0.1", "SGD's default rate: the constant family's", 0.1),
+    _p("range_min", float, _positive, "a positive number", "1e-6", "the rate the test starts at", 1e-6),
+    _p("range_max", float, _positive, "a positive number", "10",
+       "the rate it would reach at its last batch; it stops earlier once the loss climbs", 10.0),
+    # compare.ipynb's
+    _p("failed_notebooks", list, lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
+       "a list of notebook names", '["step_decay"]', "family notebooks that failed in this build (set by "
+       "build_report.py)", []),
+    _p("confidence", float, _fraction, "a number in (0, 1)", "0.95", "level of every confidence interval and band",
+       0.95),
+    _p("target_fraction", float, lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.95",
+       "time to accuracy: the target is this fraction of the best mean validation accuracy", 0.95),
+]
+_BETA = {"rho": "decay of the squared-gradient average", "beta_1": "decay of the first moment",
+         "beta_2": "decay of the second moment", "momentum": "momentum"}
+for _opt, _defaults in ADAPTIVE_DEFAULTS.items():
+    _name = DISPLAY_NAMES[_opt]
+    for _key, _value in _defaults.items():
+        if _key == "lr":
+            _TABLE.append(_p(f"{_opt}_lr", float, _positive, "a positive number", str(_value),
+                             f"{_name} learning rate", _value))
+        elif _key == "epsilon":
+            _TABLE.append(_p(f"{_opt}_epsilon", float, _positive, "a positive number", "1e-8", f"{_name} epsilon",
+                             _value))
+        elif _key == "weight_decay":
+            _TABLE.append(_p(f"{_opt}_weight_decay", float, lambda v: _is_number(v) and v >= 0,
+                             "a non-negative number", "0.01", f"{_name} decoupled weight decay", _value))
+        else:
+            _TABLE.append(_p(f"{_opt}_{_key}", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)",
+                             str(_value), f"{_name} {_BETA[_key]}", _value))
+PARAMETERS = {p.name: p for p in _TABLE}
+SETTINGS = [p.name for p in _TABLE if p.setting]
+
+# What each notebook takes, in its cell's order: a name, or (name, default, doc) where the notebook's own
+# default or doc differs from the table's (the 2017 momentum of each schedule family, for one).
+_RUN_SETTINGS = ["profile", "seeds", "epochs", "batch_size", "data_path", "output_dir", "steps_per_execution",
+                 "force", "protocol", "data_seed", "model", "precision"]
+_SAME_MOMENTUM = "SGD momentum: the constant family's"
+NOTEBOOKS = {
+    "constant": _RUN_SETTINGS + ["lr", "momentum"],
+    "time_based_decay": _RUN_SETTINGS + ["lr0", "decay", ("momentum", 0.8, "SGD momentum")],
+    "step_decay": _RUN_SETTINGS + ["lr0", "drop", "epochs_drop", ("momentum", 0.5, "SGD momentum")],
+    "exponential_decay": _RUN_SETTINGS + ["lr0", "k", ("momentum", 0.8, "SGD momentum")],
+    "modern_schedules": _RUN_SETTINGS + [
+        "schedules", ("lr0", 0.1, "the peak SGD learning rate every schedule is built around"),
+        ("momentum", 0.0, "SGD momentum, as in the constant family, so the two compare"), "final_fraction",
+        "warmup_fraction", "one_cycle_peak_fraction", "cycles", "plateau_factor", "plateau_patience"],
+    "adaptive": _RUN_SETTINGS + ["optimizers"] + [f"{o}_{k}" for o, d in ADAPTIVE_DEFAULTS.items() for k in d],
+    "lr_sensitivity": _RUN_SETTINGS + [
+        ("optimizers", None, "adaptive methods to sweep besides SGD (None: the profile's)"), "lr_grid_points",
+        "lr_grid_span", "sgd_lr", ("momentum", 0.0, _SAME_MOMENTUM)],
+    "lr_range_test": _RUN_SETTINGS + [
+        ("optimizers", None, "adaptive methods to test besides SGD (None: the profile's)"), "range_test_steps",
+        "range_min", "range_max", ("momentum", 0.0, _SAME_MOMENTUM)],
+    "compare": [("profile", "paper", "smoke | paper | study | full: which profile's runs to compare"),
+                ("output_dir", None, "where the runs are (None: the project's outputs/)"), "families",
+                "failed_notebooks", "confidence", "target_fraction"],
+}
+
+
+def notebook_parameters(notebook) -> dict:
+    """{name: (Parameter, default, doc)} for `notebook`, in its cell's order."""
+    found = {}
+    for entry in NOTEBOOKS[notebook]:
+        name, *own = (entry,) if isinstance(entry, str) else entry
+        parameter = PARAMETERS[name]
+        default, doc = own if own else (parameter.default, parameter.doc)
+        found[name] = (parameter, default, doc)
+    return found
+
+
+def parameters_cell(notebook) -> str:
+    """The notebook's `parameters` cell, as committed: one typed, documented line per parameter."""
+    return "\n".join(f"{name}: {parameter.type.__name__} = {_literal(default)}  # {doc}"
+                     for name, (parameter, default, doc) in notebook_parameters(notebook).items())
+
+
+def _literal(value) -> str:
+    return json.dumps(value) if isinstance(value, (str, list)) else repr(value)
+
+
+def check_parameter(name, value):
+    """Raise ParameterError (one line: what is wrong, how to fix it) unless `value` suits parameter `name`."""
+    if name not in PARAMETERS:
+        raise ParameterError(f"unknown parameter {name!r}")
+    parameter = PARAMETERS[name]
+    if value is None and (parameter.setting and name not in ("profile", "force") or parameter.default is None):
+        return value  # None: the profile's value, or the notebook's documented meaning of None
+    if not parameter.test(value):
+        raise ParameterError(f"parameter {name}={value!r} is invalid: expected {parameter.accepts}, "
+                             f"e.g. {name}={parameter.example}")
+    return value
+
+
+def check_parameters(params: dict) -> dict:
+    return {name: check_parameter(name, value) for name, value in params.items()}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every run of a build shares: the profile's values with the user's overrides, checked."""
+    profile: str
+    output_dir: str
+    steps_per_execution: int
+    force: bool
+    classes: list
+    seeds: list
+    epochs: int
+    batch_size: int
+    data_path: str | None
+    protocol: str
+    data_seed: int
+    validation_fraction: float
+    model: str
+    precision: str
+    optimizers: list
+    lr_grid_points: int
+    range_test_steps: int
+    families: list
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=False, **given) -> Settings:
+    """The settings a build or a notebook runs with: the profile's values, overridden by those given (None: the
+    profile's). `given` takes any setting, e.g. seeds=[0, 1], epochs=10, protocol="seed", optimizers=["adam"]."""
+    unknown = sorted(set(given) - set(PROFILES.get(profile, {})))
+    check_parameters(dict(profile=profile, output_dir=output_dir, steps_per_execution=steps_per_execution,
+                          force=force))
+    if unknown:
+        raise ParameterError(f"unknown setting {unknown[0]!r}: a profile sets {', '.join(PROFILES[profile])}")
+    check_parameters({k: v for k, v in given.items() if k in PARAMETERS})
+    values = PROFILES[profile] | {k: v for k, v in given.items() if v is not None}
+    return Settings(profile=profile, output_dir=str(Path(output_dir).expanduser().resolve() if output_dir
+                                                    else default_output_dir()),
+                    steps_per_execution=steps_per_execution or DEFAULT_STEPS_PER_EXECUTION, force=force, **values)
+
+
+def notebook_settings(notebook, namespace) -> tuple[Settings, dict]:
+    """A notebook's parameters, read from its namespace (the values its `parameters` cell and papermill set),
+    checked: the run settings as `Settings`, and the family's own parameters as a dict."""
+    values = check_parameters({name: namespace[name] for name in notebook_parameters(notebook)})
+    run = {k: values.pop(k) for k in list(values) if k in SETTINGS}
+    settings = resolve_settings(run.pop("profile"), run.pop("output_dir", None), run.pop("steps_per_execution", None),
+                                run.pop("force", False), **run)
+    return settings, values
+
+
+if __name__ == "__main__":  # python -m lrlab.parameters: print each notebook's parameters cell
+    for _notebook in NOTEBOOKS:
+        print(f"# {_notebook}.ipynb\n{parameters_cell(_notebook)}\n")
