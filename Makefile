@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Extra arguments for build_report.py, e.g. make report ARGS="--profile smoke --jobs 2"
 ARGS ?=
 
-.PHONY: venv report test lab clean-outputs
+.PHONY: venv report test test-all lab clean-outputs
 
 venv: $(INSTALLED)
 
@@ -20,8 +20,13 @@ $(INSTALLED): pyproject.toml
 report: $(INSTALLED)
 	$(PY) build_report.py $(ARGS)
 
+# the fast tier: unit tests and one end-to-end smoke build (about 4 minutes on 2 cores)
 test: $(INSTALLED)
 	$(PY) -m pytest
+
+# everything CI runs: the fast tier and the long tests (kill -9, Dask, JAX, random parameters through papermill)
+test-all: $(INSTALLED)
+	$(PY) -m pytest -m "not functional"
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -6,6 +7,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
+
+
+def build(*args, env=None):
+    """build_report.py as a user runs it: a process of its own, its output and exit status captured."""
+    return subprocess.run([sys.executable, str(ROOT / "build_report.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env or os.environ.copy(), timeout=900)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,3 +29,11 @@ def synthetic_archive(tmp_path_factory):
     from lrlab.data import write_synthetic_cifar10
 
     return write_synthetic_cifar10(tmp_path_factory.mktemp("data") / "cifar-10-python.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory):
+    """The whole smoke report built once per session, as a user builds it: (output folder, finished process).
+    Every test that looks at a build's report, executed notebooks or runs reads this one."""
+    out = tmp_path_factory.mktemp("outputs")
+    return out, build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")

@@ -29,13 +29,13 @@ def _finals(out):
 RACE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {lib!r})
-    from lrlab.config import resolve_settings, sgd_configs
     from lrlab.data import load_dataset
-    from lrlab.store import train_or_reuse
+    from lrlab.families import sgd_configs, train_group
+    from lrlab.parameters import resolve_settings
     settings = resolve_settings("smoke", epochs=3, data_path={data!r}, output_dir={out!r})
     dataset = load_dataset(settings)
     config = sgd_configs("constant", {{"name": "constant", "lr0": 0.05}}, 0.0, settings, dataset)[0]
-    print("RESULT", train_or_reuse(config, dataset, settings, log=lambda m: None)["reused"], flush=True)
+    print("RESULT", train_group([config], settings, dataset, log=lambda m: None)[0]["reused"], flush=True)
 """)
 
 
@@ -48,7 +48,7 @@ def test_two_processes_racing_for_one_run_train_it_once(tmp_path, synthetic_arch
     assert len(list((tmp_path / "smoke" / "runs").iterdir())) == 1
 
 
-@pytest.mark.smoke
+@pytest.mark.slow
 def test_a_dask_build_equals_a_local_one(tmp_path):
     """--executor dask on a LocalCluster: the same notebooks, the same runs, the same numbers."""
     env = os.environ | {"LRLAB_THREADS": "1"}  # one thread: bit-for-bit repeatable training
@@ -71,7 +71,7 @@ def test_bad_executor_input_is_one_line_and_exit_2(args, message, tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
 
 
-@pytest.mark.smoke
+@pytest.mark.slow
 def test_the_report_builds_on_the_jax_backend(tmp_path):
     """KERAS_BACKEND=jax runs the same notebooks: schedules (Keras's and lrlab's own), a callback schedule,
     adaptive methods and the range test."""

@@ -1,4 +1,7 @@
-"""build_report.py end to end on the smoke profile, its reuse of runs, its failures and its bad-input errors."""
+"""build_report.py end to end on the smoke profile, its reuse of runs, its failures and its bad-input errors.
+
+The smoke build itself is conftest's `smoke_build`, run once per session; tests that build again on top of it
+work on a copy of its output folder (`built_copy`), so the build the other tests look at stays as it was."""
 
 import base64
 import json
@@ -11,29 +14,27 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import build_report  # noqa: E402
-
-
-def build(*args, env=None):
-    return subprocess.run([sys.executable, str(ROOT / "build_report.py"), *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env or os.environ.copy(), timeout=900)
+from conftest import ROOT, build
+from lrlab import build as lrlab_build
 
 
 def run_stamps(out):
     return {p.parent.name: p.stat().st_mtime_ns for p in (out / "smoke" / "runs").glob("*/summary.json")}
 
 
-@pytest.fixture(scope="module")
-def first_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("outputs")
-    return out, build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
+@pytest.fixture
+def built_copy(smoke_build, tmp_path):
+    """A copy of the smoke build's output folder, to build again on top of."""
+    import shutil
+
+    out, _ = smoke_build
+    shutil.copytree(out / "smoke", tmp_path / "smoke", symlinks=True, ignore=shutil.ignore_patterns("*.lock"))
+    return tmp_path
 
 
 @pytest.mark.smoke
-def test_smoke_build_produces_the_report(first_build):
-    out, result = first_build
+def test_smoke_build_produces_the_report(smoke_build):
+    out, result = smoke_build
     assert result.returncode == 0, result.stderr[-3000:]
     html = (out / "smoke" / "report.html").read_text()
     # every figure, embedded: schedule shapes, four groups' curves, all together, every seed, time, sensitivity,
@@ -53,18 +54,24 @@ def test_smoke_build_produces_the_report(first_build):
                         "adaptive", "lr_sensitivity", "lr_range_test", "compare"}
     # 4 + 7 schedules, 10 methods, 9 methods × 3 rates less the 9 shared defaults, 11 range tests
     assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 18 + 11
-    # notebooks and their helpers (workers with no notebook left) trained every run once, and only once
-    trained = re.findall(r"\[[\w ]+\] (\S+): trained in", result.stdout)
+    # every run trained once, and only once, though the sweep's 9 default-rate runs belong to two families
+    trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
+    assert "Training 50 of 50 runs (0 stored) in 50 seed groups" in result.stdout
+    assert re.search(r"runs 50/50 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
+    # the notebooks found their runs stored: they rendered, and trained nothing themselves
+    for name in ("constant", "adaptive", "lr_sensitivity"):
+        notebook = (out / "smoke" / "notebooks" / f"{name}.ipynb").read_text()
+        assert "reused" in notebook and "trained in" not in notebook
     assert "absl" not in html and "oneDNN" not in html  # the kernels' stderr stays out of the report
-    assert "[adaptive]" in result.stdout and "trained in" in result.stdout  # progress while it runs
+    assert "[adaptive] done" in result.stdout
 
 
 @pytest.mark.smoke
-def test_the_report_can_be_navigated_read_and_downloaded(first_build):
+def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     """What a reader relies on: contents that lead somewhere, figures described in words, tables without pandas'
     row numbers, the numbers downloadable from the page itself, a tab titled for the report."""
-    out, result = first_build
+    out, result = smoke_build
     assert result.returncode == 0, result.stderr[-3000:]
     html = (out / "smoke" / "report.html").read_text()
     ids = set(re.findall(r'\bid="([^"]+)"', html))
@@ -90,9 +97,9 @@ def test_the_report_can_be_navigated_read_and_downloaded(first_build):
     assert "Not part of this report" not in html and "No description has been provided" not in html
 
 
-@pytest.mark.smoke
-def test_a_run_stuck_at_chance_is_reported_as_failed(first_build):
-    out, _ = first_build
+@pytest.mark.slow
+def test_a_run_stuck_at_chance_is_reported_as_failed(built_copy):
+    out = built_copy
     # a rate so small that nothing is learned in 2 epochs: the network stays at its first guess
     result = build("--profile", "smoke", "--only", "constant", "-p", "lr=1e-9", "-p", f"output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -107,31 +114,32 @@ def test_a_run_stuck_at_chance_is_reported_as_failed(first_build):
 
 
 @pytest.mark.smoke
-def test_an_identical_build_trains_nothing(first_build):
-    out, _ = first_build
+def test_an_identical_build_trains_nothing(built_copy):
+    out = built_copy
     before = run_stamps(out)
     again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "trained in" not in again.stdout and again.stdout.count(": reused") == 4 + 7 + 10 + 27 + 11
+    assert "trained in" not in again.stdout and "Training 0 of 50 runs (50 stored) in 0 seed groups" in again.stdout
     assert run_stamps(out) == before
     assert (out / "smoke" / "report.html").exists()
 
 
-@pytest.mark.smoke
-def test_a_changed_parameter_retrains_only_that_family(first_build):
-    out, _ = first_build
+@pytest.mark.slow
+def test_a_changed_parameter_retrains_only_that_family(built_copy):
+    out = built_copy
     result = build("--profile", "smoke", "--only", "step_decay,constant", "-p", "drop=0.25",
                    "-p", f"output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     trained = re.findall(r"\[(\w+)\] (\S+): trained in", result.stdout)
     assert [family for family, _ in trained] == ["step_decay"]
-    assert "[constant] constant-sgd-seed0" in result.stdout and "[adaptive]" not in result.stdout
+    assert "Training 1 of 2 runs (1 stored) in 1 seed groups" in result.stdout
+    assert "[constant] done" in result.stdout and "[adaptive]" not in result.stdout
     assert "×0.25 every 10 epochs" in (out / "smoke" / "report.html").read_text()
 
 
-@pytest.mark.smoke
-def test_a_diverging_run_is_reported_as_diverged(first_build):
-    out, _ = first_build
+@pytest.mark.slow
+def test_a_diverging_run_is_reported_as_diverged(built_copy):
+    out = built_copy
     result = build("--profile", "smoke", "--only", "constant", "-p", "lr=1e12", "-p", f"output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(diverged: the loss became NaN)" in result.stdout
@@ -140,9 +148,9 @@ def test_a_diverging_run_is_reported_as_diverged(first_build):
     assert "Adam (lr=0.001)" in html  # the rest of the report stands
 
 
-@pytest.mark.smoke
-def test_a_failing_notebook_leaves_the_others_and_names_the_cell(first_build):
-    out, _ = first_build
+@pytest.mark.slow
+def test_a_failing_notebook_leaves_the_others_and_names_the_cell(built_copy):
+    out = built_copy
     manifest = out / "smoke" / "families" / "exponential_decay.json"
     manifest.unlink()
     manifest.mkdir()  # the notebook can no longer record its runs: a real failure half-way through
@@ -156,6 +164,35 @@ def test_a_failing_notebook_leaves_the_others_and_names_the_cell(first_build):
     html = (out / "smoke" / "report.html").read_text()
     assert "Incomplete report" in html and "Exponential decay" in html
     assert len(list((out / "smoke" / "runs").glob("exponential_decay-*"))) == 1  # its finished run is kept
+
+
+def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
+    """The sweep's default-rate runs are the constant and adaptive families' runs: one task each, shared; stored
+    groups are left out; the longest groups go first."""
+    from lrlab.store import run_id, runs_dir
+
+    args = lrlab_build.parse_args(["--profile", "smoke", "--only", "constant,adaptive,lr_sensitivity,lr_range_test",
+                                   "-p", "seeds=[0,1]", "-p", "optimizers=[adam,lion]", "-p", f"output_dir={tmp_path}"])
+    request = lrlab_build.check_request(args)
+    dataset = {"fingerprint": "f", "y_train": [0] * 2000, "y_val": [0] * 400}
+    tasks, total = lrlab_build.missing_groups(request, dataset)
+    # constant 1 + adaptive 2 + the sweep's 3 rates × 3 methods, of which 3 are the families', + 3 range tests
+    assert len(tasks) == 1 + 2 + 6 + 3 and total == 2 * (1 + 2 + 6) + 3
+    shared = [families for families, _ in tasks if len(families) > 1]
+    assert sorted(shared) == [["adaptive", "lr_sensitivity"]] * 2 + [["constant", "lr_sensitivity"]]
+    assert [len(configs) for _, configs in tasks[:9]] == [2] * 9  # seed groups of 2 runs first: 2 epochs each
+    assert all(configs[0]["kind"] == "lr_range_test" for _, configs in tasks[9:])  # 20 batches: under an epoch
+    stored = runs_dir(request.settings) / run_id(tasks[0][1][0])
+    stored.mkdir(parents=True)
+    (stored / "history.csv").write_text("epoch\n1\n")
+    (stored / "summary.json").write_text('{"status": "completed"}')
+    assert len(lrlab_build.missing_groups(request, dataset)[0]) == len(tasks)  # one seed of two: the group trains
+    for config in tasks[0][1][1:]:
+        other = runs_dir(request.settings) / run_id(config)
+        other.mkdir()
+        (other / "history.csv").write_text("epoch\n1\n")
+        (other / "summary.json").write_text('{"status": "completed"}')
+    assert len(lrlab_build.missing_groups(request, dataset)[0]) == len(tasks) - 1  # both stored: not a task
 
 
 BAD_INPUT = [
@@ -179,7 +216,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("args,message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
-    code = build_report.main(["--profile", "smoke", "-p", f"output_dir={tmp_path}", *args])
+    code = lrlab_build.main(["--profile", "smoke", "-p", f"output_dir={tmp_path}", *args])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("build_report.py: error: ") and message in err, err
@@ -187,7 +224,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
 
 
 def test_values_are_read_as_yaml_and_numbers():
-    assert build_report.parse_overrides(["adam_epsilon=1e-8", "seeds=[0, 1]", "decay=None", "momentum=0.9",
+    assert lrlab_build.parse_overrides(["adam_epsilon=1e-8", "seeds=[0, 1]", "decay=None", "momentum=0.9",
                                          "data_path=/d/c.tar.gz"]) == {
         "adam_epsilon": 1e-8, "seeds": [0, 1], "decay": None, "momentum": 0.9, "data_path": "/d/c.tar.gz"}
 
@@ -215,7 +252,7 @@ def test_a_second_build_on_the_same_folder_refuses(tmp_path, capsys):
         held.write("pid 4242")
         held.flush()
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a build in progress
-        code = build_report.main(["--profile", "smoke", "-p", f"output_dir={tmp_path}"])
+        code = lrlab_build.main(["--profile", "smoke", "-p", f"output_dir={tmp_path}"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert f"another build is running on {folder} (pid 4242)" in err
@@ -253,7 +290,7 @@ def _summaries(out):
     return {p.parent.name: json.loads(p.read_text())["final"] for p in (out / "smoke" / "runs").glob("*/summary.json")}
 
 
-@pytest.mark.smoke
+@pytest.mark.slow
 def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
     """kill -9 of the build while a run trains: finished runs are reused, the interrupted one retrains from
     scratch, and the result equals an uninterrupted build's, run for run."""
@@ -263,7 +300,7 @@ def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
     import threading
 
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    env = os.environ | {"LRLAB_THREADS": "1"}  # one thread per kernel: training is bit-for-bit repeatable
+    env = os.environ | {"LRLAB_THREADS": "1"}  # one thread per worker: training is bit-for-bit repeatable
     # the 2017 families only, as in the paper profile: 8 runs
     args = ["--profile", "smoke", "--jobs", "2", "-p", "epochs=25", "--only",
             "constant,time_based_decay,step_decay,exponential_decay,adaptive", "-p", "optimizers=[adagrad,adadelta,rmsprop,adam]"]
@@ -280,102 +317,23 @@ def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
         pytest.fail("the build ended before a run was part-way through:\n" + "".join(seen[-20:]))
     watchdog.cancel()
     family = _descendants(proc.pid)
-    assert len(family) >= 2  # its workers and their kernels
+    assert len(family) >= 2  # its training workers
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 30
     while time.time() < deadline and any(_alive(p) for p in family):
         time.sleep(0.5)
-    assert not [p for p in family if _alive(p)], "workers or kernels outlived the build"
+    assert not [p for p in family if _alive(p)], "workers outlived the build"
     runs = killed / "smoke" / "runs"
     finished = {p.parent.name for p in runs.glob("*/summary.json")}
     assert finished and len(finished) < 8
 
     resumed = build(*args, "-p", f"output_dir={killed}", env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert resumed.stdout.count(": reused") == len(finished)
+    assert f"Training {8 - len(finished)} of 8 runs ({len(finished)} stored)" in resumed.stdout
     assert resumed.stdout.count("trained in") == 8 - len(finished)
     assert not [p for p in runs.iterdir() if p.name.startswith(".")]  # the interrupted run's folder is gone
 
     fresh = build(*args, "-p", f"output_dir={clean}", env=env)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert _summaries(killed) == _summaries(clean)
-
-
-def test_a_free_worker_helps_the_notebook_with_the_most_runs_left(tmp_path):
-    import contextlib
-    import json
-
-    from lrlab.config import resolve_settings, sgd_configs
-    from lrlab.store import atomic_write_text, claim, plan_path, run_id
-
-    settings = resolve_settings("smoke", output_dir=str(tmp_path), seeds=[0, 1])
-    dataset = {"fingerprint": "f", "y_train": [0] * 10, "y_val": [0] * 2}
-    training = contextlib.ExitStack()  # the claims of the groups the notebooks are training now
-
-    def plan(family, rates, **extra):
-        configs = [c for lr in rates for c in sgd_configs(family, {"name": "constant", "lr0": lr}, 0.0, settings,
-                                                          dataset)]
-        atomic_write_text(plan_path(settings, family), json.dumps({"settings": settings | extra, "configs": configs}))
-        for config in configs[:2]:  # each notebook is training its first group
-            training.enter_context(claim(settings, run_id(config)))
-
-    with training:
-        plan("lr_sensitivity", [0.01, 0.1, 1.0, 10.0])  # 4 seed groups: 3 free
-        plan("constant", [0.1, 1.0])  # 1 free
-        plan("step_decay", [0.1, 1.0, 10.0], force=True)  # --force: every run trains again in the notebook itself
-        plan("time_based_decay", [0.1])  # nothing free: its notebook is training its one group
-        running = ["lr_sensitivity", "constant", "step_decay", "time_based_decay", "adaptive"]  # adaptive: no plan
-        assert build_report.notebook_to_help(settings, running, {}) == "lr_sensitivity"
-        assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3}) == "constant"
-        assert build_report.notebook_to_help(settings, running, {"lr_sensitivity": 3, "constant": 1}) is None
-        assert build_report.notebook_to_help(settings, ["step_decay", "time_based_decay"], {}) is None
-    # the notebooks between two groups: every pending group is free
-    assert build_report.notebook_to_help(settings, ["time_based_decay"], {}) == "time_based_decay"
-
-
-def test_a_notebook_and_two_helper_processes_train_every_run_once(tmp_path, synthetic_archive, capfd):
-    """Real helpers (build_report.help_notebook: a child process each) beside the notebook's own run_family."""
-    import json
-    import threading
-
-    from lrlab.config import resolve_settings, sgd_configs
-    from lrlab.data import load_dataset
-    from lrlab.store import atomic_write_text, plan_path, read_summary, run_family, run_id
-
-    settings = resolve_settings("smoke", epochs=2, seeds=[0, 1], data_path=str(synthetic_archive),
-                                output_dir=str(tmp_path))
-    dataset = load_dataset(settings)
-    configs = [c for lr in (0.01, 0.03, 0.1, 0.3, 1.0)
-               for c in sgd_configs("constant", {"name": "constant", "lr0": lr}, 0.0, settings, dataset)]
-    atomic_write_text(plan_path(settings, "constant"), json.dumps({"settings": settings, "configs": configs}))
-    results = []
-    helpers = [threading.Thread(target=lambda: results.append(build_report.help_notebook("constant", settings, 1)))
-               for _ in range(2)]
-    for helper in helpers:
-        helper.start()
-    messages = []
-    runs = run_family("constant", configs, dataset, settings, {}, log=messages.append)
-    for helper in helpers:
-        helper.join(timeout=600)
-    assert [error for _, error, _, _ in results] == [None, None]
-    by_helpers = re.findall(r"\[constant helper\] (\S+): trained in", capfd.readouterr().out)
-    by_notebook = [m.split(":")[0] for m in messages if "trained in" in m]
-    assert sorted(by_helpers + by_notebook) == sorted(run_id(c) for c in configs)  # each run once, by someone
-    assert sum(trained for *_, trained in results) == len(by_helpers)
-    assert all(read_summary(r["path"])["status"] in ("completed", "stuck") for r in runs)  # finished, none diverged
-
-
-def test_a_failing_helper_is_reported_not_raised(tmp_path):
-    import json
-
-    from lrlab.config import resolve_settings, sgd_configs
-    from lrlab.store import atomic_write_text, plan_path
-
-    settings = resolve_settings("smoke", output_dir=str(tmp_path), seeds=[0, 1])
-    dataset = {"fingerprint": "f", "y_train": [0] * 10, "y_val": [0] * 2}
-    configs = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, dataset)
-    broken = settings | {"data_path": str(tmp_path / "gone" / "cifar-10-python.tar.gz")}  # its data went away
-    atomic_write_text(plan_path(settings, "constant"), json.dumps({"settings": broken, "configs": configs}))
-    name, error, _, trained = build_report.help_notebook("constant", settings, 1)
-    assert (name, trained) == ("constant", 0) and error.startswith("exit status 1")

@@ -2,7 +2,9 @@
 
 import pytest
 
-from lrlab.config import PROFILES, ParameterError, adaptive_configs, check_parameter, resolve_settings, sgd_configs
+from lrlab.config import PROFILES
+from lrlab.families import adaptive_configs, sgd_configs
+from lrlab.parameters import ParameterError, check_parameter, resolve_settings
 from lrlab.models import build_model
 from lrlab.optimizers import build_optimizer
 
@@ -43,17 +45,17 @@ def test_good_values_pass(name, value):
 
 def test_profile_fills_what_is_left_at_none(tmp_path):
     s = resolve_settings("paper", epochs=7, output_dir=str(tmp_path))
-    assert s["epochs"] == 7 and s["seeds"] == [0, 1, 2] and s["batch_size"] == 64 and s["classes"] == [3, 5]
-    assert resolve_settings("smoke")["data_path"] == "synthetic"
-    assert resolve_settings("full")["classes"] == list(range(10))
+    assert s.epochs == 7 and s.seeds == [0, 1, 2] and s.batch_size == 64 and s.classes == [3, 5]
+    assert resolve_settings("smoke").data_path == "synthetic"
+    assert resolve_settings("full").classes == list(range(10))
     assert set(PROFILES) == {"smoke", "paper", "study", "full"}
     study = resolve_settings("study")
-    assert len(study["seeds"]) >= 5 and study["protocol"] == "holdout" and "modern_schedules" in study["families"]
+    assert len(study.seeds) >= 5 and study.protocol == "holdout" and "modern_schedules" in study.families
     # the 2017 experiment stays reproducible: its protocol, its methods, its families
     paper = resolve_settings("paper")
-    assert paper["protocol"] == "seed" and paper["optimizers"] == ["adagrad", "adadelta", "rmsprop", "adam"]
-    assert paper["families"] == ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
-    assert resolve_settings("full")["model"] == "vgg_bn" and resolve_settings("paper", model="vgg_bn")["model"] == "vgg_bn"
+    assert paper.protocol == "seed" and paper.optimizers == ["adagrad", "adadelta", "rmsprop", "adam"]
+    assert paper.families == ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
+    assert resolve_settings("full").model == "vgg_bn" and resolve_settings("paper", model="vgg_bn").model == "vgg_bn"
 
 
 def test_unknown_setting_is_refused():

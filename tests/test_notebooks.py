@@ -1,4 +1,4 @@
-"""Every notebook executed by papermill on the smoke profile, as a user would run it."""
+"""Every notebook as the smoke build executed it (conftest's `smoke_build`), and notebooks run on their own."""
 
 import json
 from pathlib import Path
@@ -14,21 +14,16 @@ FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "
 RUNS_PER_FAMILY = {"constant": 1, "time_based_decay": 1, "step_decay": 1, "exponential_decay": 1,
                    "modern_schedules": 7, "adaptive": 10, "lr_sensitivity": 9 * 3}
 
-pytestmark = pytest.mark.smoke
+pytestmark = pytest.mark.smoke  # every test here reads the one smoke build, or runs a notebook
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """All six notebooks executed in order into one output folder: {name: executed notebook}."""
-    out = tmp_path_factory.mktemp("outputs")
-    notebooks = {}
-    for name in FAMILIES + ["lr_range_test", "compare"]:
-        target = out / f"{name}.executed.ipynb"
-        papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(target), kernel_name="python3",
-                                   parameters={"profile": "smoke", "output_dir": str(out)}, progress_bar=False,
-                                   cwd=str(ROOT))
-        notebooks[name] = nbformat.read(target, as_version=4)
-    return out, notebooks
+def executed(smoke_build):
+    """The smoke build's output folder and its executed notebooks: {name: executed notebook}."""
+    out, result = smoke_build
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, {name: nbformat.read(out / "smoke" / "notebooks" / f"{name}.ipynb", as_version=4)
+                 for name in FAMILIES + ["lr_range_test", "compare"]}
 
 
 def _images(nb):
@@ -87,9 +82,9 @@ def test_compare_notebook_draws_every_comparison(executed):
     assert "Incomplete report" not in text
 
 
-def test_rerunning_a_notebook_reuses_its_runs(executed):
+def test_a_notebook_run_on_its_own_reuses_the_stored_runs(executed, tmp_path):
     out, _ = executed
-    target = out / "again.ipynb"
+    target = tmp_path / "again.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks" / "constant.ipynb"), str(target), kernel_name="python3",
                                parameters={"profile": "smoke", "output_dir": str(out)}, progress_bar=False,
                                cwd=str(ROOT))
@@ -116,3 +111,20 @@ def test_a_bad_parameter_stops_the_notebook_with_its_message(tmp_path):
                                    parameters={"profile": "smoke", "output_dir": str(tmp_path), "lr": -1})
     assert err.value.ename == "ParameterError" and "parameter lr=-1 is invalid" in err.value.evalue
     assert not (tmp_path / "smoke" / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_notebook_run_on_its_own_trains_what_it_lacks(tmp_path):
+    """Without a build: papermill on one family notebook trains its runs, through the build's own unit of work,
+    and records them for compare.ipynb."""
+    target = tmp_path / "alone.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "step_decay.ipynb"), str(target), kernel_name="python3",
+                               parameters={"profile": "smoke", "output_dir": str(tmp_path), "seeds": [0, 1]},
+                               progress_bar=False, cwd=str(ROOT))
+    printed = "".join(o.get("text", "") for c in nbformat.read(target, as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    assert "and 1 more seeds: epoch 2/2" in printed and printed.count("trained in") == 2  # one group, two runs
+    manifest = json.loads((tmp_path / "smoke" / "families" / "step_decay.json").read_text())
+    summaries = [json.loads((tmp_path / "smoke" / "runs" / rid / "summary.json").read_text())
+                 for rid in manifest["run_ids"]]
+    assert [s["trained_together"] for s in summaries] == [2, 2]

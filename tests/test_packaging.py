@@ -23,9 +23,12 @@ def test_environment_yml_pins_agree_with_pyproject():
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][\w.]*", p) for p in pyproject), "every dependency is pinned"
 
 
-def test_ci_runs_the_readme_test_command():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
-    assert "make test" in (ROOT / "README.md").read_text()
+def test_ci_runs_both_readme_test_commands():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for command in ("make test", "make test-all"):
+        assert re.search(rf"^{command}$", ci, flags=re.M), command
+        assert f"`{command}`" in readme, command
 
 
 def test_the_notebooks_are_the_public_interface():
@@ -38,6 +41,23 @@ def test_the_notebooks_are_the_public_interface():
 def test_notebooks_are_committed_without_outputs(path):
     cells = json.loads(path.read_text())["cells"]
     assert not [c for c in cells if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_parameters_cell_is_the_table_s(path):
+    """The literal cells papermill and JupyterLab read agree with lrlab.parameters, line for line: names, types,
+    defaults and comments (python -m lrlab.parameters prints the cells to paste after a change to the table)."""
+    from lrlab.parameters import parameters_cell
+
+    cells = json.loads(path.read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1 and "".join(tagged[0]["source"]) == parameters_cell(path.stem)
+
+
+def test_every_parameter_the_table_checks_is_in_a_notebook():
+    from lrlab.parameters import NOTEBOOKS as TAKEN, PARAMETERS, notebook_parameters
+
+    assert set(PARAMETERS) == {name for notebook in TAKEN for name in notebook_parameters(notebook)}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

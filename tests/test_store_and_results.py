@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 
 from lrlab import schedules
-from lrlab.config import resolve_settings, sgd_configs
+from lrlab import families
 from lrlab.data import load_dataset
+from lrlab.families import sgd_configs, train_group
+from lrlab.parameters import resolve_settings
 from lrlab.results import conclusions, format_summary, mean_ci, summary_table
-from lrlab.store import (atomic_write_text, claim, help_family, plan_path, read_summary, run_family, run_id,
-                         train_or_reuse, train_or_reuse_seeds)
+from lrlab.store import read_summary, run_id
+
+STEP_DECAY = {"lr0": 0.1, "drop": 0.5, "epochs_drop": 1, "momentum": 0.5}  # the two_seeds fixture's runs
 
 
 @pytest.fixture
@@ -35,8 +38,8 @@ def quiet(message):
 
 def test_a_run_is_stored_complete_with_its_history(tiny):
     settings, dataset, config = tiny
-    run = train_or_reuse(config, dataset, settings, log=quiet)
-    folder = settings["output_dir"] + "/smoke/runs/" + run["run_id"]
+    run = train_group([config], settings, dataset, log=quiet)[0]
+    folder = settings.output_dir + "/smoke/runs/" + run["run_id"]
     assert run["path"] == folder and not run["reused"]
     history = pd.read_csv(f"{folder}/history.csv")
     assert list(history.columns) == ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
@@ -56,28 +59,28 @@ def test_a_completed_run_is_reused_and_force_retrains(tiny):
     settings, dataset, config = tiny
     import os
 
-    first = train_or_reuse(config, dataset, settings, log=quiet)
+    first = train_group([config], settings, dataset, log=quiet)[0]
     stamp = first["path"] + "/summary.json"
     before = os.stat(stamp).st_mtime_ns
-    again = train_or_reuse(config, dataset, settings, log=quiet)
+    again = train_group([config], settings, dataset, log=quiet)[0]
     assert again["reused"] and os.stat(stamp).st_mtime_ns == before
-    forced = train_or_reuse(config, dataset, settings | {"force": True}, log=quiet)
+    forced = train_group([config], settings.replace(force=True), dataset, log=quiet)[0]
     assert not forced["reused"] and os.stat(stamp).st_mtime_ns != before
 
 
 def test_a_half_written_run_is_never_read_as_complete(tiny):
     settings, dataset, config = tiny
-    folder = settings["output_dir"] + "/smoke/runs/" + run_id(config)
+    folder = settings.output_dir + "/smoke/runs/" + run_id(config)
     import os
 
     os.makedirs(folder)
     open(f"{folder}/config.json", "w").write(json.dumps(config))
     open(f"{folder}/history.csv", "w").write("epoch,lr\n1,0.1\n")  # killed before summary.json
     assert read_summary(folder) is None
-    run = train_or_reuse(config, dataset, settings, log=quiet)
+    run = train_group([config], settings, dataset, log=quiet)[0]
     assert not run["reused"] and read_summary(folder)["status"] == "completed"
     assert len(pd.read_csv(f"{folder}/history.csv")) == 3
-    leftovers = [p for p in os.listdir(settings["output_dir"] + "/smoke/runs") if p.startswith(".")]
+    leftovers = [p for p in os.listdir(settings.output_dir + "/smoke/runs") if p.startswith(".")]
     assert leftovers == []
 
 
@@ -93,8 +96,8 @@ def test_a_run_that_crashes_leaves_nothing_behind(tiny, monkeypatch):
 
     monkeypatch.setattr(train, "train_runs", crash)
     with pytest.raises(RuntimeError):
-        train_or_reuse(config, dataset, settings, log=quiet)
-    runs = settings["output_dir"] + "/smoke/runs"
+        train_group([config], settings, dataset, log=quiet)[0]
+    runs = settings.output_dir + "/smoke/runs"
     assert not os.path.exists(runs) or os.listdir(runs) == []
 
 
@@ -107,9 +110,10 @@ def test_any_change_to_the_configuration_is_a_new_run(tiny):
 
 def test_manifest_names_the_family_runs(tiny):
     settings, dataset, config = tiny
-    runs = run_family("step_decay", [config], dataset, settings, {"drop": 0.5}, log=quiet)
-    manifest = json.loads(open(settings["output_dir"] + "/smoke/families/step_decay.json").read())
-    assert manifest["run_ids"] == [runs[0]["run_id"]] and manifest["parameters"] == {"drop": 0.5}
+    runs = families.run("step_decay", settings, STEP_DECAY, dataset, log=quiet)
+    manifest = json.loads(open(settings.output_dir + "/smoke/families/step_decay.json").read())
+    assert manifest["run_ids"] == [r["run_id"] for r in runs] == [run_id(config), run_id(config | {"seed": 1})]
+    assert manifest["parameters"] == STEP_DECAY
 
 
 def test_mean_ci_matches_the_t_interval():
@@ -177,12 +181,12 @@ def test_folders_of_dead_runs_are_cleaned_and_live_ones_kept(tmp_path):
 def test_a_diverging_run_stops_and_is_stored_as_diverged(tiny):
     settings, dataset, config = tiny
     config = config | {"schedule": {"name": "constant", "lr0": 1e12}, "epochs": 3}
-    run = train_or_reuse(config, dataset, settings, log=quiet)
+    run = train_group([config], settings, dataset, log=quiet)[0]
     summary = read_summary(run["path"])
     history = pd.read_csv(run["path"] + "/history.csv")
     assert summary["status"] == "diverged" and summary["final"]["val_accuracy"] is None
     assert summary["best_val_accuracy"] is None and not np.isfinite(history["loss"]).all()
-    assert train_or_reuse(config, dataset, settings, log=quiet)["reused"]  # a finished result, not retrained
+    assert train_group([config], settings, dataset, log=quiet)[0]["reused"]  # a finished result, not retrained
 
 
 def test_diverged_configurations_are_named_not_ranked():
@@ -237,7 +241,7 @@ def test_seeds_trained_together_give_the_numbers_they_give_alone(two_seeds):
 
 def test_a_family_trains_its_seeds_together_and_stores_each_run(two_seeds):
     settings, dataset, configs = two_seeds
-    runs = run_family("step_decay", configs, dataset, settings, {}, log=quiet)
+    runs = families.run("step_decay", settings, STEP_DECAY, dataset, log=quiet)
     assert [r["run_id"] for r in runs] == [run_id(c) for c in configs]
     summaries = [read_summary(r["path"]) for r in runs]
     assert [s["trained_together"] for s in summaries] == [2, 2]
@@ -246,7 +250,7 @@ def test_a_family_trains_its_seeds_together_and_stores_each_run(two_seeds):
     import shutil
 
     shutil.rmtree(runs[1]["path"])
-    again = run_family("step_decay", configs, dataset, settings, {}, log=quiet)
+    again = families.run("step_decay", settings, STEP_DECAY, dataset, log=quiet)
     assert [r["reused"] for r in again] == [True, False]
     assert read_summary(again[1]["path"])["trained_together"] == 1
 
@@ -282,18 +286,20 @@ def test_mixed_precision_is_a_parameter_and_makes_new_runs(tmp_path, synthetic_a
     dataset = load_dataset(settings)
     schedule = {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 1}
     config = sgd_configs("step_decay", schedule, 0.5, settings, dataset)[0]
-    full = sgd_configs("step_decay", schedule, 0.5, settings | {"precision": "float32"}, dataset)[0]
+    full = sgd_configs("step_decay", schedule, 0.5, settings.replace(precision="float32"), dataset)[0]
     assert config["precision"] == precision and run_id(config) != run_id(full)
     try:
         model = train.build_runs_model([config], (32, 32, 3), 2, 1)
         assert model.layers[0].compute_dtype == precision.removeprefix("mixed_")
         assert model.layers[0].kernel.dtype == "float32"  # weights stay in float32
-        history, test = train.train_runs([config], dataset, log=quiet)[0]
-        assert np.isfinite(history["loss"]).all() and test is not None
-        steps = -(-len(dataset["y_train"]) // config["batch_size"])  # the schedule still drives the rate
-        np.testing.assert_allclose(history["lr"], [schedules.lr_at(schedule, e, steps) for e in range(2)], rtol=1e-6)
     finally:
         keras.config.set_dtype_policy("float32")
+    history, test = train.train_runs([config], dataset, log=quiet)[0]
+    assert np.isfinite(history["loss"]).all() and test is not None
+    steps = -(-len(dataset["y_train"]) // config["batch_size"])  # the schedule still drives the rate
+    np.testing.assert_allclose(history["lr"], [schedules.lr_at(schedule, e, steps) for e in range(2)], rtol=1e-6)
+    # the run put the process's policy back: the next run in this process is not trained in 16 bits by accident
+    assert keras.config.dtype_policy().name == "float32"
 
 
 def test_a_diverging_seed_leaves_the_seed_trained_beside_it_untouched(two_seeds):
@@ -309,95 +315,3 @@ def test_a_diverging_seed_leaves_the_seed_trained_beside_it_untouched(two_seeds)
     pd.testing.assert_frame_equal(healthy.drop(columns="epoch_time_s"), alone[1][0].drop(columns="epoch_time_s"),
                                   rtol=1e-6)
     assert test == pytest.approx(alone[1][1], rel=1e-6)
-
-
-# --- several processes on one family: claims passed over, helpers from the end of the list ---
-
-
-@pytest.fixture
-def three_groups(two_seeds):
-    settings, dataset, step = two_seeds
-    constant = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, dataset)
-    exponential = sgd_configs("exponential_decay", {"name": "exponential_decay", "lr0": 0.1, "k": 0.1}, 0.0,
-                              settings, dataset)
-    return settings, dataset, step + constant + exponential
-
-
-def test_a_group_another_process_holds_is_not_trained_beside_it(two_seeds):
-    settings, dataset, configs = two_seeds
-    with claim(settings, run_id(configs[1]), log=quiet):
-        assert train_or_reuse_seeds(configs, dataset, settings, log=quiet, wait=False) is None
-    assert [read_summary(settings["output_dir"] + "/smoke/runs/" + run_id(c)) for c in configs] == [None, None]
-    trained = train_or_reuse_seeds(configs, dataset, settings, log=quiet, wait=False)
-    assert [r["reused"] for r in trained] == [False, False]
-
-
-def test_a_family_passes_over_a_held_group_and_trains_it_last(three_groups):
-    import threading
-
-    settings, dataset, configs = three_groups
-    messages, held, release = [], threading.Event(), threading.Event()
-
-    def hold_the_first_group():  # another process training step_decay's seeds meanwhile
-        with claim(settings, run_id(configs[0]), log=quiet):
-            held.set()
-            release.wait(timeout=120)
-
-    def log(message):
-        messages.append(message)
-        if message.startswith("exponential_decay") and "trained in" in message:
-            release.set()  # the others are done: let the held group go
-
-    holder = threading.Thread(target=hold_the_first_group)
-    holder.start()
-    try:
-        assert held.wait(timeout=10)
-        runs = run_family("mixed", configs, dataset, settings, {}, log=log)
-    finally:
-        release.set()
-        holder.join()
-    trained = [m.split("-")[0] for m in messages if "trained in" in m]
-    assert trained == ["constant"] * 2 + ["exponential_decay"] * 2 + ["step_decay"] * 2
-    assert all(read_summary(r["path"])["status"] in ("completed", "stuck") for r in runs)  # finished, none diverged
-    assert not plan_path(settings, "mixed").exists()  # the plan goes once the family is done
-
-
-def test_a_helper_trains_from_the_end_what_the_notebook_has_not_reached(three_groups):
-    import json
-
-    settings, dataset, configs = three_groups
-    assert help_family(settings, "mixed", log=quiet) == 0  # no notebook running: no plan, nothing to help
-    atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings, "configs": configs}))
-    messages = []
-
-    def log(message):
-        messages.append(message)
-        if message.startswith("exponential_decay-sgd-seed1") and "trained in" in message:
-            # meanwhile the notebook, from the start, has trained its first group and stored its second
-            train_or_reuse_seeds(configs[0:2], dataset, settings, log=quiet)
-            train_or_reuse_seeds(configs[2:4], dataset, settings, log=quiet)
-
-    assert help_family(settings, "mixed", log=log) == 2
-    assert [m.split("-")[0] for m in messages if "trained in" in m] == ["exponential_decay"] * 2
-    assert not any("reused" in m for m in messages)  # what the notebook stored is passed over, not loaded
-    runs = run_family("mixed", configs, dataset, settings, {}, log=quiet)
-    assert all(r["reused"] for r in runs)
-    # with --force the notebook trains everything again: a helper would only duplicate work
-    atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings | {"force": True},
-                                                                "configs": configs}))
-    assert help_family(settings, "mixed", log=quiet) == 0
-
-
-def test_a_helper_stops_when_its_notebook_has_ended(three_groups):
-    import json
-
-    settings, dataset, configs = three_groups
-    atomic_write_text(plan_path(settings, "mixed"), json.dumps({"settings": settings, "configs": configs}))
-
-    def log(message):
-        if message.startswith("exponential_decay-sgd-seed1") and "trained in" in message:
-            plan_path(settings, "mixed").unlink()  # the notebook failed: run_family dropped its plan
-
-    assert help_family(settings, "mixed", log=log) == 2
-    assert [read_summary(settings["output_dir"] + "/smoke/runs/" + run_id(c)) is None for c in configs] == \
-        [True] * 4 + [False] * 2

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lrlab import config
-from lrlab.config import resolve_settings
+from lrlab import config, families
+from lrlab.parameters import ParameterError, check_parameter, resolve_settings
 from lrlab.data import holdout_split, load_dataset
 from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
 from lrlab.results import (baseline_differences, difference_ci, rank_table, sensitivity_table, summary_table,
                            time_to_accuracy)
-from lrlab.store import read_summary, run_id, train_or_reuse
+from lrlab.families import train_group
+from lrlab.store import read_summary, run_id
 
 
 def quiet(message):
@@ -38,7 +39,7 @@ def holdout(tmp_path, synthetic_archive):
 
 def test_holdout_validation_comes_from_the_training_set(holdout):
     settings, data = holdout
-    paper = load_dataset(settings | {"protocol": "seed"})
+    paper = load_dataset(settings.replace(protocol="seed"))
     # 100 synthetic training images per class: 20 of each class held out, the test set untouched
     assert len(data["y_val"]) == 40 and len(data["y_train"]) == 160 and len(data["y_test"]) == len(paper["y_test"])
     train_rows = {x.tobytes() for x in paper["x_train"]}
@@ -49,12 +50,12 @@ def test_holdout_validation_comes_from_the_training_set(holdout):
 
 def test_a_holdout_run_records_its_test_accuracy_once(holdout):
     settings, data = holdout
-    cfg = config.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0, settings, data)[0]
+    cfg = families.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0, settings, data)[0]
     assert cfg["data"]["protocol"] == "holdout" and cfg["data"]["data_seed"] == 0
-    summary = read_summary(train_or_reuse(cfg, data, settings, log=quiet)["path"])
+    summary = read_summary(train_group([cfg], settings, data, log=quiet)[0]["path"])
     assert 0 <= summary["test"]["accuracy"] <= 1 and summary["test"]["loss"] > 0
-    other_split = config.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0,
-                                     settings | {"data_seed": 1}, data)[0]
+    other_split = families.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0,
+                                     settings.replace(data_seed=1), data)[0]
     assert run_id(other_split) != run_id(cfg)  # another split is another run
 
 
@@ -121,12 +122,12 @@ def test_learning_rate_grid_is_log_spaced_around_the_default():
 
 def test_sensitivity_shares_the_default_runs_and_flags_edges(holdout):
     settings, data = holdout
-    configs = config.sensitivity_configs(["adam", "sgd_momentum"], 0.1, 0.0, 3, 10.0, settings, data)
+    configs = families.sensitivity_configs(["adam", "sgd_momentum"], 0.1, 0.0, 3, 10.0, settings, data)
     assert len(configs) == 2 * 3  # SGD and Adam; the SGD variants are covered by SGD's own sweep
-    constant = config.sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)[0]
-    adam = config.adaptive_configs(["adam"], settings, data, **config.default_hyperparameters(["adam"]))[0]
+    constant = families.sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)[0]
+    adam = families.adaptive_configs(["adam"], settings, data, **families.default_hyperparameters(["adam"]))[0]
     ids = [run_id(c) for c in configs]
-    assert run_id(constant) in ids[-2:] and run_id(adam) in ids[-2:]  # shared, and trained last
+    assert run_id(constant) in ids and run_id(adam) in ids  # the same runs as the families': trained once
     runs = _runs([("lr_sensitivity", "x", s, a, "adam", lr) for s in range(2)
                   for lr, a in [(1e-4, 0.6), (1e-3, 0.7), (1e-2, 0.8)]] +
                  [("lr_sensitivity", "y", s, a, "sgd", lr) for s in range(2)
@@ -139,8 +140,8 @@ def test_sensitivity_shares_the_default_runs_and_flags_edges(holdout):
 
 def test_range_test_raises_the_rate_exponentially_and_suggests_a_tenth_of_the_minimum(holdout):
     settings, data = holdout
-    cfg = config.range_test_configs(["adam"], 0.0, 1e-5, 1.0, 30, settings, data)[1]
-    run = train_or_reuse(cfg, data, settings, log=quiet)
+    cfg = families.range_test_configs(["adam"], 0.0, 1e-5, 1.0, 30, settings, data)[1]
+    run = train_group([cfg], settings, data, log=quiet)[0]
     history = pd.read_csv(run["path"] + "/history.csv")
     summary = read_summary(run["path"])
     np.testing.assert_allclose(history["lr"], 1e-5 * (1e5) ** (history["step"] / 30), rtol=1e-5)
@@ -162,8 +163,8 @@ def test_a_range_test_logs_single_batch_losses(holdout):
     so every logged loss must be close to the loss of the untrained network on its batch, not a running mean
     that would drift smoothly."""
     settings, data = holdout
-    cfg = config.range_test_configs([], 0.0, 1e-9, 1.1e-9, 10, settings, data)[0]
-    history = pd.read_csv(train_or_reuse(cfg, data, settings, log=quiet)["path"] + "/history.csv")
+    cfg = families.range_test_configs([], 0.0, 1e-9, 1.1e-9, 10, settings, data)[0]
+    history = pd.read_csv(train_group([cfg], settings, data, log=quiet)[0]["path"] + "/history.csv")
     losses = history["loss"].to_numpy()
     running = np.cumsum(losses) / np.arange(1, len(losses) + 1)
     # per-batch losses vary around their mean more than a running mean does
@@ -215,18 +216,18 @@ def test_figures_of_runs_that_all_diverged_say_so():
 
 @pytest.mark.parametrize("name,value", [("lr_grid_points", 4), ("lr_grid_points", 1), ("range_test_steps", 5)])
 def test_sweep_settings_are_checked(name, value):
-    with pytest.raises(config.ParameterError, match=f"parameter {name}={value}"):
-        config.check_parameter(name, value)
+    with pytest.raises(ParameterError, match=f"parameter {name}={value}"):
+        check_parameter(name, value)
 
 
 def test_a_range_test_that_would_fall_is_refused(holdout):
     settings, data = holdout
-    with pytest.raises(config.ParameterError, match="must be below range_max"):
-        config.range_test_configs([], 0.0, 10.0, 1e-6, 30, settings, data)
+    with pytest.raises(ParameterError, match="must be below range_max"):
+        families.range_test_configs([], 0.0, 10.0, 1e-6, 30, settings, data)
 
 
 def test_a_range_test_suggests_only_where_the_loss_clearly_dipped():
-    from lrlab.store import range_test_suggestion
+    from lrlab.summary import range_test_suggestion
 
     lr = np.logspace(-6, 1, 100)
     dip = 0.7 - 0.2 * np.exp(-((np.log10(lr) + 2) ** 2))  # lowest at lr = 1e-2

@@ -265,12 +265,12 @@ class Settings:
 def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=False, **given) -> Settings:
     """The settings a build or a notebook runs with: the profile's values, overridden by those given (None: the
     profile's). `given` takes any setting, e.g. seeds=[0, 1], epochs=10, protocol="seed", optimizers=["adam"]."""
-    unknown = sorted(set(given) - set(PROFILES.get(profile, {})))
     check_parameters(dict(profile=profile, output_dir=output_dir, steps_per_execution=steps_per_execution,
                           force=force))
-    if unknown:
+    check_parameters({k: v for k, v in given.items() if k not in PROFILES[profile] or k in PARAMETERS})
+    unknown = sorted(set(given) - set(PROFILES[profile]))
+    if unknown:  # a notebook parameter, but not one every run shares
         raise ParameterError(f"unknown setting {unknown[0]!r}: a profile sets {', '.join(PROFILES[profile])}")
-    check_parameters({k: v for k, v in given.items() if k in PARAMETERS})
     values = PROFILES[profile] | {k: v for k, v in given.items() if v is not None}
     return Settings(profile=profile, output_dir=str(Path(output_dir).expanduser().resolve() if output_dir
                                                     else default_output_dir()),
