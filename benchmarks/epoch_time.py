@@ -27,8 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys
 sys.path.insert(0, sys.argv[5])
-from lrlab.config import resolve_settings, sgd_configs
+from lrlab.families import sgd_configs
+from lrlab.parameters import resolve_settings
 from lrlab.data import load_dataset
+from lrlab.machine import configure_process
+import os
+configure_process(os.environ.get("LRLAB_THREADS"))  # before the backend loads, as the build's workers do
 from lrlab import train
 
 spe, epochs, together, precision = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[6]

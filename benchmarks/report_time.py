@@ -30,7 +30,7 @@ import json, sys, time
 sys.path.insert(0, sys.argv[3])
 import keras
 import lrlab
-from lrlab import config
+from lrlab import families
 from lrlab.models import build_model
 from lrlab.optimizers import build_optimizer
 from lrlab import schedules
@@ -39,12 +39,12 @@ data = lrlab.load_dataset(settings)
 configs = []
 for family, schedule, momentum in [
         ("constant", {"name": "constant", "lr0": 0.1}, 0.0),
-        ("time_based_decay", {"name": "time_based_decay", "lr0": 0.1, "decay": 0.1 / settings["epochs"]}, 0.8),
+        ("time_based_decay", {"name": "time_based_decay", "lr0": 0.1, "decay": 0.1 / settings.epochs}, 0.8),
         ("step_decay", {"name": "step_decay", "lr0": 0.1, "drop": 0.5, "epochs_drop": 10}, 0.5),
         ("exponential_decay", {"name": "exponential_decay", "lr0": 0.1, "k": 0.1}, 0.8)]:
-    configs += config.sgd_configs(family, schedule, momentum, settings, data)
-configs += config.adaptive_configs(settings["optimizers"], settings, data,
-                                   **config.default_hyperparameters(settings["optimizers"]))
+    configs += families.sgd_configs(family, schedule, momentum, settings, data)
+configs += families.adaptive_configs(settings.optimizers, settings, data,
+                                     **families.default_hyperparameters(settings.optimizers))
 start = time.perf_counter()
 for c in configs:
     keras.utils.set_random_seed(c["seed"])

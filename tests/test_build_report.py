@@ -337,3 +337,31 @@ def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
     fresh = build(*args, "-p", f"output_dir={clean}", env=env)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert _summaries(killed) == _summaries(clean)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_a_retry_not_the_build(tmp_path):
+    """One training worker killed (as the out-of-memory killer would) while it trains: the groups the broken pool
+    had not finished start again on fresh workers, and the build still ends with every run and the report."""
+    import signal
+    import threading
+
+    args = ["--profile", "smoke", "--jobs", "2", "-p", "epochs=25", "--only",
+            "constant,time_based_decay,step_decay,exponential_decay", "-p", f"output_dir={tmp_path}"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "build_report.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    watchdog = threading.Timer(600, proc.kill)
+    watchdog.start()
+    for line in proc.stdout:
+        if "epoch 5/25" in line:
+            break
+    workers = [pid for pid in _descendants(proc.pid)
+               if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = proc.communicate()
+    watchdog.cancel()
+    assert proc.returncode == 0, err[-3000:]
+    assert "A worker died (killed, or out of memory?)" in err and "start again on fresh workers" in err
+    summaries = list((tmp_path / "smoke" / "runs").glob("*/summary.json"))
+    assert len(summaries) == 4 and (tmp_path / "smoke" / "report.html").exists()

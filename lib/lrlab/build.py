@@ -10,12 +10,14 @@ report says what is missing), 2 for bad input (nothing is run).
 
 import argparse
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,34 +182,51 @@ def _train_task(configs, settings, family):
     return train_group(configs, settings, log=lambda message: print(f"[{family}] {message}", flush=True))
 
 
-def train_missing(pool, tasks, settings, total_runs) -> dict:
-    """Train every task on `pool`, with one progress bar over all of them; return {family: error} for the
-    families whose training failed (every other run is stored, whatever failed)."""
+def train_missing(training_pool, tasks, settings, total_runs) -> dict:
+    """Train every task on the pool `training_pool()` opens, with one progress bar over all of them; return
+    {family: error} for the families whose training failed (every other run is stored, whatever failed). When a
+    local worker dies (killed, out of memory), the pool breaks: the groups it had not finished start once more on
+    a fresh pool, and fail only if that one breaks too."""
     from tqdm import tqdm
 
     runs = sum(len(configs) for _, configs in tasks)
     print(f"Training {runs} of {total_runs} runs ({total_runs - runs} stored) in {len(tasks)} seed groups",
           flush=True)
-    failures = {}
-    with tqdm(total=sum(cost(configs) for _, configs in tasks), unit="epoch", desc="runs 0/" + str(runs),
+    failures, done, pending = {}, 0, list(tasks)
+    with tqdm(total=sum(cost(configs) for _, configs in tasks), unit="epoch", desc=f"runs 0/{runs}",
               file=sys.stderr, bar_format="{desc} |{bar}| {elapsed} elapsed, {remaining} left", disable=not tasks,
               mininterval=1) as bar:
-        futures = {pool.submit(_train_task, configs, settings, families[0]): (families, configs)
-                   for families, configs in tasks}
-        done = 0
-        for future in as_completed(futures):
-            families, configs = futures[future]
-            try:
-                future.result()
-            except Exception as exc:  # a run that raised, or a worker that died: its families fail
-                first = run_id(configs[0])
-                for family in families:
-                    failures.setdefault(family, f"training {first}: {type(exc).__name__}: "
-                                                f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}")
-            done += len(configs)
-            bar.set_description_str(f"runs {done}/{runs}", refresh=False)
-            bar.update(cost(configs))
+        for last_try in (False, True):
+            if not pending:
+                break
+            if last_try:
+                bar.write(f"A worker died (killed, or out of memory?): {len(pending)} seed groups start again on "
+                          f"fresh workers; runs already stored are kept")
+            with training_pool() as pool:
+                futures = {pool.submit(_train_task, configs, settings, families[0]): (families, configs)
+                           for families, configs in pending}
+                pending = []
+                for future in as_completed(futures):
+                    families, configs = futures[future]
+                    try:
+                        future.result()
+                    except BrokenProcessPool:
+                        if not last_try:
+                            pending.append((families, configs))
+                            continue
+                        _fail(failures, families, configs, "its worker died twice (killed, or out of memory?)")
+                    except Exception as exc:  # a run that raised, or a Dask worker lost for good
+                        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+                        _fail(failures, families, configs, f"{type(exc).__name__}: {message}")
+                    done += len(configs)
+                    bar.set_description_str(f"runs {done}/{runs}", refresh=False)
+                    bar.update(cost(configs))
     return failures
+
+
+def _fail(failures, families, configs, reason):
+    for family in families:
+        failures.setdefault(family, f"training {run_id(configs[0])}: {reason}")
 
 
 def execute_notebook(name, parameters, output_path):
@@ -293,25 +312,31 @@ def _lock_build(out: Path):
     return handle
 
 
-def _start_worker(parent_pid, log_path, threads):
-    """A worker's set-up: its stderr (and its kernels') to a log file, since TensorFlow's start-up notices from
-    every process would bury the progress lines; its thread count set before any backend loads; and its end tied
-    to the build's, even by kill -9, so that no orphan goes on training into a store the next build owns."""
+def _set_up_worker(log_path, threads):
+    """A training or notebook worker's set-up: its stderr (and its kernels') to a log file, since TensorFlow's
+    start-up notices from every process would bury the progress lines, and its thread count set before any
+    backend loads."""
     os.dup2(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
     configure_process(threads)
+
+
+def _start_local_worker(parent_pid, log_path, threads):
+    """A local worker also ends with the build, even by kill -9, so that no orphan goes on training into a store
+    the next build owns. (Dask's workers are their nannies' to stop: the signal would follow the nanny's thread.)"""
+    _set_up_worker(log_path, threads)
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if parent_pid is not None and os.getppid() != parent_pid:  # the build died before the line above took effect
+    if os.getppid() != parent_pid:  # the build died before the line above took effect
         os._exit(1)
 
 
 def local_pool(jobs, log_path, threads):
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(os.getpid(), str(log_path), threads))
+                               initializer=_start_local_worker, initargs=(os.getpid(), str(log_path), threads))
 
 
 @contextlib.contextmanager
@@ -331,9 +356,10 @@ def training_pool(request, log_path, threads):
             cluster = stack.enter_context(LocalCluster(n_workers=request.jobs, threads_per_worker=1, processes=True,
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
-        client.run(_start_worker, None, str(log_path), threads if not request.scheduler else None)
-        print(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} workers",
-              flush=True)
+        client.run(_set_up_worker, str(log_path), threads if not request.scheduler else None)
+        dashboard = f", dashboard {client.dashboard_link}" if request.scheduler else ""  # a LocalCluster has none
+        print(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} workers"
+              f"{dashboard}", flush=True)
         yield client.get_executor(pure=False)
 
 
@@ -364,8 +390,7 @@ def build(args) -> int:
     log.unlink(missing_ok=True)
     print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {request.jobs} "
           f"process(es), {threads} thread(s) each", flush=True)
-    with training_pool(request, log, threads) as pool:
-        failures = train_missing(pool, tasks, settings, total_runs)
+    failures = train_missing(functools.partial(training_pool, request, log, threads), tasks, settings, total_runs)
     with local_pool(min(request.jobs, len(request.families)), log, threads) as pool:
         failures, error = execute_notebooks(pool, request, failures, out / "notebooks")
     if error:
