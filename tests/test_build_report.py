@@ -362,6 +362,6 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_the_build(tmp_path):
     out, err = proc.communicate()
     watchdog.cancel()
     assert proc.returncode == 0, err[-3000:]
-    assert "A worker died (killed, or out of memory?)" in err and "start again on fresh workers" in err
+    assert "A worker died (killed, or out of memory?)" in out and "start again on fresh workers" in out
     summaries = list((tmp_path / "smoke" / "runs").glob("*/summary.json"))
     assert len(summaries) == 4 and (tmp_path / "smoke" / "report.html").exists()
