@@ -1,7 +1,8 @@
 """build_report.py end to end on the smoke profile, its reuse of runs, its failures and its bad-input errors.
 
-The smoke build itself is conftest's `smoke_build`, run once per session; tests that build again on top of it
-work on a copy of its output folder (`built_copy`), so the build the other tests look at stays as it was."""
+The smoke build itself is conftest's `smoke_build`, run once per session. The unchanged rebuild runs on it, as a
+user would, and must leave it as it was; tests that build again with other inputs work on a copy of its output
+folder (`built_copy`), so the build the other tests look at stays as it was."""
 
 import base64
 import json
@@ -114,13 +115,18 @@ def test_a_run_stuck_at_chance_is_reported_as_failed(built_copy):
 
 
 @pytest.mark.smoke
-def test_an_identical_build_trains_nothing(built_copy):
-    out = built_copy
+def test_an_identical_build_trains_nothing(smoke_build):
+    """The same command again: no run trains and no notebook executes (each executed notebook records what it was
+    executed from); the report is written again from the executed compare notebook."""
+    out, _ = smoke_build
     before = run_stamps(out)
+    executed = {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
     again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "trained in" not in again.stdout and "Training 0 of 50 runs (50 stored) in 0 seed groups" in again.stdout
+    assert again.stdout.count("] up to date") == 8 and "done (" not in again.stdout
     assert run_stamps(out) == before
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")} == executed
     assert (out / "smoke" / "report.html").exists()
 
 
@@ -175,9 +181,11 @@ def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
                                    "-p", "seeds=[0,1]", "-p", "optimizers=[adam,lion]", "-p", f"output_dir={tmp_path}"])
     request = lrlab_build.check_request(args)
     dataset = {"fingerprint": "f", "y_train": [0] * 2000, "y_val": [0] * 400}
-    tasks, total = lrlab_build.missing_groups(request, dataset)
+    tasks, runs_of = lrlab_build.missing_groups(request, dataset)
     # constant 1 + adaptive 2 + the sweep's 3 rates × 3 methods, of which 3 are the families', + 3 range tests
-    assert len(tasks) == 1 + 2 + 6 + 3 and total == 2 * (1 + 2 + 6) + 3
+    assert len(tasks) == 1 + 2 + 6 + 3 and len(set().union(*runs_of.values())) == 2 * (1 + 2 + 6) + 3
+    assert {family: len(rids) for family, rids in runs_of.items()} == {
+        "constant": 2, "adaptive": 4, "lr_sensitivity": 18, "lr_range_test": 3}
     shared = [families for families, _ in tasks if len(families) > 1]
     assert sorted(shared) == [["adaptive", "lr_sensitivity"]] * 2 + [["constant", "lr_sensitivity"]]
     assert [len(configs) for _, configs in tasks[:9]] == [2] * 9  # seed groups of 2 runs first: 2 epochs each
@@ -193,6 +201,42 @@ def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
         (other / "history.csv").write_text("epoch\n1\n")
         (other / "summary.json").write_text('{"status": "completed"}')
     assert len(lrlab_build.missing_groups(request, dataset)[0]) == len(tasks) - 1  # both stored: not a task
+
+
+def test_an_executed_notebook_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"status": "completed"}')
+    digest = lrlab_build.inputs_digest("constant", {"lr": 0.1}, [summary])
+    assert digest == lrlab_build.inputs_digest("constant", {"lr": 0.1}, [summary])
+    assert digest != lrlab_build.inputs_digest("constant", {"lr": 0.2}, [summary])  # a parameter
+    assert digest != lrlab_build.inputs_digest("step_decay", {"lr": 0.1}, [summary])  # another notebook
+    assert digest != lrlab_build.inputs_digest("constant", {"lr": 0.1}, [tmp_path / "gone.json"])  # a missing run
+    summary.write_text('{"status": "completed", "finished_at": "later"}')  # the run trained again (--force)
+    assert digest != lrlab_build.inputs_digest("constant", {"lr": 0.1}, [summary])
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    assert not lrlab_build._up_to_date(folder, "constant", digest)  # never executed
+    (folder / "constant.ipynb").write_text("{}")
+    (folder / ".constant.inputs").write_text(digest)
+    assert lrlab_build._up_to_date(folder, "constant", digest)
+    assert not lrlab_build._up_to_date(folder, "constant", "another digest")
+
+
+def test_the_resource_check_sees_every_setting_override(tmp_path):
+    """Settings are resolved once, from every -p value that is a setting: the memory and disk check sizes the
+    build that will run, e.g. a finer learning-rate grid, more seeds or more epochs."""
+    from lrlab import resources
+
+    def request(*params):
+        args = ["--profile", "study", "-p", f"output_dir={tmp_path}"] + [a for p in params for a in ("-p", p)]
+        return lrlab_build.check_request(lrlab_build.parse_args(args)).settings
+
+    plain = resources.needs(request(), 2)["disk"]
+    for override in ("lr_grid_points=9", "seeds=[0,1,2,3,4,5,6]", "epochs=30"):
+        assert resources.needs(request(override), 2)["disk"] > plain, override
+    settings = request("lr_grid_points=9", "precision=mixed_bfloat16", "optimizers=[adam]", "data_path=synthetic")
+    assert (settings.lr_grid_points, settings.precision, settings.optimizers, settings.data_path) == \
+        (9, "mixed_bfloat16", ["adam"], "synthetic")
 
 
 BAD_INPUT = [

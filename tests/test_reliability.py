@@ -3,8 +3,6 @@
 import inspect
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings

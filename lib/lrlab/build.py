@@ -11,6 +11,8 @@ report says what is missing), 2 for bad input (nothing is run).
 import argparse
 import contextlib
 import functools
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -30,7 +32,7 @@ from .families import configs as family_configs, cost, train_group
 from .machine import configure_process
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
-from .store import forget_family, profile_dir, read_summary, remove_abandoned, run_id, runs_dir
+from .store import forget_family, manifest_path, profile_dir, read_summary, remove_abandoned, run_id, runs_dir
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -133,18 +135,21 @@ def check_request(args) -> Request:
         except ImportError:
             raise InputError("--executor dask needs Dask: pip install 'dask[distributed]'") from None
     overrides = parse_overrides(args.parameter)
-    given = {k: v for k, v in overrides.items() if k in SETTINGS and k not in ("output_dir", "steps_per_execution")}
+    given = {k: v for k, v in overrides.items()
+             if k in SETTINGS and k not in ("output_dir", "steps_per_execution", "force")}
+    force = args.force or bool(overrides.pop("force", False))  # the build retrains; its notebooks then reuse
     try:
         settings = resolve_settings(args.profile, overrides.get("output_dir"), overrides.get("steps_per_execution"),
-                                    args.force, **given)
+                                    force, **given)
     except ParameterError as exc:
         raise InputError(str(exc)) from None
     overrides["output_dir"] = settings.output_dir  # absolute, so every process writes to the same place
     if overrides.get("data_path") not in (None, "synthetic"):
         overrides["data_path"] = str(Path(overrides["data_path"]).expanduser().resolve())
     families = [n for n in FAMILIES if n in only]
-    return Request(families, jobs, args.executor, args.scheduler, settings.replace(
-        data_path=overrides.get("data_path", settings.data_path)), overrides)
+    if overrides.get("data_path") is not None:
+        settings = settings.replace(data_path=overrides["data_path"])
+    return Request(families, jobs, args.executor, args.scheduler, settings, overrides)
 
 
 def notebook_values(request, notebook) -> dict:
@@ -159,10 +164,10 @@ def family_values(request, family) -> dict:
             notebook_parameters(family).items() if name not in SETTINGS}
 
 
-def missing_groups(request, dataset) -> tuple[list, int]:
+def missing_groups(request, dataset) -> tuple[list, dict]:
     """Every family's seed groups with a run to train (every group with --force), each once, longest first, as
-    (families, configs); and the number of runs the families have in all."""
-    groups, total = {}, set()
+    (families, configs); and each family's run ids."""
+    groups, runs_of = {}, {}
     for family in request.families:
         try:
             configs = family_configs(family, request.settings, dataset, family_values(request, family))
@@ -170,11 +175,11 @@ def missing_groups(request, dataset) -> tuple[list, int]:
             raise InputError(str(exc)) from None
         for group in seed_groups(configs):
             rids = tuple(run_id(configs[i]) for i in group)
-            total.update(rids)
+            runs_of.setdefault(family, []).extend(rids)
             groups.setdefault(rids, ([], [configs[i] for i in group]))[0].append(family)
     todo = [(families, configs) for rids, (families, configs) in groups.items()
             if request.settings.force or any(read_summary(runs_dir(request.settings) / r) is None for r in rids)]
-    return sorted(todo, key=lambda task: -cost(task[1])), len(total)
+    return sorted(todo, key=lambda task: -cost(task[1])), runs_of
 
 
 def _train_task(configs, settings, family):
@@ -248,12 +253,42 @@ def execute_notebook(name, parameters, output_path):
     return name, None, time.perf_counter() - start
 
 
-def execute_notebooks(pool, request, failures, folder) -> dict:
-    """Execute the family notebooks whose training did not fail, then compare.ipynb; return the families' errors
-    (those of training included) and compare's error or None."""
-    failures = dict(failures)
-    futures = {pool.submit(execute_notebook, name, notebook_values(request, name), folder / f"{name}.ipynb"): name
-               for name in request.families if name not in failures}
+def _library_digest() -> bytes:
+    library = Path(__file__).parent
+    return b"".join(hashlib.sha256(path.read_bytes()).digest() for path in sorted(library.rglob("*"))
+                    if path.is_file() and path.suffix in (".py", ".j2", ".json"))
+
+
+def inputs_digest(name, parameters, inputs) -> str:
+    """What an executed notebook shows depends on: the notebook, its parameters, the library, and `inputs` (the
+    summaries of the runs it reads, or the manifests compare.ipynb reads; a retrained run has a new summary)."""
+    digest = hashlib.sha256((NOTEBOOK_DIR / f"{name}.ipynb").read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode() + _library_digest())
+    for path in inputs:
+        digest.update(path.read_bytes() if path.is_file() else b"missing")
+    return digest.hexdigest()
+
+
+def _up_to_date(folder, name, digest) -> bool:
+    """Whether the executed notebook in `folder` was executed from these very inputs (and succeeded)."""
+    stamp = folder / f".{name}.inputs"
+    return (folder / f"{name}.ipynb").is_file() and stamp.is_file() and stamp.read_text() == digest
+
+
+def execute_notebooks(pool, request, failures, folder, runs_of) -> tuple[dict, str | None]:
+    """Execute the family notebooks whose training did not fail, then compare.ipynb, each unless its executed
+    copy is up to date (an unchanged rebuild re-executes nothing); return the families' errors (those of training
+    included) and compare's error or None."""
+    settings, failures, futures, digests = request.settings, dict(failures), {}, {}
+    for name in (n for n in request.families if n not in failures):
+        values = notebook_values(request, name)
+        digests[name] = inputs_digest(name, values, [runs_dir(settings) / r / "summary.json" for r in runs_of[name]])
+        if _up_to_date(folder, name, digests[name]) and manifest_path(settings, name).is_file():
+            print(f"[{name}] up to date", flush=True)
+            continue
+        forget_family(settings, name)  # a failure now must not leave the last build's runs standing in for its own
+        (folder / f".{name}.inputs").unlink(missing_ok=True)
+        futures[pool.submit(execute_notebook, name, values, folder / f"{name}.ipynb")] = name
     for future in as_completed(futures):
         try:
             name, error, seconds = future.result()
@@ -262,11 +297,25 @@ def execute_notebooks(pool, request, failures, folder) -> dict:
         print(f"[{name}] " + (f"FAILED at {error}" if error else "done") + f" ({seconds:.0f} s)", flush=True)
         if error:
             failures[name] = error
+        else:
+            (folder / f".{name}.inputs").write_text(digests[name])
+    for name in failures:
+        forget_family(settings, name)
     compare = notebook_values(request, "compare") | {"failed_notebooks": sorted(failures)}
+    from .report import build_info  # plotting libraries: only once the notebooks have run
+
+    rendered_from = {k: v for k, v in build_info().items() if k != "built_at"}  # the report's header says them
+    digest = inputs_digest("compare", compare | {"rendered from": rendered_from},
+                           [manifest_path(settings, f) for f in settings.families])
+    if _up_to_date(folder, "compare", digest):
+        return failures, None
+    (folder / ".compare.inputs").unlink(missing_ok=True)
     try:
         _, error, _ = pool.submit(execute_notebook, "compare", compare, folder / "compare.ipynb").result()
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
+    if not error:
+        (folder / ".compare.inputs").write_text(digest)
     return failures, error
 
 
@@ -347,7 +396,13 @@ def training_pool(request, log_path, threads):
         with local_pool(request.jobs, log_path, threads) as pool:
             yield pool
         return
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster, WorkerPlugin
+
+    class WorkerSetUp(WorkerPlugin):
+        """_set_up_worker on every worker, a worker its nanny restarts included."""
+
+        def setup(self, worker):
+            _set_up_worker(str(log_path), threads)
 
     with contextlib.ExitStack() as stack:
         if request.scheduler:
@@ -356,7 +411,8 @@ def training_pool(request, log_path, threads):
             cluster = stack.enter_context(LocalCluster(n_workers=request.jobs, threads_per_worker=1, processes=True,
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
-        client.run(_set_up_worker, str(log_path), threads if not request.scheduler else None)
+        if not request.scheduler:  # a cluster of the build's own; another's workers are set up by their owner
+            client.register_plugin(WorkerSetUp())
         dashboard = f", dashboard {client.dashboard_link}" if request.scheduler else ""  # a LocalCluster has none
         print(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} workers"
               f"{dashboard}", flush=True)
@@ -366,7 +422,9 @@ def training_pool(request, log_path, threads):
 def build(args) -> int:
     request = check_request(args)
     settings = request.settings
-    threads = int(os.environ.get("LRLAB_THREADS") or max(1, (os.cpu_count() or 1) // request.jobs))
+    threads = os.environ.get("LRLAB_THREADS") or str(max(1, (os.cpu_count() or 1) // request.jobs))
+    if not threads.isdigit() or int(threads) < 1:
+        raise InputError(f"LRLAB_THREADS={threads!r} is invalid: give a positive integer, e.g. LRLAB_THREADS=1")
     try:
         resources.check(settings, request.jobs)
     except resources.ResourceError as exc:
@@ -378,21 +436,20 @@ def build(args) -> int:
         dataset = load_dataset(settings)
     except DataError as exc:
         raise InputError(str(exc)) from None
-    tasks, total_runs = missing_groups(request, dataset)
+    tasks, runs_of = missing_groups(request, dataset)
     del dataset
     report = out / "report.html"
     report.unlink(missing_ok=True)  # only a finished build leaves a report behind
-    for family in request.families:
-        forget_family(settings, family)
     if runs_dir(settings).is_dir():
         remove_abandoned(runs_dir(settings))
     start, log = time.perf_counter(), out / "notebooks" / "kernels.log"
     log.unlink(missing_ok=True)
     print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {request.jobs} "
           f"process(es), {threads} thread(s) each", flush=True)
+    total_runs = len(set().union(*runs_of.values()))
     failures = train_missing(functools.partial(training_pool, request, log, threads), tasks, settings, total_runs)
     with local_pool(min(request.jobs, len(request.families)), log, threads) as pool:
-        failures, error = execute_notebooks(pool, request, failures, out / "notebooks")
+        failures, error = execute_notebooks(pool, request, failures, out / "notebooks", runs_of)
     if error:
         print(f"error: compare.ipynb failed at {error}; no report written; kernel messages in {log}",
               file=sys.stderr)
@@ -400,8 +457,8 @@ def build(args) -> int:
     export_html(out / "notebooks" / "compare.ipynb", report)
     print(f"Report: {report} ({time.perf_counter() - start:.0f} s)", flush=True)
     for name, error in failures.items():
-        print(f"error: {name}.ipynb failed at {error}; see {out / 'notebooks' / (name + '.ipynb')} and {log}",
-              file=sys.stderr)
+        where = log if error.startswith("training ") else f"{out / 'notebooks' / (name + '.ipynb')} and {log}"
+        print(f"error: {name}.ipynb failed at {error}; see {where}", file=sys.stderr)
     return 1 if failures else 0
 
 

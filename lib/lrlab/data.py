@@ -310,7 +310,7 @@ def holdout_split(y, fraction, seed) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def load_dataset(settings: dict) -> dict:
+def load_dataset(settings) -> dict:
     """The arrays a profile trains, validates and tests on.
 
     Protocol "holdout": the validation set is a stratified split of the training set, fixed by `data_seed`; the

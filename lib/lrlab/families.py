@@ -11,7 +11,7 @@ import time
 
 from . import schedules
 from .config import data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
-from .data import load_dataset
+from .data import DataError, load_dataset
 from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
 from .parameters import ParameterError
 from .store import claim, read_summary, remove_abandoned, runs_dir, run_id, write_manifest, write_run
@@ -145,8 +145,12 @@ def train_group(configs, settings, dataset=None, log=print) -> list:
             claims.enter_context(claim(settings, rids[i], log))
         todo = [i for i in todo if not stored(i)]  # some may have been trained by the process we waited for
         if todo:
-            _train([configs[i] for i in todo], dataset or _dataset(settings), settings, [rids[i] for i in todo],
-                   log)
+            dataset = dataset or _dataset(settings)
+            if dataset["fingerprint"] != configs[0]["data"]["fingerprint"]:
+                raise DataError(f"this process reads other data than {rids[0]} was configured with (fingerprint "
+                                f"{dataset['fingerprint'][:12]}, not {configs[0]['data']['fingerprint'][:12]}): "
+                                f"point every worker at the same CIFAR-10 (-p data_path=PATH or LRLAB_CIFAR10)")
+            _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
     for i in range(len(configs)):
         if i not in todo:
             log(f"{rids[i]}: reused")

@@ -90,7 +90,7 @@ def configure_process(threads=None):
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                     "TF_NUM_INTEROP_THREADS"):
-            os.environ[var] = str(threads)
+            os.environ.setdefault(var, str(threads))  # a value the user set wins
         if int(threads) == 1:  # JAX's CPU client: one thread for Eigen's contractions
             flags = os.environ.get("XLA_FLAGS", "")
             if "xla_cpu_multi_thread_eigen" not in flags:

@@ -258,9 +258,6 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
 
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=False, **given) -> Settings:
     """The settings a build or a notebook runs with: the profile's values, overridden by those given (None: the
@@ -272,6 +269,7 @@ def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=F
     if unknown:  # a notebook parameter, but not one every run shares
         raise ParameterError(f"unknown setting {unknown[0]!r}: a profile sets {', '.join(PROFILES[profile])}")
     values = PROFILES[profile] | {k: v for k, v in given.items() if v is not None}
+    values = {k: list(v) if isinstance(v, list) else v for k, v in values.items()}  # never the profile's own lists
     return Settings(profile=profile, output_dir=str(Path(output_dir).expanduser().resolve() if output_dir
                                                     else default_output_dir()),
                     steps_per_execution=steps_per_execution or DEFAULT_STEPS_PER_EXECUTION, force=force, **values)

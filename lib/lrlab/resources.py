@@ -7,9 +7,9 @@ from pathlib import Path
 
 IMAGES_PER_CLASS = 6_000  # CIFAR-10: 5,000 training + 1,000 test images per class
 PIXELS = 32 * 32 * 3
-# What one notebook kernel holds besides its dataset: Python, TensorFlow and the model, measured at about
-# 1.1 GiB of resident memory per kernel during the paper build (top), with a margin.
-KERNEL_BYTES = 1.2 * 2**30
+# What one training process holds besides its dataset: Python, TensorFlow and the model, measured at about
+# 1.1 GiB of resident memory per process during the paper build (top), with a margin.
+PROCESS_BYTES = 1.2 * 2**30
 DISK_PER_RUN_EPOCH = 200  # bytes: one row of history.csv
 DISK_FIXED = 400 * 2**20  # decoded-data cache, executed notebooks and the report
 
@@ -25,11 +25,11 @@ def needs(settings, processes) -> dict:
     else:
         # the uint8 copy of all CIFAR-10 and float32 copies of the profile's classes
         data_bytes = 10 * IMAGES_PER_CLASS * PIXELS + IMAGES_PER_CLASS * len(settings.classes) * PIXELS * 4
-    per_kernel = KERNEL_BYTES + data_bytes
+    per_process = PROCESS_BYTES + data_bytes
     # eight configurations in the 2017 families; the others add 7 schedules, 6 methods and a rate grid for 9
     configurations = 8 + (13 + 9 * settings.lr_grid_points if "lr_sensitivity" in settings.families else 0)
     runs = configurations * len(settings.seeds)
-    return {"memory": processes * per_kernel,
+    return {"memory": processes * per_process,
             "disk": DISK_FIXED + runs * (settings.epochs * DISK_PER_RUN_EPOCH + 4096)}
 
 

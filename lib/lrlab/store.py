@@ -73,10 +73,6 @@ def claim(settings, rid, log=print):
         yield
 
 
-def is_stored(settings, config) -> bool:
-    return read_summary(runs_dir(settings) / run_id(config)) is not None
-
-
 def write_run(config, rid, history, summary, settings):
     """Write the run's folder under a temporary name, then rename it into place: complete, or not there."""
     root = runs_dir(settings)

@@ -21,9 +21,6 @@ from .models import build_model
 from .optimizers import build_optimizer
 from .store import HISTORY_COLUMNS
 
-# every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
-logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
 # Evaluation computes no gradients, so a large batch only cuts per-batch overhead; the metrics do not depend on it.
 EVAL_BATCH_SIZE = 1000
 
@@ -102,6 +99,8 @@ def _process_state_kept():
     generators (keras.utils.set_random_seed seeds them all)."""
     policy = keras.config.dtype_policy()
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    # every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         yield
     finally:
