@@ -183,9 +183,10 @@ def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
     dataset = {"fingerprint": "f", "y_train": [0] * 2000, "y_val": [0] * 400}
     tasks, runs_of = lrlab_build.missing_groups(request, dataset)
     # constant 1 + adaptive 2 + the sweep's 3 rates × 3 methods, of which 3 are the families', + 3 range tests
-    assert len(tasks) == 1 + 2 + 6 + 3 and len(set().union(*runs_of.values())) == 2 * (1 + 2 + 6) + 3
+    # per seed (a test is a task of its own)
+    assert len(tasks) == 1 + 2 + 6 + 6 and len(set().union(*runs_of.values())) == 2 * (1 + 2 + 6) + 6
     assert {family: len(rids) for family, rids in runs_of.items()} == {
-        "constant": 2, "adaptive": 4, "lr_sensitivity": 18, "lr_range_test": 3}
+        "constant": 2, "adaptive": 4, "lr_sensitivity": 18, "lr_range_test": 6}
     shared = [families for families, _ in tasks if len(families) > 1]
     assert sorted(shared) == [["adaptive", "lr_sensitivity"]] * 2 + [["constant", "lr_sensitivity"]]
     assert [len(configs) for _, configs in tasks[:9]] == [2] * 9  # seed groups of 2 runs first: 2 epochs each

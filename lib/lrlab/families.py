@@ -62,8 +62,9 @@ def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_sp
 
 
 def range_test_configs(optimizers, momentum, range_min, range_max, range_test_steps, settings, dataset) -> list:
-    """One learning-rate range test per method (SGD and each of `optimizers`, at their default settings), on the
-    profile's first seed."""
+    """A learning-rate range test per method (SGD and each of `optimizers`, at their default settings) and seed of
+    the profile: one test is one draw of a noisy curve, and the spread of the suggestions over seeds says how far
+    one test can be trusted."""
     if not range_min < range_max:
         raise ParameterError(f"parameter range_min={range_min!r} is invalid: the test raises the rate, so it must be "
                              f"below range_max={range_max!r}, e.g. range_min=1e-6")
@@ -74,8 +75,9 @@ def range_test_configs(optimizers, momentum, range_min, range_max, range_test_st
         "kind": "lr_range_test", "family": "lr_range_test", "label": DISPLAY_NAMES[spec["name"]],
         "model": settings.model, "precision": settings.precision, "optimizer": spec,
         "range": {"min": float(range_min), "max": float(range_max), "steps": range_test_steps},
-        "data": data_config(settings, dataset), "batch_size": settings.batch_size, "seed": settings.seeds[0],
-    } for spec in optimizer_specs]
+        "data": data_config(settings, dataset), "batch_size": settings.batch_size, "seed": seed,
+        "batch_order": "seed permutation per pass",  # since 2026-11-27; before, Keras's shuffle drew the order
+    } for spec in optimizer_specs for seed in settings.seeds]
 
 
 def configs(family, settings, dataset, params) -> list:
@@ -113,7 +115,7 @@ def cost(configs) -> float:
     """A seed group's work in epochs of one run, to start the longest groups first."""
     config = configs[0]
     if config.get("kind") == "lr_range_test":
-        return config["range"]["steps"] * config["batch_size"] / config["data"]["n_train"]
+        return config["range"]["steps"] * config["batch_size"] / config["data"]["n_train"]  # a test is one group
     return config["epochs"] * len(configs)
 
 

@@ -225,7 +225,9 @@ class RangeTestRecorder(keras.callbacks.Callback):
 @_process_state_kept()
 def range_test(config, dataset, log=print) -> pd.DataFrame:
     """Smith's learning-rate range test: the rate grows exponentially from range min to max over range steps
-    batches (Keras's ExponentialDecay with a rate above 1); returns step, lr, loss and smoothed loss per batch."""
+    batches (Keras's ExponentialDecay with a rate above 1); returns step, lr, loss and smoothed loss per batch.
+    The batches come in an order drawn from the run's seed alone (a new permutation each pass over the data), so a
+    test gives the same curve whatever the process ran before it."""
     keras.config.set_dtype_policy(config["precision"])
     keras.utils.set_random_seed(config["seed"])
     r = config["range"]
@@ -236,10 +238,14 @@ def range_test(config, dataset, log=print) -> pd.DataFrame:
     model.compile(optimizer=build_optimizer(config["optimizer"], rising), loss="sparse_categorical_crossentropy",
                   steps_per_execution=1)
     recorder = RangeTestRecorder(r["steps"])
-    steps_per_epoch = -(-len(dataset["y_train"]) // config["batch_size"])
-    model.fit(dataset["x_train"], dataset["y_train"], batch_size=config["batch_size"], shuffle=True, verbose=0,
-              epochs=-(-r["steps"] // steps_per_epoch), callbacks=[recorder])
+    order = np.random.default_rng(config["seed"])
+    x, y = dataset["x_train"], dataset["y_train"]
+    while not model.stop_training:  # one pass over the data per call; the recorder stops the test
+        shuffled = order.permutation(len(y))
+        model.fit(x[shuffled], y[shuffled], batch_size=config["batch_size"], shuffle=False, verbose=0, epochs=1,
+                  callbacks=[recorder])
     n = len(recorder.losses)
-    log(f"range test {config['label']}: {n} batches, lr {recorder.rates[0]:.2g} to {recorder.rates[n - 1]:.2g}")
+    log(f"range test {config['label']} seed {config['seed']}: {n} batches, "
+        f"lr {recorder.rates[0]:.2g} to {recorder.rates[n - 1]:.2g}")
     return pd.DataFrame({"step": np.arange(n), "lr": recorder.rates[:n], "loss": recorder.losses,
                          "smoothed_loss": recorder.smoothed})
