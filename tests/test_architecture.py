@@ -116,6 +116,43 @@ def test_a_run_puts_back_the_process_state_it_changes(synthetic_archive, tmp_pat
     assert (random.random(), float(np.random.random())) == expected  # the seeding it did is undone
 
 
+def test_a_run_s_weights_do_not_depend_on_other_threads_drawing_random_numbers(synthetic_archive, tmp_path):
+    """A Dask worker's own threads draw from Python's global `random` while a task trains; Keras takes every
+    layer's default seed from there unless the run gives it a generator of its own (train.set_seed)."""
+    import random
+    import threading
+
+    from lrlab import train
+    from lrlab.data import load_dataset
+    from lrlab.families import range_test_configs, sgd_configs
+    from lrlab.parameters import resolve_settings
+
+    settings = resolve_settings("smoke", epochs=1, data_path=str(synthetic_archive), output_dir=str(tmp_path))
+    dataset = load_dataset(settings)
+    config = sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, dataset)[0]
+    test = range_test_configs(["adam"], 0.0, 1e-5, 1.0, 10, settings, dataset)[1]
+
+    def results():
+        return train.train_runs([config], dataset, log=lambda m: None)[0][0]["loss"].tolist(), \
+            train.range_test(test, dataset, log=lambda m: None)["loss"].tolist()
+
+    quiet = results()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    busy = threading.Thread(target=draw)
+    busy.start()
+    try:
+        noisy = results()
+    finally:
+        stop.set()
+        busy.join()
+    assert noisy == quiet
+
+
 def _long_functions(path, limit):
     tree = ast.parse(path.read_text())
     return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(tree)

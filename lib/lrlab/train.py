@@ -14,6 +14,7 @@ import time
 import keras
 import numpy as np
 import pandas as pd
+from keras.src.random import seed_generator
 
 from . import schedules
 from .config import seed_groups
@@ -93,11 +94,20 @@ class StopWhenAllDiverged(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def set_seed(seed):
+    """keras.utils.set_random_seed, with the seeds Keras draws for every initializer and dropout layer built
+    without one taken from a generator of this run's own. Keras draws them from Python's global `random`, which
+    other threads of the process use too (a Dask worker's do), so a run's weights would depend on their timing.
+    The private generator is seeded alike: the same draws a quiet process makes, the same runs as before."""
+    keras.utils.set_random_seed(seed)
+    seed_generator.python_random = random.Random(seed)
+
+
 @contextlib.contextmanager
 def _process_state_kept():
     """Put back what a run sets for the whole process: Keras's dtype policy and the Python and NumPy random
-    generators (keras.utils.set_random_seed seeds them all)."""
-    policy = keras.config.dtype_policy()
+    generators (keras.utils.set_random_seed seeds them all), and Keras's source of default seeds (set_seed)."""
+    policy, keras_random = keras.config.dtype_policy(), seed_generator.python_random
     python_state, numpy_state = random.getstate(), np.random.get_state()
     # every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -105,6 +115,7 @@ def _process_state_kept():
         yield
     finally:
         keras.config.set_dtype_policy(policy)
+        seed_generator.python_random = keras_random
         random.setstate(python_state)
         np.random.set_state(numpy_state)
 
@@ -116,7 +127,7 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
     keras.config.set_dtype_policy(configs[0]["precision"])
     towers, inputs = [], []
     for i, config in enumerate(configs):
-        keras.utils.set_random_seed(config["seed"])
+        set_seed(config["seed"])
         tower = build_model(config["model"], input_shape=input_shape, n_classes=n_classes)
         if len(configs) > 1:
             tower.name = f"run_{i}"
@@ -171,7 +182,7 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])]
-    keras.utils.set_random_seed(SHUFFLE_SEED)
+    set_seed(SHUFFLE_SEED)
     fit = model.fit(
         *feed([x[o] for o in orders], [y[o] for o in orders]),
         batch_size=configs[0]["batch_size"], epochs=epochs, shuffle=True,
@@ -229,7 +240,7 @@ def range_test(config, dataset, log=print) -> pd.DataFrame:
     The batches come in an order drawn from the run's seed alone (a new permutation each pass over the data), so a
     test gives the same curve whatever the process ran before it."""
     keras.config.set_dtype_policy(config["precision"])
-    keras.utils.set_random_seed(config["seed"])
+    set_seed(config["seed"])
     r = config["range"]
     n_classes = len(config["data"]["classes"])
     model = build_model(config["model"], input_shape=dataset["x_train"].shape[1:], n_classes=n_classes)
