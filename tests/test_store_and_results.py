@@ -11,7 +11,8 @@ from lrlab import families
 from lrlab.data import load_dataset
 from lrlab.families import sgd_configs, train_group
 from lrlab.parameters import resolve_settings
-from lrlab.results import conclusions, format_summary, mean_ci, summary_table
+from lrlab.results import conclusions, format_summary, summary_table
+from lrlab.statistics import mean_ci
 from lrlab.store import read_summary, run_id
 
 STEP_DECAY = {"lr0": 0.1, "drop": 0.5, "epochs_drop": 1, "momentum": 0.5}  # the two_seeds fixture's runs

@@ -13,7 +13,8 @@ from lrlab import config, families
 from lrlab.parameters import ParameterError, check_parameter, resolve_settings
 from lrlab.data import holdout_split, load_dataset
 from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
-from lrlab.results import (baseline_differences, difference_ci, rank_table, sensitivity_table, summary_table,
+from lrlab.statistics import paired_difference
+from lrlab.results import (baseline_differences, rank_table, sensitivity_table, summary_table,
                            time_to_accuracy)
 from lrlab.families import train_group
 from lrlab.store import read_summary, run_id
@@ -62,7 +63,8 @@ def test_a_holdout_run_records_its_test_accuracy_once(holdout):
 def test_paired_difference_is_the_t_interval_of_per_seed_differences():
     a = pd.Series([0.80, 0.81, 0.85], index=[0, 1, 2])
     b = pd.Series([0.70, 0.72, 0.71], index=[0, 1, 2])
-    mean, low, high, method = difference_ci(a, b)
+    r = paired_difference(a, b)
+    mean, low, high, method = r["difference"], r["ci_low"], r["ci_high"], r["method"]
     d = a - b
     half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
     assert method == "paired" and mean == pytest.approx(d.mean()) and (low, high) == (
@@ -72,7 +74,9 @@ def test_paired_difference_is_the_t_interval_of_per_seed_differences():
 def test_unpaired_difference_uses_welch():
     a = pd.Series([0.80, 0.82, 0.84], index=[0, 1, 2])
     b = pd.Series([0.70, 0.71, 0.72, 0.75], index=[5, 6, 7, 8])
-    mean, low, high, method = difference_ci(a, b)
+    r = paired_difference(a, b)
+    low, high, method = r["ci_low"], r["ci_high"], r["method"]
+    assert r["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
     welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert method == "Welch" and (low, high) == (pytest.approx(welch.low), pytest.approx(welch.high))
 
@@ -238,15 +242,31 @@ def test_a_range_test_suggests_only_where_the_loss_clearly_dipped():
     assert flat[0] is None  # 0.1% below the start is no dip
 
 
-def test_range_test_figure_leaves_out_each_test_s_noisy_start():
+def test_range_test_figure_draws_every_seed_s_test_and_leaves_out_its_noisy_start():
     from lrlab import plots
 
     lr = np.logspace(-6, 1, 50)
-    curves = pd.concat([pd.DataFrame({"method": m, "step": np.arange(50), "lr": lr,
+    curves = pd.concat([pd.DataFrame({"method": m, "seed": seed, "step": np.arange(50), "lr": lr,
                                       "smoothed_loss": 0.7 - 0.1 * np.exp(-((np.log10(lr) + k) ** 2))})
-                        for m, k in (("SGD", 1), ("Adam", 3))])
-    suggestions = pd.DataFrame({"method": ["SGD", "Adam"], "suggested_lr": [0.01, math.nan]})
-    figure = plots.range_test_figure(curves, suggestions, "t")
+                        for m, k, seed in (("SGD", 1, 0), ("SGD", 1.2, 1), ("Adam", 3, 0))])
+    tests = pd.DataFrame({"method": ["SGD", "SGD", "Adam"], "optimizer": ["sgd", "sgd", "adam"], "seed": [0, 1, 0],
+                          "suggested_lr": [0.01, 0.04, math.nan], "min_loss_lr": [0.1, 0.4, math.nan],
+                          "steps": 50, "still_falling": False, "settings": ""})
+    figure = plots.range_test_figure(curves, tests, "t")
     sgd, adam = figure.axes
     assert sgd.lines[0].get_xdata()[0] == pytest.approx(lr[5])  # the first tenth is not drawn
-    assert len(sgd.lines) == 2 and len(adam.lines) == 1  # the suggestion is marked only where there is one
+    assert len(sgd.lines) == 3 and len(adam.lines) == 1  # a line per seed; the suggestion only where there is one
+    assert sgd.lines[2].get_xdata()[0] == pytest.approx(0.02)  # the median of 0.01 and 0.04 on the log scale
+
+
+def test_range_tests_run_on_every_seed_and_are_stored_and_reused_like_runs(holdout):
+    settings, data = holdout
+    settings = settings.replace(seeds=[0, 1])
+    tests = families.range_test_configs(["adam"], 0.0, 1e-5, 1.0, 10, settings, data)
+    assert [(c["label"], c["seed"]) for c in tests] == [("SGD", 0), ("SGD", 1), ("Adam", 0), ("Adam", 1)]
+    assert len({run_id(c) for c in tests}) == 4
+    first = [train_group([c], settings, data, log=quiet)[0] for c in tests[2:]]
+    again = [train_group([c], settings, data, log=quiet)[0] for c in tests[2:]]
+    assert [r["reused"] for r in first + again] == [False, False, True, True]
+    curves = [pd.read_csv(r["path"] + "/history.csv")["loss"].tolist() for r in first]
+    assert curves[0] != curves[1]  # each seed its own weights and batch order

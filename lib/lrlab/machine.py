@@ -7,7 +7,7 @@ from importlib import metadata
 
 # Packages whose versions a reader needs to repeat a run; those not installed are left out.
 PACKAGES = ["lrlab", "keras", "tensorflow", "jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda13-plugin", "torch",
-            "numpy", "pandas", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
+            "numpy", "pandas", "scipy", "statsmodels", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
 
 def cpu_model() -> str:

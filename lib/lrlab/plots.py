@@ -373,25 +373,30 @@ def sensitivity_figure(runs, title):
 
 
 @_themed
-def range_test_figure(curves, suggestions, title):
-    """Smoothed training loss against learning rate, one panel per method; the suggested rate dotted. The first
-    tenth of each test, where the moving average is mostly noise, is left out, as the suggestion leaves it out."""
-    by_method = curves.groupby("method", sort=False)
-    curves = curves[by_method.cumcount() >= (by_method["lr"].transform("size") // 10).clip(lower=1)]
+def range_test_figure(curves, tests, title):
+    """Smoothed training loss against learning rate, one panel per method, one line per seed's test; the median
+    suggestion over the seeds dotted. The first tenth of each test, where the moving average is mostly noise, is
+    left out, as the suggestion leaves it out."""
+    from .results import range_tests_by_method
+
+    by_test = curves.groupby(["method", "seed"], sort=False)
+    curves = curves[by_test.cumcount() >= (by_test["lr"].transform("size") // 10).clip(lower=1)]
     methods = list(dict.fromkeys(curves["method"]))
     cols = min(4, len(methods))
     rows = math.ceil(len(methods) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows + 0.5), squeeze=False)
-    suggested = dict(zip(suggestions["method"], suggestions["suggested_lr"]))
+    suggested = dict(zip(*range_tests_by_method(tests)[["method", "suggested_lr"]].to_numpy().T))
     colour_by_name = {DISPLAY_NAMES[k]: v for k, v in OPTIMIZER_COLOURS.items()}
     for ax, method in zip(axes.flat, methods):
         curve = curves[curves["method"] == method]
-        ax.plot(curve["lr"], curve["smoothed_loss"], color=colour_by_name.get(method, BASELINE_COLOUR), lw=1.6)
+        for _, one in curve.groupby("seed"):
+            ax.plot(one["lr"], one["smoothed_loss"], color=colour_by_name.get(method, BASELINE_COLOUR), lw=1.1,
+                    alpha=0.75)
         ax.set_xscale("log")
         if suggested[method] == suggested[method]:  # NaN: no clear dip, nothing to mark
             ax.axvline(suggested[method], ls=":", c="#b00020", lw=1.5)
-        loss = curve["smoothed_loss"]
-        low, start = loss.min(), loss.iloc[0]
+        first = curve.groupby("seed")["smoothed_loss"].first()
+        low, start = curve["smoothed_loss"].min(), first.max()
         # from the lowest loss to a little above the starting one: the final blow-up would flatten the dip
         ax.set_ylim(low - 0.1 * (start - low) - 0.005, start + 0.5 * (start - low) + 0.01)
         ax.set_title(method, fontsize=11)
@@ -400,6 +405,68 @@ def range_test_figure(curves, suggestions, title):
     for ax in list(axes.flat)[len(methods):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+@_themed
+def tuning_effort_figure(curves, title):
+    """The expected best final validation accuracy after k trials from the sweep's grid, one panel per method:
+    its mean over seeds with the seeds' bootstrap band, the other methods' means faint grey behind it (one y-axis
+    for all), so where a method stands against the others reads off every panel."""
+    if curves.empty:
+        return _nothing_to_draw(title, "no learning-rate sweep")
+    methods = list(dict.fromkeys(curves["optimizer"]))
+    cols = min(4, len(methods))
+    rows = math.ceil(len(methods) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.6), squeeze=False, sharey=True)
+    for ax, method in zip(axes.flat, methods):
+        for other, curve in curves.groupby("optimizer", sort=False):
+            if other != method:
+                ax.plot(curve["k"], 100 * curve["expected_best"], color="0.8", lw=1)
+        curve = curves[curves["optimizer"] == method]
+        colour = OPTIMIZER_COLOURS.get(method, BASELINE_COLOUR)
+        ax.fill_between(curve["k"], 100 * curve["low"], 100 * curve["high"], color=colour, alpha=0.2, lw=0)
+        ax.plot(curve["k"], 100 * curve["expected_best"], color=colour, lw=2.2, marker="o", ms=4)
+        ax.set_title(DISPLAY_NAMES.get(method, method))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("learning rates tried (k)", fontsize=9)
+        ax.set_ylabel("expected best val. accuracy (%)", fontsize=9)
+        ax.yaxis.set_tick_params(labelleft=True)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+RULE_MARKERS = {"lowest ÷ 10": ("o", "#b00020"), "steepest": ("s", "#1f77b4"), "valley": ("D", "#2ca02c")}
+
+
+@_themed
+def finder_figure(tests, truth, title):
+    """Where each suggestion rule's rate lands against the sweep's best rate: one row per method, one marker per
+    seed's test and rule, in decades from the best rate (0: the rule found it; the grey band: the grid the sweep
+    tried). `truth` is tuning.best_rates's table."""
+    truth = truth.set_index("optimizer")
+    methods = [m for m in dict.fromkeys(tests["optimizer"]) if m in truth.index]
+    if not methods:
+        return _nothing_to_draw(title, "no method has both a range test and a learning-rate sweep")
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(methods) + 1.8))
+    for row, method in enumerate(methods):
+        best = truth.loc[method, "best_lr"]
+        grid = np.log10(truth.loc[method, "curve"].index.to_numpy(dtype=float) / best)
+        ax.plot([grid.min(), grid.max()], [row, row], color="0.85", lw=9, solid_capstyle="butt", zorder=1)
+        for offset, (rule, (marker, colour)) in zip((-0.22, 0.0, 0.22), RULE_MARKERS.items()):
+            rates = tests.loc[tests["optimizer"] == method, rule].dropna().astype(float)
+            ax.scatter(np.log10(rates / best), np.full(len(rates), row + offset), marker=marker, s=26, color=colour,
+                       alpha=0.8, zorder=3, label=rule if row == 0 else None)
+    ax.axvline(0, color=BASELINE_COLOUR, lw=1.2)
+    ax.set_yticks(range(len(methods)), [DISPLAY_NAMES.get(m, m) for m in methods])
+    ax.invert_yaxis()
+    ax.set_xlabel("suggested rate ÷ the sweep's best rate (decades, log10; left: too low)")
+    ax.legend(title="rule", loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / len(methods)), ncol=3, frameon=False)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -175,12 +175,14 @@ def grid_markdown(optimizers, sgd_lr, points, span) -> str:
                      for n, lr in defaults.items())
 
 
-def range_test_caption(suggestions) -> str:
-    seed = ", ".join(str(s) for s in sorted(set(suggestions["seed"]))) if len(suggestions) else "-"
+def range_test_caption(tests) -> str:
+    seeds = sorted(set(tests["seed"])) if len(tests) else []
+    which = f"on seed {seeds[0]}" if len(seeds) == 1 else f"one line per seed ({', '.join(map(str, seeds))})"
     return (f"Training loss (bias-corrected moving average) against a learning rate that grows exponentially every "
-            f"batch, one short run per method on seed {seed}, its first tenth left out; the dotted red line is the "
-            f"suggested rate, a tenth of the rate at the lowest smoothed loss, shown only where that loss lies at "
-            f"least 1% below the loss at the start (otherwise: \"no clear dip\"). Data: the training split.")
+            f"batch, one short run per method {which}, its first tenth left out; the dotted red line is the "
+            f"suggested rate, a tenth of the rate at the lowest smoothed loss (the median over the seeds' tests), "
+            f"shown only where that loss lies at least 1% below the loss at the start (otherwise: \"no clear "
+            f"dip\"). Data: the training split.")
 
 
 def describe_protocol(runs) -> str:

@@ -7,13 +7,13 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
 from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
+from .statistics import mean_ci, paired_difference, verdict as verdict_of, with_holm  # noqa: F401
 from .summary import range_test_suggestion
 
 
@@ -136,20 +136,6 @@ def missing_families(settings, families, failed_notebooks=()) -> list:
     return missing
 
 
-def mean_ci(values, confidence=0.95):
-    """Mean, sample standard deviation and the t-interval of the mean over the finite values (a diverged run has
-    none); std and interval are NaN for fewer than two."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    n = len(values)
-    mean = float(values.mean()) if n else math.nan
-    if n < 2:
-        return mean, math.nan, math.nan, math.nan
-    std = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n))
-    return mean, std, mean - half, mean + half
-
-
 def _healthy(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == HEALTHY] if "status" in runs else runs
 
@@ -261,17 +247,17 @@ VERDICTS = ("clearly better", "clearly worse", "no clear difference")
 
 def compare(runs: pd.DataFrame, label: str, other: str, confidence=0.95) -> dict:
     """`label` minus `other` in final validation accuracy points, over the healthy seeds of each (paired by seed
-    where they share two or more), with its interval and a verdict from VERDICTS: clear only when the interval
-    excludes zero."""
-    mean, low, high, method = difference_ci(_final_by_seed(runs, label), _final_by_seed(runs, other), confidence)
-    if math.isnan(mean):
+    where they share two or more, lrlab.statistics), with its interval, p-value and a verdict from VERDICTS: clear
+    only when the interval excludes zero."""
+    d = paired_difference(_final_by_seed(runs, label), _final_by_seed(runs, other), confidence)
+    if math.isnan(d["difference"]):
         verdict = "not compared: every seed of one side failed"
-    elif math.isnan(low):
+    elif math.isnan(d["ci_low"]):
         verdict = "no interval: fewer than two healthy seeds"
     else:
-        verdict = VERDICTS[0] if low > 0 else VERDICTS[1] if high < 0 else VERDICTS[2]
-    return {"difference": 100 * mean, "ci_low": 100 * low, "ci_high": 100 * high, "method": method,
-            "verdict": verdict}
+        verdict = verdict_of(d, d["p"] < 1 - confidence)
+    return {"difference": 100 * d["difference"], "ci_low": 100 * d["ci_low"], "ci_high": 100 * d["ci_high"],
+            "method": d["method"], "p": d["p"], "verdict": verdict}
 
 
 def difference_text(d: dict, level: str) -> str:
@@ -312,15 +298,15 @@ def _family_best(table, families, adaptive_only=False):
     return (healthy if not healthy.empty else chosen).iloc[0] if not chosen.empty else None
 
 
-def _others(runs, table, family, best, baseline, confidence, name_of) -> str:
-    """The family's other configurations whose difference to the baseline is clear, so that the best-by-mean line
-    does not hide them: "; also clearly better: Adadelta (+1.8)"."""
+def _others(diffs, table, family, best, name_of) -> str:
+    """The family's other configurations whose difference to the baseline is clear after Holm's correction, so
+    that the best-by-mean line does not hide them: "; also clearly better: Adadelta (+1.8)"."""
     parts = {}
-    for _, row in table[(table["family"] == family) & (table["configuration"] != best["configuration"])].iterrows():
-        d = compare(runs, row["configuration"], baseline, confidence)
-        if d["verdict"] in VERDICTS[:2]:
-            parts.setdefault(d["verdict"], []).append(f"{html.escape(name_of[row['configuration']])} "
-                                                      f"({_signed(d['difference'])})")
+    others = table[(table["family"] == family) & (table["configuration"] != best["configuration"])]
+    for _, d in diffs[diffs["configuration"].isin(others["configuration"])].iterrows():
+        if d["verdict_holm"] in VERDICTS[:2]:
+            parts.setdefault(d["verdict_holm"], []).append(f"{html.escape(name_of[d['configuration']])} "
+                                                           f"({_signed(d['difference'])})")
     return "".join(f"; also {verdict}: {', '.join(names)}" for verdict, names in parts.items())
 
 
@@ -366,17 +352,20 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
     if baseline is not None:
         base = table[table["configuration"] == baseline].iloc[0]
         lines.append(f"- **Against constant-rate SGD** at {_accuracy_text(base, level)}, the best of each family, "
-                     f"in points of final validation accuracy:")
+                     f"in points of final validation accuracy (verdicts after Holm's correction for every "
+                     f"comparison with it):")
+        diffs = baseline_differences(runs, baseline, confidence).set_index("configuration", drop=False)
         for family in [f for f in COMPARED_FAMILIES if f != "constant"]:
             row = _family_best(table, [family], adaptive_only=family == "adaptive")
             if row is None:
                 continue
-            d = compare(runs, row["configuration"], baseline, confidence)
+            d = diffs.loc[row["configuration"]].to_dict()
+            d["verdict"] = d["verdict_holm"]
             several = (table["family"] == family).sum() > 1
             who = f"{FAMILY_TITLES[family]} (best: {html.escape(name_of[row['configuration']])})" if several \
                 else FAMILY_TITLES[family]
             failed = f"; {failures_text(row)}" if row["failed"] else ""
-            lines.append(f"  - {who}: {difference_text(d, level)}{failed}{_others(runs, table, family, row, baseline, confidence, name_of)}")
+            lines.append(f"  - {who}: {difference_text(d, level)}{failed}{_others(diffs, table, family, row, name_of)}")
     versus = _adaptive_against_schedule(table, runs, confidence, level)
     if versus:
         lines.append(versus)
@@ -465,47 +454,33 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
 
 
 def _baseline_lines(runs, confidence, level):
+    """Every configuration against constant-rate SGD, grouped by its verdict after Holm's correction; those clear
+    on their own interval but not after the correction are named apart."""
     baseline = baseline_label(runs)
     if baseline is None:
         return []
     diffs = baseline_differences(runs, baseline, confidence)
-    compared = diffs[diffs["verdict"].isin(VERDICTS)]
+    compared = diffs[diffs["verdict_holm"].isin(VERDICTS)]
     lines = []
     for verdict in VERDICTS:
-        chosen = compared[compared["verdict"] == verdict]
+        chosen = compared[compared["verdict_holm"] == verdict]
         if chosen.empty:
             continue
-        lines.append(f"- **{verdict.capitalize()} than constant-rate SGD** ({html.escape(baseline)}), "
-                     f"{len(chosen)} of {len(compared)}:" if verdict != VERDICTS[2] else
-                     f"- **No clear difference from constant-rate SGD** (the {level} interval spans zero), "
+        lines.append(f"- **{verdict.capitalize()} than constant-rate SGD** ({html.escape(baseline)}) after Holm's "
+                     f"correction for {len(compared)} comparisons, {len(chosen)} of {len(compared)}:"
+                     if verdict != VERDICTS[2] else
+                     f"- **No clear difference from constant-rate SGD** after Holm's correction, "
                      f"{len(chosen)} of {len(compared)}:")
         lines += [f"  - {html.escape(r['configuration'])}: {_signed(r['difference'])} points ({level} CI "
-                  f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])})"
+                  f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}; Holm-adjusted p {_p_value(r['p_holm'])})"
                   + (f"; {r['failed']}, over the healthy seeds" if r["failed"] else "")
                   for _, r in chosen.iterrows()]
-    if len(compared) > 1 and compared["verdict"].isin(VERDICTS[:2]).any():
-        lines.append(f"- *These {len(compared)} intervals are each at {level}, not adjusted for making "
-                     f"{len(compared)} comparisons: about {len(compared) * (1 - confidence):.1f} of them could "
-                     f"exclude zero by chance alone, so a single narrow clear difference is weak evidence.*")
+    lost = compared[compared["verdict"].isin(VERDICTS[:2]) & (compared["verdict_holm"] == VERDICTS[2])]
+    if not lost.empty:
+        lines.append(f"- *Clear on its own {level} interval but not after the correction, so not called a "
+                     f"difference here:* " + ", ".join(f"{html.escape(r['configuration'])} "
+                                                       f"({_signed(r['difference'])})" for _, r in lost.iterrows()))
     return lines
-
-
-def difference_ci(a: pd.Series, b: pd.Series, confidence=0.95):
-    """Mean of a - b and its t-interval. Both are indexed by seed: seeds both have are paired (the same seed
-    gives both the same initial weights and batch order, so pairing removes that shared noise); without two
-    shared seeds, Welch's interval for two independent samples. Returns (mean, low, high, method)."""
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    shared = a.index.intersection(b.index)
-    if len(shared) >= 2:
-        mean, _, low, high = mean_ci(a[shared] - b[shared], confidence)
-        return mean, low, high, "paired"
-    if len(a) < 2 or len(b) < 2:
-        return float(a.mean() - b.mean()) if len(a) and len(b) else math.nan, math.nan, math.nan, "none"
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else len(a) + len(b) - 2
-    half = stats.t.ppf(0.5 + confidence / 2, df) * math.sqrt(va + vb)
-    mean = float(a.mean() - b.mean())
-    return mean, mean - half, mean + half, "Welch"
 
 
 def _final_by_seed(runs, label):
@@ -547,16 +522,24 @@ def baseline_label(runs: pd.DataFrame):
 
 def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> pd.DataFrame:
     """Each configuration's final validation accuracy minus the baseline's, in points, over healthy seeds, with
-    its interval, a verdict from VERDICTS and the failed seeds named (`failed`, "" when none)."""
+    its interval and p-value, the failed seeds named (`failed`, "" when none), and two verdicts from VERDICTS: on
+    its own interval (`verdict`), and after Holm's correction for making every comparison of the table
+    (`verdict_holm`): a configuration is called clearly better or worse only when it survives the correction."""
     rows = []
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
         if label == baseline:
             continue
         rows.append({"family": family, "configuration": label, **compare(runs, label, baseline, confidence),
                      "failed": failures_among(group["status"])})
-    return pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method",
-                                       "verdict", "failed"]).sort_values("difference", ascending=False,
-                                                                         ignore_index=True)
+    diffs = pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method", "p",
+                                        "verdict", "failed"])
+    if diffs.empty:
+        return diffs.assign(p_holm=[], verdict_holm=[])
+    holm = with_holm(diffs, confidence)  # its verdicts are "no test" where there is no interval: keep compare's
+    untested = diffs["p"].isna()
+    diffs["p_holm"] = holm["p_holm"]
+    diffs["verdict_holm"] = holm["verdict_holm"].where(~untested, diffs["verdict"])
+    return diffs.sort_values("difference", ascending=False, ignore_index=True)
 
 
 def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
@@ -569,9 +552,16 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
             for _, r in diffs.iterrows()],
         "interval": diffs["method"],
-        "verdict": diffs["verdict"],
+        "p": diffs["p"].map(_p_value),
+        "verdict on its own": diffs["verdict"],
+        "p, Holm-adjusted": diffs["p_holm"].map(_p_value),
+        "verdict after Holm": diffs["verdict_holm"],
         "failed seeds (left out)": diffs["failed"].replace("", "none"),
     })
+
+
+def _p_value(p) -> str:
+    return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
@@ -654,10 +644,13 @@ def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_range_tests(settings):
-    """The range tests named by their manifest: (curves, one row per method with its suggestion)."""
+    """The range tests named by their manifest: (curves, one row per test with its seed, its suggestion, and each
+    suggestion rule's rate, tuning.RULES)."""
+    from .tuning import suggestions as rule_suggestions
+
     curves, rows = [], []
     for _, summary, config, history in _finished_runs(settings, "lr_range_test"):
-        curves.append(history.assign(method=config["label"]))
+        curves.append(history.assign(method=config["label"], seed=config["seed"]))
         suggested, lowest = range_test_suggestion(history)  # from the curve, so every test is read by one rule
         smoothed = history["smoothed_loss"].to_numpy()
         # the loss still falling at the last tenth of the test: the range stopped before the loss turned up
@@ -665,23 +658,50 @@ def load_range_tests(settings):
         rows.append({"method": config["label"], "optimizer": config["optimizer"]["name"],
                      "suggested_lr": _number(suggested), "min_loss_lr": _number(lowest),
                      "steps": summary["steps_completed"], "seed": config["seed"], "still_falling": at_end,
-                     "settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items() if k != "name")})
+                     "settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items() if k != "name")}
+                    | {rule: _number(rate) for rule, rate in rule_suggestions(history).items()})
     if not rows:
-        return pd.DataFrame(columns=["method", "step", "lr", "loss", "smoothed_loss"]), \
+        return pd.DataFrame(columns=["method", "seed", "step", "lr", "loss", "smoothed_loss"]), \
             pd.DataFrame(columns=["method", "optimizer", "suggested_lr", "min_loss_lr", "steps", "seed"])
     return pd.concat(curves, ignore_index=True), pd.DataFrame(rows)
 
 
-def format_range_tests(suggestions: pd.DataFrame) -> pd.DataFrame:
+def _median_rate(rates):
+    """The median of rates on the log scale (NaN: no suggestion), or NaN when no test gave one."""
+    rates = pd.Series(rates, dtype=float).dropna()
+    return float(np.exp(np.median(np.log(rates)))) if len(rates) else math.nan
+
+
+def range_tests_by_method(tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per method from its tests on every seed: the median suggestion (a tenth of the lowest loss's
+    rate) and the median rate at the lowest loss, the number of tests and of tests without a suggestion, and
+    whether any stopped with the loss still falling."""
+    rows = []
+    for method, group in tests.groupby("method", sort=False):
+        rows.append({"method": method, "optimizer": group["optimizer"].iloc[0],
+                     "suggested_lr": _median_rate(group["suggested_lr"]),
+                     "min_loss_lr": _median_rate(group["min_loss_lr"]), "steps": int(group["steps"].median()),
+                     "tests": len(group), "no_dip": int(group["suggested_lr"].isna().sum()),
+                     "seeds": sorted(group["seed"]), "still_falling": bool(group["still_falling"].any()),
+                     "settings": group["settings"].iloc[0] if "settings" in group else ""})
+    return pd.DataFrame(rows, columns=["method", "optimizer", "suggested_lr", "min_loss_lr", "steps", "tests",
+                                       "no_dip", "seeds", "still_falling", "settings"])
+
+
+def format_range_tests(tests: pd.DataFrame) -> pd.DataFrame:
     from .optimizers import ADAPTIVE_DEFAULTS
 
+    suggestions = range_tests_by_method(tests)
     return pd.DataFrame({
         "method": suggestions["method"],
-        "suggested lr": suggestions["suggested_lr"].map(_rate),
+        "suggested lr (median over seeds)": [_rate(x) + (f" ({n} of {t} tests: no clear dip)" if n else "")
+                                             for x, n, t in zip(suggestions["suggested_lr"], suggestions["no_dip"],
+                                                                suggestions["tests"])],
         "lowest smoothed loss at lr": suggestions["min_loss_lr"].map(_rate),
         "default lr": suggestions["optimizer"].map(lambda o: f"{ADAPTIVE_DEFAULTS[o]['lr']:g}"
                                                    if o in ADAPTIVE_DEFAULTS else "see families"),
-        "batches run": suggestions["steps"],
+        "batches run (median)": suggestions["steps"],
+        "seeds": suggestions["seeds"].map(lambda seeds: ", ".join(map(str, seeds))),
     })
 
 
@@ -689,12 +709,13 @@ def _rate(x):
     return "no clear dip" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
 
 
-def rates_used_vs_suggested(runs: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:
-    """One row per range-tested method: its suggestion, where the loss was lowest (flagged when it was still
-    falling at the top of the range, so the suggestion is set by the range, not by the loss), the rates the
-    compared configurations used with it, the ratio of each to the suggestion, and the seeds that failed there."""
+def rates_used_vs_suggested(runs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per range-tested method: its suggestion (median over the seeds' tests), where the loss was lowest
+    (flagged when it was still falling at the top of the range, so the suggestion is set by the range, not by the
+    loss), the rates the compared configurations used with it, the ratio of each to the suggestion, and the seeds
+    that failed there."""
     rows = []
-    for _, test in suggestions.iterrows():
+    for _, test in range_tests_by_method(tests).iterrows():
         used = runs[runs["optimizer"] == test["optimizer"]]
         rates = sorted(used["lr0"].unique()) if not used.empty else []
         lowest = _rate(test["min_loss_lr"]) + (" — still falling at the top of the range: raise range_max"

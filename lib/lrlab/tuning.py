@@ -1,0 +1,346 @@
+"""How much tuning each method needs, from the learning-rate sweep and the range tests the study already runs.
+
+Tuning effort (Dodge et al. 2019, "Show Your Work"): the expected best validation accuracy after k trials drawn at
+random from the sweep's grid of rates, exactly from the sorted results, per seed; its band comes from resampling
+the seeds. Methods are compared at equal k, paired by seed.
+
+The learning-rate finder against the truth: three rules read a suggestion off each range-test curve (a tenth of
+the rate at the lowest smoothed loss, the steepest descent, fastai's "valley"), on every seed; the sweep says
+where the best rate really was, and how much accuracy training at the suggestion instead would have cost.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from .health import HEALTHY
+from .optimizers import DISPLAY_NAMES
+from .statistics import paired_difference, with_holm
+from .summary import range_test_suggestion
+
+BOOTSTRAP_SAMPLES = 2000
+
+
+def expected_max(values, k: int, replace=False) -> float:
+    """The expected maximum of k draws from `values` (every value equally likely), exactly: with v sorted
+    ascending, v_i is the maximum of a draw of k with probability C(i-1, k-1) / C(n, k) without replacement (k
+    distinct trials: k = n is the whole grid, its best value), or (i/n)^k - ((i-1)/n)^k with replacement (Dodge et
+    al.'s estimator)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    n = len(v)
+    if not 1 <= k <= (math.inf if replace else n):
+        raise ValueError(f"k={k} is invalid: draw between 1 and {n if not replace else 'any number of'} values")
+    i = np.arange(1, n + 1)
+    if replace:
+        weights = (i / n) ** k - ((i - 1) / n) ** k
+    else:
+        weights = special.comb(i - 1, k - 1) / special.comb(n, k)
+    return float(np.dot(weights, v))
+
+
+def trial_values(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Final validation accuracy per method (rows: optimizer, seed) and rate (columns): one trial of a tuner is
+    one training run at one rate. A diverged run counts at chance (what a tuner gets from it); a stuck one keeps
+    the accuracy it reached."""
+    values = sweep["final_val_accuracy"].astype(float)
+    values = values.where(sweep["status"] != "diverged", sweep["chance"].astype(float))
+    return sweep.assign(value=values).pivot_table(index=["optimizer", "seed"], columns="lr0", values="value",
+                                                  aggfunc="first")
+
+
+def tuning_curves(sweep: pd.DataFrame, confidence=0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per method and k: the mean over seeds of the expected best after k trials, with a bootstrap band over
+    seeds; per method, seed and k: the seed's expected best). k runs from 1 to the number of rates the method's
+    every seed has (a rate missing for a seed is left out for that method)."""
+    values = trial_values(sweep)
+    per_seed, rows = [], []
+    rng = np.random.default_rng(0)
+    for optimizer, grid in values.groupby(level="optimizer", sort=False):
+        grid = grid.dropna(axis=1)
+        n = grid.shape[1]
+        seeds = grid.index.get_level_values("seed")
+        curves = np.array([[expected_max(row, k) for k in range(1, n + 1)] for row in grid.to_numpy()])
+        per_seed += [{"optimizer": optimizer, "seed": s, "k": k + 1, "expected_best": curves[j, k]}
+                     for j, s in enumerate(seeds) for k in range(n)]
+        resampled = curves[rng.integers(0, len(seeds), (BOOTSTRAP_SAMPLES, len(seeds)))].mean(axis=1)
+        low, high = np.percentile(resampled, [50 - 50 * confidence, 50 + 50 * confidence], axis=0)
+        for k in range(n):
+            rows.append({"optimizer": optimizer, "method": DISPLAY_NAMES[optimizer], "k": k + 1,
+                         "expected_best": curves[:, k].mean(), "low": low[k] if len(seeds) > 1 else math.nan,
+                         "high": high[k] if len(seeds) > 1 else math.nan, "rates": n, "seeds": len(seeds)})
+    return pd.DataFrame(rows), pd.DataFrame(per_seed)
+
+
+def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_momentum", "adam"),),
+                       ks=(1, 3, None), confidence=0.95) -> pd.DataFrame:
+    """Each method against `reference`, and each of `pairs`, at k trials for each k in `ks` (None: each method's
+    whole grid), in points of expected best validation accuracy, paired by seed; Holm-corrected over every row."""
+    methods = list(dict.fromkeys(per_seed["optimizer"]))
+    compared = [(m, reference) for m in methods if m != reference and reference in methods]
+    compared += [(a, b) for a, b in pairs if a in methods and b in methods and (a, b) not in compared]
+    whole = per_seed.groupby("optimizer")["k"].max()
+
+    def at(optimizer, k):
+        chosen = per_seed[(per_seed["optimizer"] == optimizer) & (per_seed["k"] == (whole[optimizer] if k is None
+                                                                                   else k))]
+        return chosen.set_index("seed")["expected_best"]
+
+    rows = []
+    for k in ks:
+        for a, b in compared:
+            if at(a, k).empty or at(b, k).empty:  # fewer rates than k
+                continue
+            d = paired_difference(at(a, k), at(b, k), confidence)
+            rows.append({"k": "whole grid" if k is None else str(k), "optimizer": a, "against_optimizer": b,
+                         "configuration": DISPLAY_NAMES[a], "against": DISPLAY_NAMES[b], "test": d.pop("method"),
+                         **{key: 100 * v if key != "p" else v for key, v in d.items()}})
+    columns = ["k", "optimizer", "against_optimizer", "configuration", "against", "test", "difference", "ci_low",
+               "ci_high", "p"]
+    return with_holm(pd.DataFrame(rows, columns=columns), confidence)
+
+
+# --- the learning-rate finder against the sweep ---
+
+RULES = {"lowest ÷ 10": "a tenth of the rate at the lowest smoothed loss (this project's suggestion)",
+         "steepest": "where the smoothed loss falls fastest per decade of rate",
+         "valley": "fastai's valley: about halfway along the longest stretch of falling loss"}
+
+
+def _searched(history: pd.DataFrame, skip_fraction=0.1, skip_end=5):
+    """The part of a range test's curve the rules read: the first tenth left out (the moving average is still
+    mostly noise there), the last few batches too (the loss is blowing up), and any non-finite loss."""
+    curve = history.iloc[max(1, int(skip_fraction * len(history))):len(history) - skip_end]
+    curve = curve[np.isfinite(curve["smoothed_loss"])]
+    return curve["lr"].to_numpy(dtype=float), curve["smoothed_loss"].to_numpy(dtype=float)
+
+
+def steepest(lrs, losses):
+    """The rate where the loss falls fastest per unit of log rate (fastai's `steep`): the left end of the steepest
+    segment. None when the loss never falls."""
+    if len(lrs) < 2:
+        return None
+    slopes = np.diff(losses) / np.diff(np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))]) if slopes.min() < 0 else None
+
+
+def valley(lrs, losses):
+    """fastai's `valley` rule: the longest stretch of ever lower losses (the longest decreasing subsequence, which
+    ends at max_end and is lds[max_end] points long), and the rate about halfway along it, at fastai's index
+    max_start + int(length / 3) + int(length / 6). None when the loss never falls."""
+    n = len(losses)
+    if n < 2:
+        return None
+    lds = np.ones(n, dtype=int)
+    max_start = max_end = 0
+    for i in range(1, n):
+        higher = losses[:i] > losses[i]
+        if higher.any():
+            lds[i] = lds[:i][higher].max() + 1
+        if lds[i] > lds[max_end]:
+            max_end, max_start = i, i - lds[i]
+    if max_end == 0:
+        return None
+    sections = (max_end - max_start) / 3
+    return float(lrs[max(0, max_start + int(sections) + int(sections / 2))])  # fastai's start can be -1
+
+
+def suggestions(history: pd.DataFrame) -> dict:
+    """Each rule's suggested rate (None where it finds none) from one range test's history."""
+    lrs, losses = _searched(history)
+    return {"lowest ÷ 10": range_test_suggestion(history)[0], "steepest": steepest(lrs, losses),
+            "valley": valley(lrs, losses)}
+
+
+def best_rates(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per method, the sweep's accuracy curve (mean final validation accuracy per rate, diverged runs at chance)
+    and its best rate among the rates where every seed was healthy (a rate that fails on some seeds is not one to
+    recommend)."""
+    rows = []
+    for optimizer, group in sweep.groupby("optimizer", sort=False):
+        values = trial_values(group).mean()
+        healthy = group.groupby("lr0")["status"].apply(lambda s: bool((s == HEALTHY).all()))
+        eligible = values[healthy.reindex(values.index, fill_value=False)]
+        if eligible.empty:
+            continue
+        rows.append({"optimizer": optimizer, "best_lr": float(eligible.idxmax()), "at_best": float(eligible.max()),
+                     "curve": values.sort_index()})
+    return pd.DataFrame(rows)
+
+
+def accuracy_at(curve: pd.Series, lr: float) -> tuple[float, bool]:
+    """The sweep's mean accuracy at `lr`, interpolated linearly in log rate between the grid's rates; outside the
+    grid, the accuracy at its nearest edge (flagged: the true loss there may be larger)."""
+    x = np.log10(curve.index.to_numpy(dtype=float))
+    inside = x[0] <= math.log10(lr) <= x[-1]
+    return float(np.interp(math.log10(lr), x, curve.to_numpy(dtype=float))), not inside
+
+
+def finder_against_sweep(tests: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """One row per method and rule: the rule's suggestions over the seeds (median, lowest, highest; how many
+    seeds gave none), their distance from the sweep's best rate in decades (the median suggestion's, signed:
+    below zero is too low), and the accuracy lost by training at each seed's suggestion instead of at the best
+    rate (mean over seeds, read off the sweep's mean curve). `tests` has one row per range test with a column per
+    rule (RULES), `optimizer` and `seed`."""
+    truth = best_rates(sweep).set_index("optimizer") if not sweep.empty else pd.DataFrame()
+    rows = []
+    for optimizer, group in tests.groupby("optimizer", sort=False):
+        if optimizer not in truth.index:
+            continue
+        best = truth.loc[optimizer]
+        for rule in RULES:
+            found = group[rule].dropna().astype(float)
+            row = {"optimizer": optimizer, "method": DISPLAY_NAMES[optimizer], "rule": rule, "tests": len(group),
+                   "none": len(group) - len(found), "best_lr": best["best_lr"]}
+            if found.empty:
+                rows.append(row | {"median": math.nan, "low": math.nan, "high": math.nan, "decades": math.nan,
+                                   "abs_decades": math.nan, "lost": math.nan, "beyond_grid": False})
+                continue
+            at = [accuracy_at(best["curve"], lr) for lr in found]
+            median = float(np.exp(np.median(np.log(found))))
+            decades = math.log10(median / best["best_lr"])
+            rows.append(row | {"median": median, "low": float(found.min()), "high": float(found.max()),
+                               "decades": decades, "abs_decades": abs(decades),
+                               "spread_decades": float(np.log10(found.max() / found.min())),
+                               "lost": 100 * (best["at_best"] - float(np.mean([a for a, _ in at]))),
+                               "beyond_grid": any(out for _, out in at)})
+    return pd.DataFrame(rows)
+
+
+def rule_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """Per rule, over the methods: the median distance in decades from the sweep's best rate, the mean accuracy
+    lost, and how many tests gave no suggestion; the most trustworthy rule first (least accuracy lost)."""
+    if table.empty:
+        return pd.DataFrame(columns=["rule", "methods", "median_abs_decades", "mean_lost", "none", "tests"])
+    scores = table.groupby("rule", sort=False).agg(
+        methods=("method", "count"), median_abs_decades=("abs_decades", "median"), mean_lost=("lost", "mean"),
+        none=("none", "sum"), tests=("tests", "sum")).reset_index()
+    return scores.sort_values(["mean_lost", "median_abs_decades"], ignore_index=True)
+
+
+# --- what the report shows ---
+
+def _pct(x):
+    return "n/a" if x != x else f"{100 * x:.1f}"
+
+
+def _signed(x):
+    return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")
+
+
+def format_effort(curves: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """Per method: the expected best final validation accuracy (%) after 1 and 3 rates tried and with the whole
+    grid, each with its band over seeds."""
+    level = f"{round(100 * confidence)}%"
+    rows = []
+    for optimizer, curve in curves.groupby("optimizer", sort=False):
+        curve = curve.set_index("k")
+
+        def cell(k):
+            if k not in curve.index:
+                return "–"
+            r = curve.loc[k]
+            band = f" [{_pct(r['low'])}, {_pct(r['high'])}]" if r["low"] == r["low"] else ""
+            return _pct(r["expected_best"]) + band
+
+        n = int(curve["rates"].iloc[0])
+        rows.append({"method": DISPLAY_NAMES[optimizer], "k = 1": cell(1), "k = 3": cell(3),
+                     f"whole grid (k = {n})": cell(n), "seeds": int(curve["seeds"].iloc[0])})
+    table = pd.DataFrame(rows)
+    if not table.empty:  # one name for the last column whatever each method's grid size
+        table.columns = ["method", f"1 rate tried [{level} band]", "3 rates tried", "the whole grid", "seeds"]
+    return table
+
+
+def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    level = f"{round(100 * confidence)}% CI"
+    from .results import _p_value
+
+    return pd.DataFrame({
+        "rates tried": table["k"], "method": table["configuration"], "minus": table["against"],
+        f"difference, points [{level}]": [f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, "
+                                          f"{_signed(r['ci_high'])}]" if r["ci_low"] == r["ci_low"] else
+                                          _signed(r["difference"]) for _, r in table.iterrows()],
+        "p": table["p"].map(_p_value), "verdict on its own": table["verdict"],
+        "p, Holm-adjusted": table["p_holm"].map(_p_value), "verdict after Holm": table["verdict_holm"],
+    })
+
+
+def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confidence=0.95) -> str:
+    """The tuning-effort findings as Markdown bullets: the leader at each number of rates tried, and the
+    differences that survive Holm's correction, every number from the tables."""
+    if curves.empty:
+        return ""
+    level = f"{round(100 * confidence)}%"
+    lines = []
+    whole = curves.groupby("optimizer")["k"].transform("max") == curves["k"]
+    for name, chosen in (("1 rate tried", curves[curves["k"] == 1]), ("3 rates tried", curves[curves["k"] == 3]),
+                         ("the whole grid", curves[whole])):
+        if chosen.empty:
+            continue
+        lead = chosen.sort_values("expected_best", ascending=False).iloc[0]
+        line = f"- **With {name}**, the highest expected best is {lead['method']}'s ({_pct(lead['expected_best'])}%)"
+        k = {"1 rate tried": "1", "3 rates tried": "3", "the whole grid": "whole grid"}[name]
+        rows = comparisons[comparisons["k"] == k] if not comparisons.empty else comparisons
+        if not rows.empty:
+            clear = rows[rows["verdict_holm"].isin(["clearly better", "clearly worse"])]
+            line += "; after Holm's correction " + ("; ".join(
+                f"{r['configuration']} minus {r['against']}: {_signed(r['difference'])} points ({level} CI "
+                f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}), {r['verdict_holm']}"
+                for _, r in clear.iterrows()) if not clear.empty else "no difference in the table is clear")
+        lines.append(line + ".")
+    wilson = comparisons[(comparisons["optimizer"] == "sgd_momentum") & (comparisons["against_optimizer"] == "adam")] \
+        if not comparisons.empty else comparisons
+    if not wilson.empty:
+        lines.append("- **Tuned SGD+momentum against Adam** (Wilson et al. 2017's question): " + "; ".join(
+            f"{'with the whole grid' if r['k'] == 'whole grid' else 'at ' + r['k'] + ' rate' + ('s' if r['k'] != '1' else '')} "
+            f"{_signed(r['difference'])} points ({level} CI {_signed(r['ci_low'])} to {_signed(r['ci_high'])}), "
+            f"{r['verdict_holm']} after Holm" for _, r in wilson.iterrows()) + ".")
+    return "\n".join(lines)
+
+
+def format_finder(table: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return pd.DataFrame({"method": [], "rule": []})
+
+    def rate(x):
+        return "none" if x != x else f"{x:.3g}"
+
+    return pd.DataFrame({
+        "method": table["method"], "rule": table["rule"],
+        "suggested lr: median [lowest–highest over seeds]": [
+            f"{rate(r['median'])} [{rate(r['low'])}–{rate(r['high'])}]" if r["median"] == r["median"] else "none"
+            for _, r in table.iterrows()],
+        "tests without a suggestion": [f"{n} of {t}" for n, t in zip(table["none"], table["tests"])],
+        "sweep's best lr": table["best_lr"].map(rate),
+        "decades from it (median; below zero: too low)": table["decades"].map(
+            lambda d: "n/a" if d != d else f"{d:+.2f}".replace("-", "−")),
+        "accuracy lost, points (mean over seeds)": [
+            ("n/a" if r["lost"] != r["lost"] else f"{r['lost']:.1f}" + (" (at least: beyond the grid)"
+                                                                      if r["beyond_grid"] else ""))
+            for _, r in table.iterrows()],
+    })
+
+
+def finder_conclusions(table: pd.DataFrame) -> str:
+    """Which suggestion rule to trust on this task, and how far off each is, from finder_against_sweep's table."""
+    scores = rule_scores(table)
+    scored = scores.dropna(subset=["mean_lost"])
+    if scored.empty:
+        return ""
+    best = scored.iloc[0]
+    lines = [f"- **Learning-rate finder:** of the three rules, **{best['rule']}** came closest to what the sweep "
+             f"measured: over {int(best['methods'])} methods its median suggestion lay a median "
+             f"{best['median_abs_decades']:.2f} decades from the sweep's best rate, and training at each seed's "
+             f"suggestion would have cost {best['mean_lost']:.1f} points of final validation accuracy on average."]
+    for _, r in scored.iloc[1:].iterrows():
+        lines.append(f"  - {r['rule']}: {r['median_abs_decades']:.2f} decades, {r['mean_lost']:.1f} points lost"
+                     + (f"; {int(r['none'])} of {int(r['tests'])} tests gave no suggestion" if r["none"] else ""))
+    spread = table.dropna(subset=["spread_decades"]) if "spread_decades" in table else table.iloc[0:0]
+    if not spread.empty:
+        widest = spread.sort_values("spread_decades", ascending=False).iloc[0]
+        lines.append(f"  - One test is one draw: the widest spread over seeds was {widest['method']}'s with "
+                     f"{widest['rule']}, {widest['spread_decades']:.2f} decades between its lowest and highest "
+                     f"suggestion.")
+    return "\n".join(lines)

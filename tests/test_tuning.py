@@ -1,0 +1,146 @@
+"""Tuning effort (expected best after k trials), the learning-rate finder's rules against the sweep, and the
+statistics behind every verdict (scipy intervals, Holm's correction)."""
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab import tuning
+from lrlab.statistics import holm, paired_difference, with_holm
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_expected_best_of_k_equals_enumerating_every_draw(seed):
+    values = np.random.default_rng(seed).random(np.random.default_rng(seed).integers(2, 7))
+    values[1] = values[0]  # ties count like any other value
+    n = len(values)
+    for k in range(1, n + 1):
+        subsets = [max(c) for c in itertools.combinations(values, k)]
+        assert tuning.expected_max(values, k) == pytest.approx(np.mean(subsets))
+        tuples = [max(c) for c in itertools.product(values, repeat=k)]
+        assert tuning.expected_max(values, k, replace=True) == pytest.approx(np.mean(tuples))
+
+
+def test_expected_best_of_k_by_hand():
+    # pairs of {0.3, 0.5, 0.7, 0.9}: maxima 0.5, 0.7, 0.9, 0.7, 0.9, 0.9 → 4.6 / 6
+    assert tuning.expected_max([0.3, 0.9, 0.5, 0.7], 2) == pytest.approx(4.6 / 6)
+    assert tuning.expected_max([0.3, 0.9, 0.5, 0.7], 1) == pytest.approx(0.6)  # one trial: the mean
+    assert tuning.expected_max([0.3, 0.9, 0.5, 0.7], 4) == pytest.approx(0.9)  # the whole grid: its best
+    # with replacement (Dodge et al.): P(max = 0.9) = 1 - (3/4)^2 = 7/16, P(0.7) = 5/16, P(0.5) = 3/16, P(0.3) = 1/16
+    assert tuning.expected_max([0.3, 0.9, 0.5, 0.7], 2, replace=True) == pytest.approx(
+        (7 * 0.9 + 5 * 0.7 + 3 * 0.5 + 0.3) / 16)
+    with pytest.raises(ValueError, match="k=5 is invalid"):
+        tuning.expected_max([0.3, 0.9, 0.5, 0.7], 5)
+
+
+def _sweep(rows):
+    return pd.DataFrame([{"optimizer": o, "seed": s, "lr0": lr, "final_val_accuracy": acc, "chance": 0.5,
+                          "status": status} for o, s, lr, acc, status in rows])
+
+
+def test_tuning_curves_per_seed_and_their_mean_with_a_diverged_run_at_chance():
+    rows = [("sgd", s, lr, acc, "completed") for s, accs in ((0, (0.6, 0.8, 0.7)), (1, (0.62, 0.84, 0.66)),
+                                                              (2, (0.58, 0.82, 0.72)))
+            for lr, acc in zip((0.01, 0.1, 1.0), accs)]
+    rows += [("adam", s, lr, acc, "completed") for s in (0, 1, 2) for lr, acc in ((1e-4, 0.7), (1e-3, 0.75))]
+    rows += [("adam", s, 1e-2, None, "diverged") for s in (0, 1, 2)]
+    curves, per_seed = tuning.tuning_curves(_sweep(rows))
+    seed0 = per_seed[(per_seed["optimizer"] == "sgd") & (per_seed["seed"] == 0)]["expected_best"].tolist()
+    assert seed0 == pytest.approx([0.7, (0.7 + 0.8 + 0.8) / 3, 0.8])
+    adam = curves[curves["optimizer"] == "adam"].set_index("k")
+    assert adam.loc[1, "expected_best"] == pytest.approx((0.7 + 0.75 + 0.5) / 3)  # diverged: chance, 0.5
+    assert adam.loc[3, "expected_best"] == pytest.approx(0.75)
+    sgd = curves[curves["optimizer"] == "sgd"].set_index("k")
+    assert sgd.loc[3, "expected_best"] == pytest.approx(np.mean([0.8, 0.84, 0.82]))
+    assert (sgd["low"] <= sgd["expected_best"]).all() and (sgd["expected_best"] <= sgd["high"]).all()
+    assert sgd.loc[3, "low"] >= 0.8 and sgd.loc[3, "high"] <= 0.84  # resampled means of three seeds' bests
+
+
+def test_effort_comparisons_are_paired_by_seed_and_holm_corrected():
+    per_seed = pd.DataFrame([{"optimizer": o, "seed": s, "k": k, "expected_best": base + 0.01 * k + 0.001 * s * (o == "adam")}
+                             for o, base in (("sgd", 0.7), ("adam", 0.75), ("sgd_momentum", 0.7))
+                             for s in range(4) for k in (1, 2, 3)])
+    table = tuning.effort_comparisons(per_seed, ks=(1, None))
+    adam = table[(table["configuration"] == "Adam") & (table["k"] == "1")].iloc[0]
+    assert adam["test"] == "paired" and adam["difference"] == pytest.approx(5.15)  # points
+    assert adam["verdict"] == adam["verdict_holm"] == "clearly better"
+    momentum = table[(table["configuration"] == "SGD+momentum") & (table["against"] == "SGD")].iloc[0]
+    assert momentum["verdict"] == "no clear difference" and momentum["p"] == 1.0  # identical on every seed
+    assert set(table["k"]) == {"1", "whole grid"} and (table["p_holm"] >= table["p"]).all()
+
+
+def test_holm_on_a_textbook_example():
+    # Holm (1979) step-down at 0.05: sorted 0.005, 0.01, 0.03, 0.04 against 0.05/4, 0.05/3, 0.05/2, 0.05/1
+    reject, adjusted = holm([0.01, 0.04, 0.03, 0.005, math.nan])
+    assert reject.tolist() == [True, False, False, True, False]
+    np.testing.assert_allclose(adjusted[:4], [0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(adjusted[4])
+    table = with_holm(pd.DataFrame({"difference": [1.0, -2.0, 0.5], "p": [0.02, 0.03, 0.04]}))
+    # each p below 0.05 on its own; after Holm (0.06, 0.06, 0.06) none is
+    assert table["verdict"].tolist() == ["clearly better", "clearly worse", "clearly better"]
+    assert table["verdict_holm"].tolist() == ["no clear difference"] * 3
+
+
+def test_paired_difference_without_spread_is_exact():
+    a = pd.Series([0.8, 0.9], index=[0, 1])
+    assert paired_difference(a, a - 0.1) == pytest.approx(
+        {"difference": 0.1, "ci_low": 0.1, "ci_high": 0.1, "p": 0.0, "method": "paired"})
+    assert paired_difference(a, a)["p"] == 1.0
+
+
+def _fastai_valley(lrs, losses):
+    """fastai's valley as fastai writes it (double loop), to check the vectorized one against."""
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    return float(lrs[max(0, max_start + int(sections) + int(sections / 2))])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_valley_equals_fastai_s_double_loop_on_noisy_curves(seed):
+    rng = np.random.default_rng(seed)
+    lrs = np.logspace(-6, 1, 80)
+    losses = 0.7 - 0.2 * np.exp(-((np.log10(lrs) + 2) ** 2)) + 0.02 * rng.standard_normal(80)
+    assert tuning.valley(lrs, losses) == _fastai_valley(lrs, losses)
+
+
+def test_each_rule_on_a_curve_with_a_known_answer():
+    lrs = np.logspace(-6, 1, 701)  # 100 points per decade
+    x = np.log10(lrs)
+    # falls fastest at 1e-3 (a tanh step centred there), lowest at 1e-1, then climbs
+    smoothed = 1.0 - 0.4 * np.tanh((x + 3) / 0.5) + 0.5 * np.clip(x + 1, 0, None) ** 2
+    history = pd.DataFrame({"lr": lrs, "smoothed_loss": smoothed})
+    found = tuning.suggestions(history)
+    assert found["steepest"] == pytest.approx(1e-3, rel=0.03)
+    lowest = lrs[70:696][np.argmin(smoothed[70:696])]
+    assert found["lowest ÷ 10"] == pytest.approx(lowest / 10)
+    # the valley runs from the first searched point to the lowest one: about halfway along it, on the log scale
+    assert 10 ** ((x[70] + np.log10(lowest)) / 2) / 1.3 < found["valley"] < 10 ** ((x[70] + np.log10(lowest)) / 2) * 1.3
+    flat = tuning.suggestions(pd.DataFrame({"lr": lrs, "smoothed_loss": 0.7 + 0.001 * x}))
+    assert flat == {"lowest ÷ 10": None, "steepest": None, "valley": None}  # the loss never falls
+
+
+def test_finder_scored_against_the_sweep_s_best_rate():
+    sweep = _sweep([("adam", s, lr, acc, "completed") for s in (0, 1)
+                    for lr, acc in ((1e-4, 0.70), (1e-3, 0.80), (1e-2, 0.60))])
+    tests = pd.DataFrame({"optimizer": ["adam", "adam"], "seed": [0, 1], "lowest ÷ 10": [1e-3, 1e-3],
+                          "steepest": [10 ** -3.5, 10 ** -3.5], "valley": [None, 1e-5]})
+    table = tuning.finder_against_sweep(tests, sweep).set_index("rule")
+    assert table.loc["lowest ÷ 10", "decades"] == pytest.approx(0) and table.loc["lowest ÷ 10", "lost"] == pytest.approx(0)
+    # half a decade below the best: halfway between 0.70 and 0.80 on the log axis → 5 points lost
+    assert table.loc["steepest", "decades"] == pytest.approx(-0.5) and table.loc["steepest", "lost"] == pytest.approx(5)
+    # one seed found none; the other's 1e-5 lies beyond the grid: the edge's accuracy, a lower bound
+    assert table.loc["valley", "none"] == 1 and table.loc["valley", "lost"] == pytest.approx(10)
+    assert table.loc["valley", "beyond_grid"]
+    assert tuning.rule_scores(table.reset_index())["rule"].tolist() == ["lowest ÷ 10", "steepest", "valley"]
