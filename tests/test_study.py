@@ -127,7 +127,7 @@ def test_learning_rate_grid_is_log_spaced_around_the_default():
 def test_sensitivity_shares_the_default_runs_and_flags_edges(holdout):
     settings, data = holdout
     configs = families.sensitivity_configs(["adam", "sgd_momentum"], 0.1, 0.0, 3, 10.0, settings, data)
-    assert len(configs) == 2 * 3  # SGD and Adam; the SGD variants are covered by SGD's own sweep
+    assert len(configs) == 3 * 3  # SGD, Adam and SGD+momentum: "tuned SGD against Adam" needs both swept
     constant = families.sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, settings, data)[0]
     adam = families.adaptive_configs(["adam"], settings, data, **families.default_hyperparameters(["adam"]))[0]
     ids = [run_id(c) for c in configs]

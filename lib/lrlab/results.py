@@ -13,7 +13,7 @@ from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
 from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
-from .statistics import mean_ci, paired_difference, verdict as verdict_of, with_holm  # noqa: F401
+from .statistics import mean_ci, p_text, paired_difference, verdict as verdict_of, with_holm
 from .summary import range_test_suggestion
 
 
@@ -472,7 +472,7 @@ def _baseline_lines(runs, confidence, level):
                      f"- **No clear difference from constant-rate SGD** after Holm's correction, "
                      f"{len(chosen)} of {len(compared)}:")
         lines += [f"  - {html.escape(r['configuration'])}: {_signed(r['difference'])} points ({level} CI "
-                  f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}; Holm-adjusted p {_p_value(r['p_holm'])})"
+                  f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}; Holm-adjusted p {p_text(r['p_holm'])})"
                   + (f"; {r['failed']}, over the healthy seeds" if r["failed"] else "")
                   for _, r in chosen.iterrows()]
     lost = compared[compared["verdict"].isin(VERDICTS[:2]) & (compared["verdict_holm"] == VERDICTS[2])]
@@ -552,16 +552,12 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
             for _, r in diffs.iterrows()],
         "interval": diffs["method"],
-        "p": diffs["p"].map(_p_value),
+        "p": diffs["p"].map(p_text),
         "verdict on its own": diffs["verdict"],
-        "p, Holm-adjusted": diffs["p_holm"].map(_p_value),
+        "p, Holm-adjusted": diffs["p_holm"].map(p_text),
         "verdict after Holm": diffs["verdict_holm"],
         "failed seeds (left out)": diffs["failed"].replace("", "none"),
     })
-
-
-def _p_value(p) -> str:
-    return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):

@@ -78,3 +78,8 @@ def with_holm(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         p_holm=adjusted,
         verdict=[verdict(r, r["p"] < 1 - confidence) for _, r in table.iterrows()],
         verdict_holm=[verdict(r, bool(x)) for x, (_, r) in zip(reject, table.iterrows())])
+
+
+def p_text(p) -> str:
+    """A p-value as the report prints it: "< 0.001", "0.042", "–" where there was no test."""
+    return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"

@@ -17,7 +17,7 @@ from scipy import special
 
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
-from .statistics import paired_difference, with_holm
+from .statistics import p_text, paired_difference, with_holm
 from .summary import range_test_suggestion
 
 BOOTSTRAP_SAMPLES = 2000
@@ -255,15 +255,13 @@ def format_effort(curves: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
 
 def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     level = f"{round(100 * confidence)}% CI"
-    from .results import _p_value
-
     return pd.DataFrame({
         "rates tried": table["k"], "method": table["configuration"], "minus": table["against"],
         f"difference, points [{level}]": [f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, "
                                           f"{_signed(r['ci_high'])}]" if r["ci_low"] == r["ci_low"] else
                                           _signed(r["difference"]) for _, r in table.iterrows()],
-        "p": table["p"].map(_p_value), "verdict on its own": table["verdict"],
-        "p, Holm-adjusted": table["p_holm"].map(_p_value), "verdict after Holm": table["verdict_holm"],
+        "p": table["p"].map(p_text), "verdict on its own": table["verdict"],
+        "p, Holm-adjusted": table["p_holm"].map(p_text), "verdict after Holm": table["verdict_holm"],
     })
 
 
