@@ -39,27 +39,29 @@ def test_smoke_build_produces_the_report(smoke_build):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (out / "smoke" / "report.html").read_text()
     # every figure, embedded: schedule shapes, four groups' curves, all together, every seed, time, sensitivity,
-    # range test
-    assert html.count('src="data:image/png;base64,') == 10
+    # tuning effort, range test, the finder against the sweep
+    assert html.count('src="data:image/png;base64,') == 12
     for text in ("Learning-rate schedules and adaptive optimizers: cat vs dog (2 CIFAR-10 classes, chance 50%)",
                  "In short", "Best configuration:", "final val. accuracy %",
                  "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Report rendered ",
                  "profile <code>smoke</code>", "Protocol: held-out validation", "mean rank within a seed",
                  "difference to the baseline, points", "not reached", "best lr on the grid", "range-test suggestion",
-                 "SGD, cosine decay lr0=0.1", "Lion (lr=0.0001)"):
+                 "SGD, cosine decay lr0=0.1", "Lion (lr=0.0001)", "Tuning effort", "1 rate tried",
+                 "Can you trust the learning-rate finder?", "decades from it", "verdict after Holm",
+                 "Learning-rate finder:", "With the whole grid"):
         assert text in html, text
     assert "import lrlab" not in html and "resolve_settings" not in html  # code hidden
     assert not re.search(r'<script[^>]+src="https?://', html)  # nothing fetched: readable offline
     executed = {p.stem for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
     assert executed == {"constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules",
                         "adaptive", "lr_sensitivity", "lr_range_test", "compare"}
-    # 4 + 7 schedules, 10 methods, 9 methods × 3 rates less the 9 shared defaults, 11 range tests
-    assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 18 + 11
-    # every run trained once, and only once, though the sweep's 9 default-rate runs belong to two families
+    # 4 + 7 schedules, 10 methods, 11 methods × 3 rates less the 11 shared defaults, 11 range tests
+    assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 22 + 11
+    # every run trained once, and only once, though the sweep's 11 default-rate runs belong to two families
     trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
-    assert "Training 50 of 50 runs (0 stored) in 50 seed groups" in result.stdout
-    assert re.search(r"runs 50/50 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
+    assert "Training 54 of 54 runs (0 stored) in 54 seed groups" in result.stdout
+    assert re.search(r"runs 54/54 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
     for name in ("constant", "adaptive", "lr_sensitivity"):
         notebook = (out / "smoke" / "notebooks" / f"{name}.ipynb").read_text()
@@ -141,6 +143,24 @@ def test_a_changed_parameter_retrains_only_that_family(built_copy):
     assert "Training 1 of 2 runs (1 stored) in 1 seed groups" in result.stdout
     assert "[constant] done" in result.stdout and "[adaptive]" not in result.stdout
     assert "×0.25 every 10 epochs" in (out / "smoke" / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_budget_comparison_runs_only_when_asked_and_shares_the_profile_budget_s_runs(built_copy):
+    out = built_copy
+    assert not (out / "smoke" / "families" / "budget.json").exists()  # the default build leaves it out
+    result = build("--profile", "smoke", "-p", "budgets=[2,3]", "-p", f"output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = re.findall(r"\[(\w+)\] (\S+): trained in", result.stdout)
+    # the eight and three modern schedules at 3 epochs; at the profile's 2 they are the families' stored runs
+    assert len(trained) == 11 and {family for family, _ in trained} == {"budget"}
+    assert all(json.loads((out / "smoke" / "runs" / rid / "config.json").read_text())["epochs"] == 3
+               for _, rid in trained)
+    assert "[constant] up to date" in result.stdout and "[budget] done" in result.stdout
+    manifest = json.loads((out / "smoke" / "families" / "budget.json").read_text())
+    assert len(manifest["run_ids"]) == 22
+    report = (out / "smoke" / "report.html").read_text()
+    assert "Training budget" in report and "Kendall" in report and "rank at 3" in report
 
 
 @pytest.mark.slow

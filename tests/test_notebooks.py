@@ -10,9 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
             "lr_sensitivity"]
-# smoke: one seed, ten methods, a 3-point rate grid for SGD and the 8 adaptive methods
+# smoke: one seed, ten methods, a 3-point rate grid for SGD and each of the ten
 RUNS_PER_FAMILY = {"constant": 1, "time_based_decay": 1, "step_decay": 1, "exponential_decay": 1,
-                   "modern_schedules": 7, "adaptive": 10, "lr_sensitivity": 9 * 3}
+                   "modern_schedules": 7, "adaptive": 10, "lr_sensitivity": 11 * 3}
 
 pytestmark = pytest.mark.smoke  # every test here reads the one smoke build, or runs a notebook
 

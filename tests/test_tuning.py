@@ -144,3 +144,50 @@ def test_finder_scored_against_the_sweep_s_best_rate():
     assert table.loc["valley", "none"] == 1 and table.loc["valley", "lost"] == pytest.approx(10)
     assert table.loc["valley", "beyond_grid"]
     assert tuning.rule_scores(table.reset_index())["rule"].tolist() == ["lowest ÷ 10", "steepest", "valley"]
+
+
+def _budget_runs():
+    from lrlab.results import budget_table
+
+    rows = []
+    # Adam leads at 15 epochs; constant-rate SGD gains 6 points with 45 and leads there; step decay gains nothing
+    for key, opt, sched, acc15, acc45 in (("sgd-c", "sgd", "constant", 0.66, 0.72), ("adam", "adam", "constant", 0.70, 0.71),
+                                          ("sgd-s", "sgd", "step_decay", 0.65, 0.65)):
+        for seed, noise in enumerate((0.0, 0.01, -0.01)):
+            for epochs, acc in ((15, acc15), (45, acc45)):
+                rows.append({"optimizer": opt, "schedule": sched, "epochs": epochs, "seed": seed, "status": "completed",
+                             "final_val_accuracy": acc + noise + (0.002 * seed if epochs == 45 else 0)})
+    return budget_table(pd.DataFrame(rows))
+
+
+def test_budget_table_ranks_each_budget_and_pairs_each_gain_by_seed():
+    from lrlab.results import budget_conclusions, format_budget
+
+    table = _budget_runs()
+    at = table.set_index(["method", "epochs"])
+    assert at.loc[("Adam", 15), "rank"] == 1 and at.loc[("constant rate", 45), "rank"] == 1
+    assert at.loc[("constant rate", 45), "gain"] == pytest.approx(6.2)  # 6 points + the seeds' 0, 0.2, 0.4
+    assert at.loc[("constant rate", 45), "verdict_holm"] == "clearly better"
+    assert at.loc[("step decay", 45), "gain"] == pytest.approx(0.2)
+    text = budget_conclusions(table)
+    assert "the best at 15 epochs is Adam (70.0%), at 45 epochs constant rate (72.2%)" in text
+    assert "Kendall's τ = 0.33 over 3 methods" in text  # one swap among three
+    assert "the largest gain is constant rate's, +6.2 points" in text
+    shown = format_budget(table)
+    assert shown["method"].tolist() == ["constant rate", "Adam", "step decay"]  # by rank at the largest budget
+    assert shown.loc[0, "rank at 15"] == "2" and shown.loc[0, "rank at 45"] == "1"
+
+
+def test_budget_configurations_are_the_families_at_the_profile_s_epochs():
+    from lrlab import families
+    from lrlab.parameters import resolve_settings
+    from lrlab.store import run_id
+
+    settings = resolve_settings("smoke", data_path="synthetic", output_dir="/nonexistent", seeds=[0, 1])
+    data = {"fingerprint": "f", "y_train": [0] * 160, "y_val": [0] * 40}
+    budget = families.budget_configs([2, 6], ["one_cycle", "cosine_decay", "triangular_cyclical"], settings, data)
+    assert len(budget) == 2 * 11 * 2 and sorted({c["epochs"] for c in budget}) == [2, 6]
+    own = {run_id(c) for family in ("constant", "time_based_decay", "step_decay", "exponential_decay",
+                                    "modern_schedules", "adaptive")
+           for c in families.configs(family, settings, data, families.notebook_defaults(family))}
+    assert [run_id(c) in own for c in budget] == [c["epochs"] == 2 for c in budget]

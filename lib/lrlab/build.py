@@ -146,6 +146,11 @@ def check_request(args) -> Request:
     overrides["output_dir"] = settings.output_dir  # absolute, so every process writes to the same place
     if overrides.get("data_path") not in (None, "synthetic"):
         overrides["data_path"] = str(Path(overrides["data_path"]).expanduser().resolve())
+    if overrides.get("budgets"):  # asked for: the budget comparison joins the build, and the report
+        only = list(only) + ["budget"] if not args.only.strip() else only
+        if "budget" in only and "budget" not in settings.families:
+            settings = settings.replace(families=settings.families + ["budget"])
+            overrides["families"] = overrides.get("families") or settings.families
     families = [n for n in FAMILIES if n in only]
     if overrides.get("data_path") is not None:
         settings = settings.replace(data_path=overrides["data_path"])

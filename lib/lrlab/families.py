@@ -12,8 +12,8 @@ import time
 from . import schedules
 from .config import data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
 from .data import DataError, load_dataset
-from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
-from .parameters import ParameterError
+from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
+from .parameters import SETTINGS, ParameterError, notebook_parameters
 from .store import claim, read_summary, remove_abandoned, runs_dir, run_id, write_manifest, write_run
 from .summary import summarize_history, summarize_range_test
 
@@ -80,6 +80,27 @@ def range_test_configs(optimizers, momentum, range_min, range_max, range_test_st
     } for spec in optimizer_specs for seed in settings.seeds]
 
 
+def notebook_defaults(family) -> dict:
+    """A family notebook's own parameters (not the run settings) at their defaults."""
+    return {name: default for name, (_, default, _) in notebook_parameters(family).items() if name not in SETTINGS}
+
+
+def budget_configs(budgets, budget_schedules, settings, dataset) -> list:
+    """The budget comparison: the 2017 experiment's eight (SGD at a constant rate and under time-based, step and
+    exponential decay; Adagrad, Adadelta, RMSprop and Adam) and `budget_schedules`, each at its notebook's
+    defaults, trained for each number of epochs in `budgets`. Their configurations are the families' own, so at
+    the profile's epochs they are the families' runs, trained once."""
+    found = []
+    for epochs in budgets or []:
+        at = settings.replace(epochs=int(epochs))
+        for family in ("constant", "time_based_decay", "step_decay", "exponential_decay"):
+            found += configs(family, at, dataset, notebook_defaults(family))
+        found += configs("modern_schedules", at, dataset,
+                         notebook_defaults("modern_schedules") | {"schedules": budget_schedules})
+        found += adaptive_configs(CLASSIC_ADAPTIVE, at, dataset, **default_hyperparameters(CLASSIC_ADAPTIVE))
+    return found
+
+
 def configs(family, settings, dataset, params) -> list:
     """The run configurations of `family` for its notebook's parameters `params` (lrlab.parameters)."""
     p = params
@@ -108,6 +129,8 @@ def configs(family, settings, dataset, params) -> list:
     if family == "lr_range_test":
         return range_test_configs(settings.optimizers, p["momentum"], p["range_min"], p["range_max"],
                                   settings.range_test_steps, settings, dataset)
+    if family == "budget":
+        return budget_configs(p["budgets"], p["budget_schedules"], settings, dataset)
     raise ValueError(f"unknown family {family!r}")
 
 

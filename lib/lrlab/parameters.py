@@ -120,6 +120,15 @@ _TABLE = [
     _p("schedules", list, lambda v: _unique_list(v) and len(v) > 0 and all(n in schedules.MODERN for n in v),
        f"a non-empty list of distinct names from {', '.join(schedules.MODERN)}", '["cosine_decay"]',
        "which schedules to run", list(schedules.MODERN)),
+    _p("budgets", list, lambda v: _unique_list(v) and len(v) > 0 and all(_positive_int(b) for b in v),
+       "a non-empty list of distinct positive numbers of epochs", "[15,45]",
+       "epoch budgets to compare the 2017 eight and three modern schedules at, e.g. [15, 45] (None: no budget "
+       "comparison)"),
+    _p("budget_schedules", list, lambda v: _unique_list(v) and len(v) > 0 and all(n in schedules.MODERN for n in v),
+       f"a non-empty list of distinct names from {', '.join(schedules.MODERN)}",
+       '["triangular_cyclical","one_cycle","cosine_decay"]',
+       "modern schedules in the budget comparison: the study's best three at 15 epochs",
+       ["triangular_cyclical", "one_cycle", "cosine_decay"]),
     _p("final_fraction", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.01",
        "where cosine, linear and restart cycles end, as a fraction of lr0", 0.01),
     _p("warmup_fraction", float, _fraction, "a number in (0, 1)", "0.05", "warm-up's share of the run "
@@ -189,6 +198,7 @@ NOTEBOOKS = {
     "lr_range_test": _RUN_SETTINGS + [
         ("optimizers", None, "adaptive methods to test besides SGD (None: the profile's)"), "range_test_steps",
         "range_min", "range_max", ("momentum", 0.0, _SAME_MOMENTUM)],
+    "budget": _RUN_SETTINGS + ["budgets", "budget_schedules"],
     "compare": [("profile", "paper", "smoke | paper | study | full: which profile's runs to compare"),
                 ("output_dir", None, "where the runs are (None: the project's outputs/)"), "families",
                 "failed_notebooks", "confidence", "target_fraction"],

@@ -471,6 +471,40 @@ def finder_figure(tests, truth, title):
     return fig
 
 
+@_themed
+def budget_figure(table, title):
+    """How the ranking moves with the budget: mean final validation accuracy (with its interval) and rank against
+    the number of epochs, one line per method in its fixed colour."""
+    budgets = sorted(table["epochs"].unique())
+    if len(budgets) < 1 or table["mean"].notna().sum() == 0:
+        return _nothing_to_draw(title, "no budget run completed")
+    fig, (acc, rank) = plt.subplots(1, 2, figsize=(11, 4.6))
+    position = {b: i for i, b in enumerate(budgets)}
+    for (kind, key), group in table.groupby(["kind", "key"], sort=False):
+        group = group.sort_values("epochs")
+        x = group["epochs"].map(position)
+        colour = (OPTIMIZER_COLOURS if kind == "optimizer" else SCHEDULE_COLOURS).get(key, BASELINE_COLOUR)
+        style = "--" if kind == "schedule" and key == "constant" else "-"
+        acc.errorbar(x, 100 * group["mean"], yerr=[100 * (group["mean"] - group["low"]).fillna(0),
+                                                   100 * (group["high"] - group["mean"]).fillna(0)],
+                     color=colour, ls=style, marker="o", ms=4, capsize=3, lw=1.6, label=group["method"].iloc[0])
+        rank.plot(x, group["rank"], color=colour, ls=style, marker="o", ms=5, lw=1.6)
+        rank.annotate(group["method"].iloc[-1], (x.iloc[-1], group["rank"].iloc[-1]), xytext=(6, 0),
+                      textcoords="offset points", va="center", fontsize=8, color=colour)
+    for ax in (acc, rank):
+        ax.set_xticks(range(len(budgets)), [f"{b} epochs" for b in budgets])
+        ax.set_xlim(-0.3, len(budgets) - 0.3 + (0.9 if ax is rank else 0))
+        ax.set_xlabel("training budget")
+    acc.set_ylabel("final validation accuracy (%)")
+    acc.set_title("Accuracy (mean, 95% interval)")
+    rank.set_ylabel("rank (1 = best)")
+    rank.invert_yaxis()
+    rank.yaxis.set_major_locator(MaxNLocator(integer=True))
+    rank.set_title("Rank")
+    _legend_below(fig, acc, title)
+    return fig
+
+
 def _nothing_to_draw(title, why):
     fig, ax = plt.subplots(figsize=(8, 1.5))
     ax.axis("off")

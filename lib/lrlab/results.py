@@ -13,7 +13,7 @@ from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
 from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
-from .statistics import mean_ci, p_text, paired_difference, verdict as verdict_of, with_holm
+from .statistics import mean_ci, p_text, paired_difference, rank_agreement, verdict as verdict_of, with_holm
 from .summary import range_test_suggestion
 
 
@@ -728,3 +728,96 @@ def rates_used_vs_suggested(runs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataF
             "failed seeds at the rates used": failures_among(used["status"]) or "none",
         })
     return pd.DataFrame(rows)
+
+
+def _budget_method(row) -> tuple:
+    """A budget run's method, the same at every budget: its optimizer, or its schedule for SGD (a schedule's label
+    carries numbers that change with the epochs)."""
+    return ("optimizer", row["optimizer"]) if row["optimizer"] != "sgd" else ("schedule", row["schedule"])
+
+
+def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """One row per method and budget: mean final validation accuracy over the healthy seeds with its interval, the
+    failed seeds, the method's rank at that budget (1 = best; a method with a failed seed ranks last), and its gain
+    over its own result at the smallest budget (points, paired by seed) with the verdict after Holm's correction
+    over every method's gain."""
+    if runs.empty:
+        return pd.DataFrame(columns=["method", "kind", "key", "epochs", "mean", "low", "high", "failed", "rank", "gain",
+                                     "gain_low", "gain_high", "p", "p_holm", "verdict_holm"])
+    runs = runs.assign(kind=[_budget_method(r)[0] for _, r in runs.iterrows()],
+                       key=[_budget_method(r)[1] for _, r in runs.iterrows()])
+    first = runs["epochs"].min()
+    rows = []
+    for (kind, key, epochs), group in runs.groupby(["kind", "key", "epochs"], sort=False):
+        healthy = _healthy(group)
+        mean, _, low, high = mean_ci(healthy["final_val_accuracy"], confidence)
+        base = _healthy(runs[(runs["key"] == key) & (runs["kind"] == kind) & (runs["epochs"] == first)])
+        gain = paired_difference(healthy.set_index("seed")["final_val_accuracy"].astype(float),
+                                 base.set_index("seed")["final_val_accuracy"].astype(float), confidence) \
+            if epochs != first else {"difference": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan}
+        rows.append({"method": DISPLAY_NAMES[key] if kind == "optimizer" else SCHEDULE_NAMES.get(key, key).replace(
+                         " (SGD)", ""), "kind": kind, "key": key, "epochs": int(epochs), "mean": mean, "low": low,
+                     "high": high, "failed": failures_among(group["status"]), "gain": 100 * gain["difference"],
+                     "gain_low": 100 * gain["ci_low"], "gain_high": 100 * gain["ci_high"], "p": gain["p"]})
+    table = pd.DataFrame(rows)
+    score = table["mean"].where(table["failed"] == "", -math.inf)
+    table["rank"] = score.groupby(table["epochs"]).rank(ascending=False, method="min").astype(int)
+    tested = with_holm(table.rename(columns={"gain": "difference"})[["difference", "p"]], confidence)
+    table["p_holm"], table["verdict_holm"] = tested["p_holm"], tested["verdict_holm"]
+    return table.sort_values(["epochs", "rank"], ignore_index=True)
+
+
+def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """One row per method: its accuracy and rank at each budget, and its gain from the smallest to the largest."""
+    level = f"{round(100 * confidence)}%"
+    budgets = sorted(table["epochs"].unique())
+    rows = []
+    for (kind, key), group in table.groupby(["kind", "key"], sort=False):
+        at = group.set_index("epochs")
+        row = {"method": at["method"].iloc[0]}
+        for b in budgets:
+            r = at.loc[b] if b in at.index else None
+            row[f"{b} epochs: final val. accuracy % [{level} CI]"] = "–" if r is None else (
+                f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]" + (f" ({r['failed']})" if r["failed"] else ""))
+            row[f"rank at {b}"] = "–" if r is None else str(r["rank"])
+        last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
+        row[f"gain {budgets[0]} → {budgets[-1]} epochs, points"] = "–" if last is None or last["gain"] != last["gain"] \
+            else (f"{_signed(last['gain'])} [{_signed(last['gain_low'])}, {_signed(last['gain_high'])}]"
+                  if last["gain_low"] == last["gain_low"] else _signed(last["gain"]))
+        row["verdict after Holm"] = "–" if last is None else last["verdict_holm"]
+        rows.append(row)
+    order = table[table["epochs"] == budgets[-1]].set_index("method")["rank"]
+    return pd.DataFrame(rows).sort_values("method", key=lambda m: m.map(order), ignore_index=True)
+
+
+def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
+    """How the ranking moves with the budget, from budget_table's numbers."""
+    budgets = sorted(table["epochs"].unique()) if not table.empty else []
+    if len(budgets) < 2:
+        return ""
+    level = f"{round(100 * confidence)}%"
+    lead = {b: table[(table["epochs"] == b)].sort_values("rank").iloc[0] for b in budgets}
+    first, last = budgets[0], budgets[-1]
+    ranks = table[table["epochs"].isin([first, last])].pivot_table(index="key", columns="epochs", values="rank")
+    ranks = ranks.dropna()
+    tau = rank_agreement(ranks[first], ranks[last]) if len(ranks) > 2 else None
+    lines = [f"- **Training budget:** the best at {first} epochs is {lead[first]['method']} "
+             f"({_pct(lead[first]['mean'])}%), at {last} epochs {lead[last]['method']} ({_pct(lead[last]['mean'])}%)"
+             + (f"; the two rankings agree with Kendall's τ = {tau:.2f} over {len(ranks)} methods "
+                f"(1: the same order, 0: unrelated)" if tau is not None else "") + "."]
+    gains = table[(table["epochs"] == last) & table["gain"].notna()].sort_values("gain", ascending=False)
+    if not gains.empty:
+        clear = gains[gains["verdict_holm"] == "clearly better"]
+        lines.append(f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods gain clearly after "
+                     f"Holm's correction; the largest gain is {gains.iloc[0]['method']}'s, "
+                     f"{_signed(gains.iloc[0]['gain'])} points ({level} CI {_signed(gains.iloc[0]['gain_low'])} to "
+                     f"{_signed(gains.iloc[0]['gain_high'])}), the smallest {gains.iloc[-1]['method']}'s, "
+                     f"{_signed(gains.iloc[-1]['gain'])}.")
+    moved = ranks.assign(move=ranks[first] - ranks[last]).sort_values("move")
+    if len(moved) and moved["move"].abs().max() > 0:
+        up, down = moved.iloc[-1], moved.iloc[0]
+        name = table.drop_duplicates("key").set_index("key")["method"]
+        lines.append(f"  - Moving most: {name[up.name]} from rank {int(up[first])} to {int(up[last])}"
+                     + (f"; {name[down.name]} from {int(down[first])} to {int(down[last])}" if down["move"] < 0 else "")
+                     + ".")
+    return "\n".join(lines)

@@ -83,3 +83,8 @@ def with_holm(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
 def p_text(p) -> str:
     """A p-value as the report prints it: "< 0.001", "0.042", "–" where there was no test."""
     return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def rank_agreement(a, b) -> float:
+    """Kendall's τ between two rankings of the same items (scipy): 1 the same order, 0 unrelated, −1 reversed."""
+    return float(stats.kendalltau(a, b).statistic)
