@@ -465,9 +465,10 @@ def finder_figure(tests, truth, title):
     ax.set_yticks(range(len(methods)), [DISPLAY_NAMES.get(m, m) for m in methods])
     ax.invert_yaxis()
     ax.set_xlabel("suggested rate ÷ the sweep's best rate (decades, log10; left: too low)")
-    ax.legend(title="rule", loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / len(methods)), ncol=3, frameon=False)
     ax.set_title(title)
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.9 / fig.get_figheight(), 1, 1))  # room below for the legend: 0.9 inch
+    fig.legend(handles, labels, title="rule", loc="lower center", ncol=3, frameon=False)
     return fig
 
 

@@ -282,7 +282,8 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
         k = {"1 rate tried": "1", "3 rates tried": "3", "the whole grid": "whole grid"}[name]
         rows = comparisons[comparisons["k"] == k] if not comparisons.empty else comparisons
         if not rows.empty:
-            clear = rows[rows["verdict_holm"].isin(["clearly better", "clearly worse"])]
+            clear = rows[rows["verdict_holm"].isin(["clearly better", "clearly worse"])].sort_values(
+                "difference", ascending=False)
             line += "; after Holm's correction " + ("; ".join(
                 f"{r['configuration']} minus {r['against']}: {_signed(r['difference'])} points ({level} CI "
                 f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}), {r['verdict_holm']}"
@@ -341,4 +342,34 @@ def finder_conclusions(table: pd.DataFrame) -> str:
         lines.append(f"  - One test is one draw: the widest spread over seeds was {widest['method']}'s with "
                      f"{widest['rule']}, {widest['spread_decades']:.2f} decades between its lowest and highest "
                      f"suggestion.")
+    return "\n".join(lines)
+
+
+def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFrame) -> str:
+    """The report's first-screen bullets on tuning: the best bet at 1 and 3 rates tried and with the whole grid,
+    how many methods beat SGD after Holm's correction there, and which finder rule to trust."""
+    lines = []
+    if curves is not None and not curves.empty:
+        whole = curves.groupby("optimizer")["k"].transform("max") == curves["k"]
+        parts = []
+        for name, chosen in (("1 rate tried", curves[curves["k"] == 1]), ("3 rates", curves[curves["k"] == 3]),
+                             ("the whole grid", curves[whole])):
+            if not chosen.empty:
+                lead = chosen.sort_values("expected_best", ascending=False).iloc[0]
+                parts.append(f"{name}: {lead['method']} ({_pct(lead['expected_best'])}%)")
+        line = "- **Tuning effort** (expected best validation accuracy after k learning rates tried): " + \
+            "; ".join(parts)
+        if comparisons is not None and not comparisons.empty:
+            at_grid = comparisons[(comparisons["k"] == "whole grid") & (comparisons["against_optimizer"] == "sgd")]
+            better = at_grid[at_grid["verdict_holm"] == "clearly better"]
+            line += (f". With the whole grid, {len(better)} of {len(at_grid)} methods are clearly better than "
+                     f"tuned SGD after Holm's correction")
+        lines.append(line + ".")
+    scores = rule_scores(finder if finder is not None else pd.DataFrame()).dropna(subset=["mean_lost"])
+    if not scores.empty:
+        best = scores.iloc[0]
+        lines.append(f"- **Learning-rate finder:** trust *{best['rule']}*: a median {best['median_abs_decades']:.2f} "
+                     f"decades from the sweep's best rate, {best['mean_lost']:.1f} points lost on average"
+                     + "".join(f"; {r['rule']} {r['median_abs_decades']:.2f} decades, {r['mean_lost']:.1f} points"
+                               for _, r in scores.iloc[1:].iterrows()) + ".")
     return "\n".join(lines)
