@@ -81,19 +81,20 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     contents = re.search(r'<nav class="lrlab-toc" id="contents">(.*?)</nav>', html, flags=re.S).group(1)
     links = re.findall(r'href="#([^"]+)"', contents)
     assert len(links) >= 10 and set(links) <= ids
-    assert {"Conclusions", "Summary-table", "Learning-rate-sensitivity", "Learning-rate-range-test"} <= set(links)
+    assert {"Conclusions", "Summary-table", "Learning-rate-sensitivity", "Tuning-effort",
+            "Learning-rate-range-test"} <= set(links)
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
-    assert len(alts) == html.count("<img ") == 10
+    assert len(alts) == html.count("<img ") == 12
     assert all(len(alt) > 30 and "No description" not in alt for alt in alts)
     numbers = [int(n) for n in re.findall(r'id="figure-(\d+)"', html)]
-    assert numbers == list(range(1, 11))
+    assert numbers == list(range(1, 13))
     assert "row_heading" not in html and 'class="blank' not in html  # no index column in any table
     for name in ("runs.csv", "summary.csv"):
         data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)
         assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
     runs = pd.read_csv(out / "smoke" / "runs.csv")
-    # 21 compared configurations and the sweep's 18 other runs (its 9 default-rate runs are among the 21), 2 epochs
-    assert len(runs) == (21 + 18) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
+    # 21 compared configurations and the sweep's 22 other runs (its 11 default-rate runs are among the 21), 2 epochs
+    assert len(runs) == (21 + 22) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
                                      "schedule_lr0", "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
     assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()
     assert re.search(r"<title>Learning-rate schedules and adaptive optimizers: cat vs dog .*— lrlab</title>", html)
@@ -125,7 +126,7 @@ def test_an_identical_build_trains_nothing(smoke_build):
     executed = {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
     again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "trained in" not in again.stdout and "Training 0 of 50 runs (50 stored) in 0 seed groups" in again.stdout
+    assert "trained in" not in again.stdout and "Training 0 of 54 runs (54 stored) in 0 seed groups" in again.stdout
     assert again.stdout.count("] up to date") == 8 and "done (" not in again.stdout
     assert run_stamps(out) == before
     assert {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")} == executed
