@@ -191,3 +191,14 @@ def test_budget_configurations_are_the_families_at_the_profile_s_epochs():
                                     "modern_schedules", "adaptive")
            for c in families.configs(family, settings, data, families.notebook_defaults(family))}
     assert [run_id(c) in own for c in budget] == [c["epochs"] == 2 for c in budget]
+
+
+def test_the_effort_table_reads_alike_whatever_each_method_s_grid_size():
+    rows = [("sgd", s, lr, 0.6 + 0.1 * i, "completed") for s in (0, 1) for i, lr in enumerate((0.01, 0.1, 1.0))]
+    rows += [("adam", s, lr, 0.7 + 0.05 * i, "completed") for s in (0, 1) for i, lr in enumerate((1e-4, 1e-3))]
+    curves, _ = tuning.tuning_curves(_sweep(rows))
+    table = tuning.format_effort(curves).set_index("method")
+    assert list(table.columns) == ["1 rate tried [95% band]", "3 rates tried", "the whole grid", "rates on the grid",
+                                   "seeds"]
+    assert table.loc["Adam", "3 rates tried"] == "–" and table.loc["Adam", "the whole grid"].startswith("75.0")
+    assert table.loc["SGD", "the whole grid"].startswith("80.0") and table.loc["SGD", "rates on the grid"] == 3

@@ -267,7 +267,8 @@ def difference_text(d: dict, level: str) -> str:
     if math.isnan(d["ci_low"]):
         return f"{_signed(d['difference'])} points ({d['verdict']})"
     verdict = f"**{d['verdict']}**" if d["verdict"] in VERDICTS[:2] else d["verdict"]
-    return (f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}), "
+    holm = f"; Holm-adjusted p {p_text(d['p_holm'])}" if "p_holm" in d else ""
+    return (f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}{holm}), "
             f"{verdict}")
 
 
