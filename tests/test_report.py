@@ -75,7 +75,7 @@ def test_in_short_gives_the_answer_with_intervals_and_names_the_failures():
     assert text.startswith("- **Best configuration:** Adam: 75.0% (95% CI 72.5 to 77.5, 3 seeds)")
     assert "(chance: 50%)" in text
     # paired differences to constant: Adam − const = 0.04, 0.03, 0.05
-    assert "  - Adaptive methods: +4.0 points (95% CI +1.5 to +6.5), **clearly better**" in text
+    assert "  - Adaptive methods: +4.0 points (95% CI +1.5 to +6.5; Holm-adjusted p 0.020), **clearly better**" in text
     assert "  - Exponential decay: +11.0 points (no interval: fewer than two healthy seeds); 2 of 3 seeds stuck" in text
     assert "- **Failed runs:** 2 of 9:\n  - SGD exp: 2 of 3 seeds stuck at chance" in text
     assert "Budget" not in text  # best epochs 8–10 of 15: not still improving
