@@ -502,7 +502,11 @@ def budget_figure(table, title):
     rank.invert_yaxis()
     rank.yaxis.set_major_locator(MaxNLocator(integer=True))
     rank.set_title("Rank")
-    _legend_below(fig, acc, title)
+    handles, labels = acc.get_legend_handles_labels()
+    rows = math.ceil(len(labels) / 4)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout(rect=(0, (0.3 * rows + 0.3) / fig.get_figheight(), 1, 0.97))  # room below for the legend
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=10, frameon=False)
     return fig
 
 

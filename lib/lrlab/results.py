@@ -809,11 +809,12 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
     gains = table[(table["epochs"] == last) & table["gain"].notna()].sort_values("gain", ascending=False)
     if not gains.empty:
         clear = gains[gains["verdict_holm"] == "clearly better"]
+        top = gains.iloc[0]
+        interval = (f" ({level} CI {_signed(top['gain_low'])} to {_signed(top['gain_high'])})"
+                    if top["gain_low"] == top["gain_low"] else "")
         lines.append(f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods gain clearly after "
-                     f"Holm's correction; the largest gain is {gains.iloc[0]['method']}'s, "
-                     f"{_signed(gains.iloc[0]['gain'])} points ({level} CI {_signed(gains.iloc[0]['gain_low'])} to "
-                     f"{_signed(gains.iloc[0]['gain_high'])}), the smallest {gains.iloc[-1]['method']}'s, "
-                     f"{_signed(gains.iloc[-1]['gain'])}.")
+                     f"Holm's correction; the largest gain is {top['method']}'s, {_signed(top['gain'])} "
+                     f"points{interval}, the smallest {gains.iloc[-1]['method']}'s, {_signed(gains.iloc[-1]['gain'])}.")
     moved = ranks.assign(move=ranks[first] - ranks[last]).sort_values("move")
     if len(moved) and moved["move"].abs().max() > 0:
         up, down = moved.iloc[-1], moved.iloc[0]
