@@ -28,7 +28,7 @@ import yaml
 from . import resources
 from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
 from .data import DataError, load_dataset
-from .families import configs as family_configs, cost, train_group
+from .families import configs as family_configs, cost, notebook_defaults, train_group
 from .machine import configure_process
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
@@ -165,8 +165,7 @@ def notebook_values(request, notebook) -> dict:
 
 def family_values(request, family) -> dict:
     """The family's own parameters as its notebook will see them: its defaults, with the -p values it takes."""
-    return {name: request.overrides.get(name, default) for name, (_, default, _) in
-            notebook_parameters(family).items() if name not in SETTINGS}
+    return {name: request.overrides.get(name, default) for name, default in notebook_defaults(family).items()}
 
 
 def missing_groups(request, dataset) -> tuple[list, dict]:

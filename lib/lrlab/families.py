@@ -47,8 +47,9 @@ def adaptive_configs(optimizers, settings, dataset, **hyper) -> list:
 
 def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_span, settings, dataset) -> list:
     """SGD (constant rate, the constant family's momentum) and each of `optimizers` (SGD+momentum and
-    SGD+Nesterov included) at its default settings, on a grid of learning rates around its default. Their run configurations are those of the constant and adaptive
-    families, so the runs at the default rates are shared with those notebooks."""
+    SGD+Nesterov included) at its default settings, on a grid of learning rates around its default. Their run
+    configurations are those of the constant and adaptive families, so the runs at the default rates are shared
+    with those notebooks."""
     configs = []
     for lr in learning_rate_grid(sgd_lr, lr_grid_points, lr_grid_span):
         configs += sgd_configs("constant", {"name": "constant", "lr0": lr}, momentum, settings, dataset)

@@ -168,9 +168,7 @@ def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="e
         ax.set_visible(False)
     in_groups = histories[histories["label"].isin([l for _, ls in groups for l in ls])]
     _fit_y(axes.flat[0], in_groups, y)
-    fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def _legend_below(fig, ax, title):
@@ -179,6 +177,23 @@ def _legend_below(fig, ax, title):
     rows = math.ceil(len(labels) / 2)
     fig.tight_layout(rect=(0, 0.035 * rows + 0.02, 1, 0.97))
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=10, frameon=False)
+
+
+def _panels(n, max_cols, width, height, extra=0.5, **kwargs):
+    """A figure of n panels in rows of at most `max_cols`, each `width` × `height` inches (and `extra` for the
+    title): (fig, the n axes), the grid's spare panels hidden."""
+    cols = min(max_cols, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + extra), squeeze=False, **kwargs)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)[:n]
+
+
+def _titled(fig, title):
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
 
 
 def schedule_rates(schedule: dict, epochs: int, steps_per_epoch: int, samples_per_epoch=64):
@@ -209,10 +224,8 @@ def schedule_shapes_figure(runs, histories, colour_of, name_of, title):
     configs = configs[configs["optimizer"] == "sgd"]
     if configs.empty:
         return _nothing_to_draw(title, "no SGD schedule in this report")
-    cols = min(4, len(configs))
-    rows = math.ceil(len(configs) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows + 0.5), squeeze=False)
-    for ax, (_, row) in zip(axes.flat, configs.iterrows()):
+    fig, axes = _panels(len(configs), 4, 3.4, 2.7)
+    for ax, (_, row) in zip(axes, configs.iterrows()):
         colour = colour_of[row["label"]]
         logged = histories[histories["label"] == row["label"]]
         drawn = schedule_rates(json.loads(row["schedule_params"]), int(row["epochs"]),
@@ -238,11 +251,7 @@ def schedule_shapes_figure(runs, histories, colour_of, name_of, title):
         ax.set_xlabel("epoch", fontsize=9)
         ax.set_ylabel("learning rate", fontsize=9)
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(configs):]:
-        ax.set_visible(False)
-    fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def schedule_mismatch(runs, histories) -> float:
@@ -340,10 +349,8 @@ def sensitivity_figure(runs, title):
     if runs["final_val_accuracy"].notna().sum() == 0:
         return _nothing_to_draw(title, "every run diverged")
     methods = list(dict.fromkeys(runs["optimizer"]))
-    cols = min(3, len(methods))
-    rows = math.ceil(len(methods) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows + 0.5), squeeze=False, sharey=True)
-    for ax, method in zip(axes.flat, methods):
+    fig, axes = _panels(len(methods), 3, 4.4, 3.3, sharey=True)
+    for ax, method in zip(axes, methods):
         data = runs[runs["optimizer"] == method]
         colour = OPTIMIZER_COLOURS.get(method, BASELINE_COLOUR)
         ok = data["status"] == HEALTHY
@@ -365,11 +372,7 @@ def sensitivity_figure(runs, title):
         ax.set_xlabel("initial learning rate (log scale)", fontsize=9)
         ax.set_ylabel("final validation accuracy (%)", fontsize=9)
         ax.yaxis.set_tick_params(labelleft=True)
-    for ax in list(axes.flat)[len(methods):]:
-        ax.set_visible(False)
-    fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 @_themed
@@ -382,12 +385,10 @@ def range_test_figure(curves, tests, title):
     by_test = curves.groupby(["method", "seed"], sort=False)
     curves = curves[by_test.cumcount() >= (by_test["lr"].transform("size") // 10).clip(lower=1)]
     methods = list(dict.fromkeys(curves["method"]))
-    cols = min(4, len(methods))
-    rows = math.ceil(len(methods) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows + 0.5), squeeze=False)
+    fig, axes = _panels(len(methods), 4, 3.6, 2.9)
     suggested = dict(zip(*range_tests_by_method(tests)[["method", "suggested_lr"]].to_numpy().T))
     colour_by_name = {DISPLAY_NAMES[k]: v for k, v in OPTIMIZER_COLOURS.items()}
-    for ax, method in zip(axes.flat, methods):
+    for ax, method in zip(axes, methods):
         curve = curves[curves["method"] == method]
         for _, one in curve.groupby("seed"):
             ax.plot(one["lr"], one["smoothed_loss"], color=colour_by_name.get(method, BASELINE_COLOUR), lw=1.1,
@@ -402,11 +403,7 @@ def range_test_figure(curves, tests, title):
         ax.set_title(method, fontsize=11)
         ax.set_xlabel("learning rate (log scale)", fontsize=9)
         ax.set_ylabel("training loss (smoothed)", fontsize=9)
-    for ax in list(axes.flat)[len(methods):]:
-        ax.set_visible(False)
-    fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 @_themed
@@ -417,10 +414,8 @@ def tuning_effort_figure(curves, title):
     if curves.empty:
         return _nothing_to_draw(title, "no learning-rate sweep")
     methods = list(dict.fromkeys(curves["optimizer"]))
-    cols = min(4, len(methods))
-    rows = math.ceil(len(methods) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.6), squeeze=False, sharey=True)
-    for ax, method in zip(axes.flat, methods):
+    fig, axes = _panels(len(methods), 4, 3.4, 2.8, extra=0.6, sharey=True)
+    for ax, method in zip(axes, methods):
         for other, curve in curves.groupby("optimizer", sort=False):
             if other != method:
                 ax.plot(curve["k"], 100 * curve["expected_best"], color="0.8", lw=1)
@@ -433,11 +428,7 @@ def tuning_effort_figure(curves, title):
         ax.set_xlabel("learning rates tried (k)", fontsize=9)
         ax.set_ylabel("expected best val. accuracy (%)", fontsize=9)
         ax.yaxis.set_tick_params(labelleft=True)
-    for ax in list(axes.flat)[len(methods):]:
-        ax.set_visible(False)
-    fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 RULE_MARKERS = {"lowest ÷ 10": ("o", "#b00020"), "steepest": ("s", "#1f77b4"), "valley": ("D", "#2ca02c")}

@@ -13,7 +13,8 @@ from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
 from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
-from .statistics import mean_ci, p_text, paired_difference, rank_agreement, verdict as verdict_of, with_holm
+from .statistics import (log_median, mean_ci, p_text, paired_difference, percent_text as _pct, rank_agreement,
+                         signed_text as _signed, verdict as verdict_of, with_holm)
 from .summary import range_test_suggestion
 
 
@@ -177,10 +178,6 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                              if c.name == "failed" else c, ignore_index=True, kind="stable")
 
 
-def _pct(x):
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
-
-
 def _mean_text(mean, std, low, high):
     """"69.8 ± 1.0 [68.8, 70.7]", shortened where one seed leaves no spread."""
     if math.isnan(std):
@@ -235,11 +232,6 @@ def plateau_note(row) -> str:
     if row["schedule"] == "reduce_on_plateau" and not row["rate_changed"]:
         return f"the rate was never reduced in {int(row['epochs'])} epochs: this run is constant-rate SGD"
     return ""
-
-
-def _signed(x):
-    """"+2.3", "−0.4" (a true minus sign), "n/a" for NaN."""
-    return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
 
 
 VERDICTS = ("clearly better", "clearly worse", "no clear difference")
@@ -663,12 +655,6 @@ def load_range_tests(settings):
     return pd.concat(curves, ignore_index=True), pd.DataFrame(rows)
 
 
-def _median_rate(rates):
-    """The median of rates on the log scale (NaN: no suggestion), or NaN when no test gave one."""
-    rates = pd.Series(rates, dtype=float).dropna()
-    return float(np.exp(np.median(np.log(rates)))) if len(rates) else math.nan
-
-
 def range_tests_by_method(tests: pd.DataFrame) -> pd.DataFrame:
     """One row per method from its tests on every seed: the median suggestion (a tenth of the lowest loss's
     rate) and the median rate at the lowest loss, the number of tests and of tests without a suggestion, and
@@ -676,8 +662,8 @@ def range_tests_by_method(tests: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for method, group in tests.groupby("method", sort=False):
         rows.append({"method": method, "optimizer": group["optimizer"].iloc[0],
-                     "suggested_lr": _median_rate(group["suggested_lr"]),
-                     "min_loss_lr": _median_rate(group["min_loss_lr"]), "steps": int(group["steps"].median()),
+                     "suggested_lr": log_median(group["suggested_lr"]),
+                     "min_loss_lr": log_median(group["min_loss_lr"]), "steps": int(group["steps"].median()),
                      "tests": len(group), "no_dip": int(group["suggested_lr"].isna().sum()),
                      "seeds": sorted(group["seed"]), "still_falling": bool(group["still_falling"].any()),
                      "settings": group["settings"].iloc[0] if "settings" in group else ""})
@@ -745,8 +731,8 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=["method", "kind", "key", "epochs", "mean", "low", "high", "failed", "rank", "gain",
                                      "gain_low", "gain_high", "p", "p_holm", "verdict_holm"])
-    runs = runs.assign(kind=[_budget_method(r)[0] for _, r in runs.iterrows()],
-                       key=[_budget_method(r)[1] for _, r in runs.iterrows()])
+    kind, key = zip(*(_budget_method(r) for _, r in runs.iterrows()))
+    runs = runs.assign(kind=kind, key=key)
     first = runs["epochs"].min()
     rows = []
     for (kind, key, epochs), group in runs.groupby(["kind", "key", "epochs"], sort=False):
@@ -778,8 +764,9 @@ def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         row = {"method": at["method"].iloc[0]}
         for b in budgets:
             r = at.loc[b] if b in at.index else None
+            failed = f" ({r['failed']})" if r is not None and r["failed"] else ""
             row[f"{b} epochs: final val. accuracy % [{level} CI]"] = "–" if r is None else (
-                f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]" + (f" ({r['failed']})" if r["failed"] else ""))
+                f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]{failed}")
             row[f"rank at {b}"] = "–" if r is None else str(r["rank"])
         last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
         row[f"gain {budgets[0]} → {budgets[-1]} epochs, points"] = "–" if last is None or last["gain"] != last["gain"] \

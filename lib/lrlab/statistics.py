@@ -80,6 +80,22 @@ def with_holm(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         verdict_holm=[verdict(r, bool(x)) for x, (_, r) in zip(reject, table.iterrows())])
 
 
+def log_median(values) -> float:
+    """The median of positive values on the log scale (of rates, say), NaN values left out; NaN when none is left."""
+    values = pd.Series(values, dtype=float).dropna()
+    return float(np.exp(np.median(np.log(values)))) if len(values) else math.nan
+
+
+def percent_text(x) -> str:
+    """A fraction as percent with one decimal ("69.8"), "n/a" for None or NaN."""
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def signed_text(x) -> str:
+    """"+2.3", "−0.4" (a true minus sign), "n/a" for NaN."""
+    return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
+
+
 def p_text(p) -> str:
     """A p-value as the report prints it: "< 0.001", "0.042", "–" where there was no test."""
     return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"

@@ -17,7 +17,8 @@ from scipy import special
 
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
-from .statistics import p_text, paired_difference, with_holm
+from .statistics import (log_median, p_text, paired_difference, percent_text as _pct, signed_text as _signed,
+                         with_holm)
 from .summary import range_test_suggestion
 
 BOOTSTRAP_SAMPLES = 2000
@@ -198,7 +199,7 @@ def finder_against_sweep(tests: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFra
                                    "abs_decades": math.nan, "lost": math.nan, "beyond_grid": False})
                 continue
             at = [accuracy_at(best["curve"], lr) for lr in found]
-            median = float(np.exp(np.median(np.log(found))))
+            median = log_median(found)
             decades = math.log10(median / best["best_lr"])
             rows.append(row | {"median": median, "low": float(found.min()), "high": float(found.max()),
                                "decades": decades, "abs_decades": abs(decades),
@@ -220,14 +221,6 @@ def rule_scores(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- what the report shows ---
-
-def _pct(x):
-    return "n/a" if x != x else f"{100 * x:.1f}"
-
-
-def _signed(x):
-    return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")
-
 
 def format_effort(curves: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """Per method: the expected best final validation accuracy (%) after 1 and 3 rates tried and with the whole
