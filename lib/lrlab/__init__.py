@@ -11,7 +11,7 @@ _EXPORTS = {
     "FAMILIES": "config", "FAMILY_TITLES": "config", "PROFILES": "config", "steps_per_epoch": "config",
     "ParameterError": "parameters", "Settings": "parameters", "check_parameters": "parameters",
     "notebook_settings": "parameters", "resolve_settings": "parameters", "DataError": "data",
-    "load_dataset": "data",
+    "load_dataset": "data", "preview": "user_code", "against_baselines": "families",
 }
 __all__ = list(_EXPORTS)
 

@@ -28,8 +28,8 @@ import yaml
 from . import resources
 from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
 from .data import DataError, load_dataset
-from .families import configs as family_configs, cost, notebook_defaults, train_group
-from .machine import configure_process
+from .families import configs as family_configs, cost, custom_preview, notebook_defaults, train_group
+from .machine import configure_process, importable
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
 from .store import forget_family, manifest_path, profile_dir, read_summary, remove_abandoned, run_id, runs_dir
@@ -135,6 +135,7 @@ def check_request(args) -> Request:
         except ImportError:
             raise InputError("--executor dask needs Dask: pip install 'dask[distributed]'") from None
     overrides = parse_overrides(args.parameter)
+    families_given = "families" in overrides
     given = {k: v for k, v in overrides.items()
              if k in SETTINGS and k not in ("output_dir", "steps_per_execution", "force")}
     force = args.force or bool(overrides.pop("force", False))  # the build retrains; its notebooks then reuse
@@ -146,12 +147,21 @@ def check_request(args) -> Request:
     overrides["output_dir"] = settings.output_dir  # absolute, so every process writes to the same place
     if overrides.get("data_path") not in (None, "synthetic"):
         overrides["data_path"] = str(Path(overrides["data_path"]).expanduser().resolve())
-    if overrides.get("budgets"):  # asked for: the budget comparison joins the build, and the report
-        only = list(only) + ["budget"] if not args.only.strip() else only
-        if "budget" in only and "budget" not in settings.families:
-            settings = settings.replace(families=settings.families + ["budget"])
-            overrides["families"] = overrides.get("families") or settings.families
+    asked = {"budget": bool(overrides.get("budgets")),
+             "custom": bool(overrides.get("schedule") or overrides.get("optimizer"))}
+    if "custom" in only and not asked["custom"]:
+        raise InputError("the custom notebook needs your code: add -p schedule=package.module:function and/or "
+                         "-p optimizer=package.module:function, e.g. -p schedule=examples.my_code:warmup_then_cosine")
+    for family in [f for f, wanted in asked.items() if wanted]:  # asked for: it joins the build, and the report
+        only = list(only) + [family] if not args.only.strip() else only
+        if family in only and family not in settings.families:
+            settings = settings.replace(families=settings.families + [family])
+            overrides["families"] = settings.families
     families = [n for n in FAMILIES if n in only]
+    if args.only.strip() and not families_given:
+        # the report shows what this build runs and what earlier builds stored, not families neither has
+        overrides["families"] = [f for f in settings.families
+                                 if f in families or manifest_path(settings, f).is_file()]
     if overrides.get("data_path") is not None:
         settings = settings.replace(data_path=overrides["data_path"])
     return Request(families, jobs, args.executor, args.scheduler, settings, overrides)
@@ -440,7 +450,13 @@ def build(args) -> int:
         dataset = load_dataset(settings)
     except DataError as exc:
         raise InputError(str(exc)) from None
+    if "custom" in request.families:  # the user's modules, from where they run the build, in every process
+        importable(os.getcwd())
     tasks, runs_of = missing_groups(request, dataset)
+    if "custom" in request.families:
+        preview = custom_preview(settings, dataset, family_values(request, "custom"))
+        for warning in preview.warnings:
+            print(f"warning: {preview.name}: {warning}", flush=True)
     del dataset
     report = out / "report.html"
     report.unlink(missing_ok=True)  # only a finished build leaves a report behind

@@ -17,8 +17,9 @@ CAT, DOG = 3, 5
 # Every family notebook, and the 2017 experiment's five.
 STUDY_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
                   "lr_sensitivity", "lr_range_test"]
-# the budget comparison trains the 2017 eight again at longer budgets: a build runs it only when asked (-p budgets)
-FAMILIES = STUDY_FAMILIES + ["budget"]
+# the budget comparison trains the 2017 eight again at longer budgets, and the custom family trains your schedule or
+# optimizer: a build runs them only when asked (-p budgets, -p schedule or -p optimizer)
+FAMILIES = STUDY_FAMILIES + ["budget", "custom"]
 CLASSIC_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "adaptive"]
 
 PROFILES = {
@@ -60,10 +61,11 @@ FAMILY_TITLES = {
     "lr_sensitivity": "Learning-rate sensitivity",
     "lr_range_test": "Learning-rate range test",
     "budget": "Training budget",
+    "custom": "Your schedule or optimizer",
 }
 SCHEDULE_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules"]
 # the families whose runs are compared with each other in the report's curves and tables
-COMPARED_FAMILIES = SCHEDULE_FAMILIES + ["adaptive"]
+COMPARED_FAMILIES = SCHEDULE_FAMILIES + ["adaptive", "custom"]
 DEFAULT_STEPS_PER_EXECUTION = 16
 
 
@@ -96,8 +98,10 @@ def run_config(family, optimizer: dict, schedule: dict, settings, dataset: dict,
 
 def fusable(config) -> bool:
     """Whether seeds of this configuration can train side by side as one model: ReduceLROnPlateau sets the rate
-    from a run's own validation loss, and the towers of one model share one optimizer and so one rate."""
-    return config.get("kind") != "lr_range_test" and config["schedule"]["name"] != "reduce_on_plateau"
+    from a run's own validation loss, and the towers of one model share one optimizer and so one rate; a callback
+    of the user's may do the same."""
+    return config.get("kind") != "lr_range_test" and config["schedule"]["name"] != "reduce_on_plateau" \
+        and config["schedule"].get("returns") != "callback"
 
 
 def seed_groups(configs) -> list:
@@ -120,6 +124,9 @@ def data_config(settings, dataset) -> dict:
 
 def label(optimizer: dict, schedule: dict) -> str:
     name = DISPLAY_NAMES[optimizer["name"]]
+    if optimizer["name"] == "custom":
+        with_schedule = f", {schedules.describe(schedule)}" if schedule["name"] == "custom" else ""
+        return f"{name} {schedules.describe(optimizer)}{with_schedule}"
     if optimizer["name"] == "sgd":
         return f"SGD, {schedules.describe(schedule)}, momentum={optimizer['momentum']:g}"
     return f"{name} (lr={schedule['lr0']:g})"

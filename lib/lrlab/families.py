@@ -9,7 +9,7 @@ notebooks find their runs stored; a notebook run on its own trains what it lacks
 import contextlib
 import time
 
-from . import schedules
+from . import schedules, user_code
 from .config import data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
 from .data import DataError, load_dataset
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
@@ -102,6 +102,40 @@ def budget_configs(budgets, budget_schedules, settings, dataset) -> list:
     return found
 
 
+def baseline_configs(settings, dataset) -> list:
+    """The fixed baselines a custom schedule or optimizer is measured against, at their notebooks' defaults:
+    constant-rate SGD, SGD under cosine decay at the same rate, and Adam. They are those families' runs."""
+    modern = notebook_defaults("modern_schedules") | {"schedules": ["cosine_decay"]}
+    return (configs("constant", settings, dataset, notebook_defaults("constant"))
+            + configs("modern_schedules", settings, dataset, modern)
+            + adaptive_configs(["adam"], settings, dataset, **default_hyperparameters(["adam"])))
+
+
+def custom_configs(schedule, schedule_kwargs, optimizer, optimizer_kwargs, lr0, momentum, settings, dataset) -> list:
+    """The user's schedule (with SGD at `momentum`) and/or optimizer, one run per seed, then the baselines. Each
+    function is imported and called here, so an error surfaces before anything trains (lrlab.user_code)."""
+    if schedule is None and optimizer is None:
+        raise ParameterError("the custom notebook needs your code: give schedule='package.module:function' and/or "
+                             "optimizer='package.module:function', e.g. -p schedule=examples.my_code:warmup_then_cosine")
+    per_epoch = steps_per_epoch(settings, dataset)
+    passed = {"epochs": settings.epochs, "steps_per_epoch": per_epoch, "total_steps": settings.epochs * per_epoch,
+              "lr0": float(lr0)}
+    spec = {"name": "constant", "lr0": float(lr0)} if schedule is None else \
+        user_code.spec("schedule", schedule, schedule_kwargs, passed)
+    opt = {"name": "sgd", "momentum": float(momentum)} if optimizer is None else \
+        user_code.spec("optimizer", optimizer, optimizer_kwargs, passed)
+    return [run_config("custom", opt, spec, settings, dataset, seed) for seed in settings.seeds] + \
+        baseline_configs(settings, dataset)
+
+
+def custom_preview(settings, dataset, params):
+    """What the custom notebook's schedule (or, without one, its optimizer) will do in this run, step by step, with
+    the warnings about it (lrlab.user_code.preview)."""
+    kind = "schedule" if params["schedule"] is not None else "optimizer"
+    return user_code.preview(params[kind], settings.epochs, steps_per_epoch(settings, dataset), params["lr0"], kind,
+                             **params[f"{kind}_kwargs"])
+
+
 def configs(family, settings, dataset, params) -> list:
     """The run configurations of `family` for its notebook's parameters `params` (lrlab.parameters)."""
     p = params
@@ -132,6 +166,9 @@ def configs(family, settings, dataset, params) -> list:
                                   settings.range_test_steps, settings, dataset)
     if family == "budget":
         return budget_configs(p["budgets"], p["budget_schedules"], settings, dataset)
+    if family == "custom":
+        return custom_configs(p["schedule"], p["schedule_kwargs"], p["optimizer"], p["optimizer_kwargs"], p["lr0"],
+                              p["momentum"], settings, dataset)
     raise ValueError(f"unknown family {family!r}")
 
 
@@ -219,3 +256,23 @@ def run(family, settings, params, dataset=None, log=print) -> list:
             runs[i] = stored
     write_manifest(settings, family, runs, params)
     return runs
+
+
+def against_baselines(schedule=None, optimizer=None, schedule_kwargs=None, optimizer_kwargs=None, lr0=0.1,
+                      momentum=0.0, profile="study", output_dir=None, confidence=0.95, target_fraction=0.95,
+                      log=print, **settings):
+    """Your schedule and/or optimizer ("package.module:function", or the function itself) against constant-rate
+    SGD, cosine decay and Adam: what the custom notebook does, from Python. Trains what is not stored (any setting
+    of the profile can be overridden: seeds=[0, 1, 2], epochs=10, data_path=...), then returns the verdict
+    (lrlab.results.Verdict: `.sentence`, `.table`)."""
+    from .parameters import resolve_settings
+    from .results import custom_verdict, load_runs
+
+    settings = resolve_settings(profile, output_dir, **settings)
+    params = notebook_defaults("custom") | {
+        "schedule": user_code.import_path(schedule), "optimizer": user_code.import_path(optimizer),
+        "schedule_kwargs": dict(schedule_kwargs or {}), "optimizer_kwargs": dict(optimizer_kwargs or {}),
+        "lr0": lr0, "momentum": momentum}
+    run("custom", settings, params, log=log)
+    histories, runs = load_runs(settings, ["custom"])
+    return custom_verdict(runs, histories, confidence, target_fraction)

@@ -3,6 +3,7 @@ versions that decide the numbers (the backend's own, its compiler's, CUDA's wher
 
 import os
 import platform
+import sys
 from importlib import metadata
 
 # Packages whose versions a reader needs to repeat a run; those not installed are left out.
@@ -98,3 +99,14 @@ def configure_process(threads=None):
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # TensorFlow: take GPU memory as needed
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX: the same
 
+
+
+def importable(folder):
+    """Modules in `folder` importable here and in every process started from here (training workers, notebook
+    kernels): the custom notebook imports the user's code by name, from the folder they run the build in."""
+    folder = str(folder)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if folder not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([folder] + paths)

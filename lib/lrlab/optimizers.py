@@ -20,7 +20,7 @@ CLASSIC_ADAPTIVE = ["adagrad", "adadelta", "rmsprop", "adam"]
 
 DISPLAY_NAMES = {"sgd": "SGD", "adagrad": "Adagrad", "adadelta": "Adadelta", "rmsprop": "RMSprop", "adam": "Adam",
                  "sgd_momentum": "SGD+momentum", "sgd_nesterov": "SGD+Nesterov", "adamw": "AdamW", "nadam": "Nadam",
-                 "adamax": "Adamax", "lion": "Lion"}
+                 "adamax": "Adamax", "lion": "Lion", "custom": "your optimizer"}
 
 
 def build_optimizer(spec: dict, learning_rate):
@@ -30,6 +30,13 @@ def build_optimizer(spec: dict, learning_rate):
     s = {k: v for k, v in spec.items() if k != "name"}
     name = spec["name"]
     o = keras.optimizers
+    if name == "custom":  # the user's (lrlab.user_code): it gets the run's lr0; a schedule of theirs replaces it
+        from .user_code import build
+
+        optimizer = build(spec)
+        if not isinstance(learning_rate, float):
+            optimizer.learning_rate = learning_rate
+        return optimizer
     if name in ("sgd", "sgd_momentum", "sgd_nesterov"):
         return o.SGD(learning_rate=learning_rate, momentum=s["momentum"], nesterov=name == "sgd_nesterov")
     if name == "adagrad":

@@ -9,6 +9,7 @@ either way. The settings every run shares (profile, seeds, epochs, ...) resolve 
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,19 @@ def _fraction(v):
 def _unique_list(v):
     """A list without repeats: a repeated seed would pass one run off as two."""
     return isinstance(v, list) and all(isinstance(x, (str, int)) for x in v) and len(set(v)) == len(v)
+
+
+# a function named by its module and name, e.g. "examples.my_code:warmup_then_cosine" (the custom notebook's)
+IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _keyword_arguments(v):
+    """A mapping of names to plain values, stored as JSON in a run's configuration."""
+    try:
+        json.dumps(v, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(v, dict) and all(isinstance(k, str) and k.isidentifier() for k in v)
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,18 @@ _TABLE = [
     _p("range_min", float, _positive, "a positive number", "1e-6", "the rate the test starts at", 1e-6),
     _p("range_max", float, _positive, "a positive number", "10",
        "the rate it would reach at its last batch; it stops earlier once the loss climbs", 10.0),
+    # the custom notebook's: your code, imported by path (lrlab.user_code)
+    _p("schedule", str, lambda v: isinstance(v, str) and IMPORT_PATH.match(v) is not None,
+       "an import path 'package.module:function'", "examples.my_code:warmup_then_cosine",
+       "your schedule: a function returning a LearningRateSchedule or a Keras callback, trained with SGD (None: "
+       "a constant rate)"),
+    _p("schedule_kwargs", dict, _keyword_arguments, "a mapping of names to values", "{warmup_epochs: 2}",
+       "your own keyword arguments for the schedule function", {}),
+    _p("optimizer", str, lambda v: isinstance(v, str) and IMPORT_PATH.match(v) is not None,
+       "an import path 'package.module:function'", "examples.my_code:adam_with_clipping",
+       "your optimizer: a function returning a keras.optimizers.Optimizer (None: SGD)"),
+    _p("optimizer_kwargs", dict, _keyword_arguments, "a mapping of names to values", "{clipnorm: 1.0}",
+       "your own keyword arguments for the optimizer function", {}),
     # compare.ipynb's
     _p("failed_notebooks", list, lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
        "a list of notebook names", '["step_decay"]', "family notebooks that failed in this build (set by "
@@ -199,6 +225,10 @@ NOTEBOOKS = {
         ("optimizers", None, "adaptive methods to test besides SGD (None: the profile's)"), "range_test_steps",
         "range_min", "range_max", ("momentum", 0.0, _SAME_MOMENTUM)],
     "budget": _RUN_SETTINGS + ["budgets", "budget_schedules"],
+    "custom": _RUN_SETTINGS + [
+        "schedule", "schedule_kwargs", "optimizer", "optimizer_kwargs",
+        ("lr0", 0.1, "the base rate your functions get as lr0: the constant family's, so the baselines compare"),
+        ("momentum", 0.0, "SGD momentum under your schedule: the constant family's")],
     "compare": [("profile", "paper", "smoke | paper | study | full: which profile's runs to compare"),
                 ("output_dir", None, "where the runs are (None: the project's outputs/)"), "families",
                 "failed_notebooks", "confidence", "target_fraction"],
@@ -223,7 +253,7 @@ def parameters_cell(notebook) -> str:
 
 
 def _literal(value) -> str:
-    return json.dumps(value) if isinstance(value, (str, list)) else repr(value)
+    return json.dumps(value) if isinstance(value, (str, list, dict)) else repr(value)
 
 
 def check_parameter(name, value):

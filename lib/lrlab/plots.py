@@ -29,12 +29,13 @@ SCHEDULE_COLOURS = {
     # the modern schedules share panels with each other and with constant-rate SGD: seven hues that stay apart
     "cosine_decay": "#2166ac", "warmup_cosine": "#92c5de", "cosine_restarts": "#762a83", "one_cycle": "#1b9e77",
     "triangular_cyclical": "#a6d96a", "polynomial_decay": "#c2a5cf", "reduce_on_plateau": "#4d9221",
+    "custom": "#d95f02",  # yours: drawn beside constant SGD (grey), cosine decay (blue) and Adam (pink)
 }
 OPTIMIZER_COLOURS = {
     "sgd": BASELINE_COLOUR, "adagrad": "#d62728", "adadelta": "#ff7f0e", "rmsprop": "#8c564b", "adam": "#e377c2",
     # SGD with momentum is SGD: cool hues, apart from the grey baseline they are drawn beside
     "sgd_momentum": "#00bfc4", "sgd_nesterov": "#003c30", "adamw": "#bcbd22", "nadam": "#e6ab02",
-    "adamax": "#7f0000", "lion": "#c51b7d",
+    "adamax": "#7f0000", "lion": "#c51b7d", "custom": "#d95f02",
 }
 MAX_LINES = 8
 DPI = 200  # twice the 100 px per inch the report lays figures out at: sharp on high-density screens
@@ -77,7 +78,8 @@ def panel_groups(runs: pd.DataFrame, baseline=None) -> list:
               ("Modern schedules (SGD)", configs["family"] == "modern_schedules"),
               ("The 2017 adaptive methods", (configs["family"] == "adaptive") & configs["optimizer"].isin(classic)),
               ("Later methods and SGD with momentum",
-               (configs["family"] == "adaptive") & ~configs["optimizer"].isin(classic))]
+               (configs["family"] == "adaptive") & ~configs["optimizer"].isin(classic)),
+              ("Your schedule or optimizer", configs["family"] == "custom")]
     panels = []
     for title, chosen in groups:
         labels = [label for label in configs.loc[chosen, "label"] if label != baseline]
@@ -273,6 +275,21 @@ def schedule_mismatch(runs, histories) -> float:
             expected = schedules.lr_at(schedule, int(epoch) - 1, steps)
             worst = max(worst, abs(lr - expected) / expected)
     return worst
+
+
+@_themed
+def preview_figure(preview):
+    """The rate a schedule will apply at every step of the planned run (lrlab.user_code.preview), against epochs,
+    with the run's end marked."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    rates = preview.rates
+    ax.plot(rates["epoch"], rates["lr"], color=SCHEDULE_COLOURS["custom"], lw=1.8)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axvline(preview.epochs, color="grey", ls=":", lw=1)
+    ax.set(xlabel=f"epoch ({preview.steps_per_epoch} steps each; the dotted line is the end of training)",
+           ylabel="learning rate", xlim=(0, preview.epochs * 1.02))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _titled(fig, f"The rate {preview.name} applies at every step")
 
 
 @_themed

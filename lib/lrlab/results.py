@@ -4,6 +4,7 @@ confidence interval, and conclusions written from those numbers."""
 import html
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ SCHEDULE_NAMES = {
     "constant": "constant rate (SGD)", "time_based_decay": "time-based decay", "step_decay": "step decay",
     "exponential_decay": "exponential decay", "cosine_decay": "cosine decay", "warmup_cosine": "warm-up + cosine",
     "cosine_restarts": "cosine with restarts", "one_cycle": "one-cycle", "triangular_cyclical": "triangular cyclical",
-    "polynomial_decay": "linear decay", "reduce_on_plateau": "reduce on plateau",
+    "polynomial_decay": "linear decay", "reduce_on_plateau": "reduce on plateau", "custom": "your schedule",
 }
 
 
@@ -46,11 +47,16 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
     it too. Time: the first epoch of a run includes compiling the model, so it is measured apart
     (`first_epoch_overhead_s`: the first epoch's seconds less a steady epoch's) and `elapsed_s` counts every epoch
     at the steady rate (the median of the epochs after the first)."""
-    histories, rows = [], []
-    for family in families:
-        if family in failed_notebooks:
+    histories, rows, seen = [], [], set()
+    for manifest in families:
+        if manifest in failed_notebooks:
             continue
-        for rid, summary, config, history in _finished_runs(settings, family):
+        for rid, summary, config, history in _finished_runs(settings, manifest):
+            if rid in seen:  # one run in two manifests (the custom family's baselines): shown once
+                continue
+            seen.add(rid)
+            # the custom family lists its baselines, which belong to their own families
+            family = config["family"] if manifest == "custom" else manifest
             data = config["data"]
             n_classes = len(data["classes"])
             status = run_status(history, n_classes, data["n_validation"])
@@ -91,7 +97,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 # whether the rate ever moved: a ReduceLROnPlateau that never fired is constant
                                 "rate_changed": bool(history["lr"].nunique() > 1),
                                 "optimizer_settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
-                                                                if k != "name")})
+                                                                if isinstance(v, (int, float)))})
     if not rows:
         return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "elapsed_s",
                                       *HISTORY_COLUMNS]),
@@ -810,3 +816,119 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
                      + (f"; {name[down.name]} from {int(down[first])} to {int(down[last])}" if down["move"] < 0 else "")
                      + ".")
     return "\n".join(lines)
+
+
+# ---- your schedule or optimizer against the baselines (the custom family) ----
+
+# (name in sentences, which runs): the fixed baselines of lrlab.families.baseline_configs
+CUSTOM_BASELINES = [
+    ("constant-rate SGD", lambda runs: (runs["optimizer"] == "sgd") & (runs["schedule"] == "constant")),
+    ("cosine decay", lambda runs: (runs["optimizer"] == "sgd") & (runs["schedule"] == "cosine_decay")),
+    ("Adam", lambda runs: runs["optimizer"] == "adam"),
+]
+
+
+@dataclass
+class Verdict:
+    """The answer for a custom schedule or optimizer: one sentence, and the table it is read from."""
+    sentence: str  # markdown
+    table: pd.DataFrame  # one row per baseline, as the report shows it
+    differences: pd.DataFrame  # the numbers: yours minus each baseline, in points, with Holm's verdict
+
+    def _repr_markdown_(self):
+        return self.sentence
+
+
+def _custom_label(runs):
+    yours = runs[(runs["schedule"] == "custom") | (runs["optimizer"] == "custom")]
+    return yours["label"].iloc[0] if not yours.empty else None
+
+
+def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """Your configuration minus each baseline in final validation accuracy (points, paired by seed), with Holm's
+    correction over the baselines compared."""
+    yours = _custom_label(runs)
+    rows = []
+    for name, chosen in CUSTOM_BASELINES:
+        baseline = runs[chosen(runs) & (runs["label"] != yours)]
+        if yours is None or baseline.empty:
+            continue
+        rows.append({"baseline": name, "label": baseline["label"].iloc[0],
+                     **compare(runs, yours, baseline["label"].iloc[0], confidence)})
+    diffs = pd.DataFrame(rows, columns=["baseline", "label", "difference", "ci_low", "ci_high", "method", "p",
+                                        "verdict"])
+    tested = diffs["p"].notna()
+    diffs["p_holm"], diffs["verdict_holm"] = math.nan, diffs["verdict"]
+    if tested.any():
+        holm = with_holm(diffs[tested], confidence)
+        diffs.loc[tested, "p_holm"] = holm["p_holm"]
+        diffs.loc[tested, "verdict_holm"] = holm["verdict_holm"]
+    return diffs
+
+
+def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:
+    """Is your schedule or optimizer better than constant-rate SGD, cosine decay and Adam, on the same seeds?
+    The differences (custom_differences), each configuration's time to the target accuracy (time_to_accuracy, over
+    these four), and the one sentence that answers."""
+    yours = _custom_label(runs)
+    if yours is None:
+        return Verdict("No run of your schedule or optimizer is stored for these settings yet.", pd.DataFrame(),
+                       custom_differences(runs, confidence))
+    level = f"{round(100 * confidence)}%"
+    diffs = custom_differences(runs, confidence)
+    table = summary_table(runs, confidence).set_index("configuration")
+    timing, target = time_to_accuracy(histories[histories["label"].isin([yours, *diffs["label"]])], target_fraction)
+    epochs_to = timing.set_index("configuration")["epochs"] if not timing.empty else pd.Series(dtype=object)
+    shown = pd.DataFrame({
+        "baseline": [f"{name} ({label})" for name, label in zip(diffs["baseline"], diffs["label"])],
+        "its final accuracy (%)": [_mean_text(*table.loc[label, ["final_mean", "final_std", "final_ci_low",
+                                                                   "final_ci_high"]]) for label in diffs["label"]],
+        f"yours minus it, points [{level} CI]": [
+            "n/a" if math.isnan(r["difference"]) else _signed(r["difference"]) if math.isnan(r["ci_low"]) else
+            f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
+            for _, r in diffs.iterrows()],
+        "p": diffs["p"].map(p_text), "p, Holm-adjusted": diffs["p_holm"].map(p_text),
+        "verdict after Holm": diffs["verdict_holm"],
+        "epochs to the target: it / yours": [f"{epochs_to.get(label, 'not reached')} / "
+                                             f"{epochs_to.get(yours, 'not reached')}" for label in diffs["label"]],
+    })
+    return Verdict(_custom_sentence(table.loc[yours], diffs, level, target, epochs_to.get(yours)), shown, diffs)
+
+
+def _custom_sentence(row, diffs, level, target, epochs) -> str:
+    what = "your optimizer" if row["optimizer"] == "custom" else "your schedule"
+    head = f"**{what.capitalize()}** ({html.escape(row.name)}) reached {_accuracy_text(row, level)} final " \
+           f"validation accuracy"
+    if row["healthy"] == 0:
+        return f"{head}: every seed failed ({failures_text(row)}), so it is worse than every baseline that learned."
+    tested = diffs[diffs["p"].notna()]
+    by = {v: list(tested.loc[tested["verdict_holm"] == v, "baseline"]) for v in VERDICTS}
+    untested = list(diffs.loc[diffs["p"].isna(), "baseline"])
+    if tested.empty:
+        answer = ("no baseline is stored to compare it with" if diffs.empty else
+                  "with fewer than two healthy seeds on a side there is no interval, so no verdict: run more seeds "
+                  "(-p seeds=[0,1,2])")
+    elif not by["clearly better"]:
+        parts = [f"clearly worse than {_listed(by['clearly worse'])}"] if by["clearly worse"] else []
+        parts += [f"no clear difference from {_listed(by['no clear difference'])}"] if by["no clear difference"] \
+            else []
+        answer = "**no, it is not clearly better than any baseline**: " + "; ".join(parts)
+    elif len(by["clearly better"]) == len(diffs):
+        answer = f"**yes, it is clearly better than every baseline**: {_listed(by['clearly better'])}"
+    else:
+        rest = by["clearly worse"] + by["no clear difference"]
+        answer = f"**it is clearly better than {_listed(by['clearly better'])}**" + (
+            f", not than {_listed(rest)}" if rest else "") + (
+            f" (clearly worse than {_listed(by['clearly worse'])})" if by["clearly worse"] else "")
+    if untested and not tested.empty:
+        answer += f" ({_listed(untested)}: no interval, fewer than two healthy seeds on a side)"
+    failed = f"; {failures_text(row)}" if row["failed"] else ""
+    pace = "" if epochs is None or target != target else \
+        f" It first reached the target, {_pct(target)}% mean validation accuracy, at epoch {epochs}." \
+        if epochs != "not reached" else f" It never reached the target, {_pct(target)}% mean validation accuracy."
+    return (f"{head}{failed}. Against the baselines on the same seeds, after Holm's correction over the "
+            f"{len(diffs)} comparisons: {answer}.{pace}")
+
+
+def _listed(names) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else "none"
