@@ -33,7 +33,9 @@ def synthetic_archive(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_build(tmp_path_factory):
-    """The whole smoke report built once per session, as a user builds it: (output folder, finished process).
+    """The whole smoke report built once per session, as a user builds it, with a schedule of the user's own
+    (examples/my_code.py) against the baselines: (output folder, finished process).
     Every test that looks at a build's report, executed notebooks or runs reads this one."""
     out = tmp_path_factory.mktemp("outputs")
-    return out, build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
+    return out, build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}",
+                      "-p", "schedule=examples.my_code:warmup_then_cosine")

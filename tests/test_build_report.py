@@ -40,7 +40,7 @@ def test_smoke_build_produces_the_report(smoke_build):
     html = (out / "smoke" / "report.html").read_text()
     # every figure, embedded: schedule shapes, four groups' curves, all together, every seed, time, sensitivity,
     # tuning effort, range test, the finder against the sweep
-    assert html.count('src="data:image/png;base64,') == 12
+    assert html.count('src="data:image/png;base64,') == 13  # and the custom schedule against the baselines
     for text in ("Learning-rate schedules and adaptive optimizers: cat vs dog (2 CIFAR-10 classes, chance 50%)",
                  "In short", "Best configuration:", "final val. accuracy %",
                  "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Report rendered ",
@@ -54,14 +54,15 @@ def test_smoke_build_produces_the_report(smoke_build):
     assert not re.search(r'<script[^>]+src="https?://', html)  # nothing fetched: readable offline
     executed = {p.stem for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
     assert executed == {"constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules",
-                        "adaptive", "lr_sensitivity", "lr_range_test", "compare"}
-    # 4 + 7 schedules, 10 methods, 11 methods × 3 rates less the 11 shared defaults, 11 range tests
-    assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 22 + 11
+                        "adaptive", "lr_sensitivity", "lr_range_test", "custom", "compare"}
+    # 4 + 7 schedules, 10 methods, 11 methods × 3 rates less the 11 shared defaults, 11 range tests, and the
+    # custom schedule (its baselines are the families' runs)
+    assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 22 + 11 + 1
     # every run trained once, and only once, though the sweep's 11 default-rate runs belong to two families
     trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
-    assert "Training 54 of 54 runs (0 stored) in 54 seed groups" in result.stdout
-    assert re.search(r"runs 54/54 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
+    assert "Training 55 of 55 runs (0 stored) in 55 seed groups" in result.stdout
+    assert re.search(r"runs 55/55 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
     for name in ("constant", "adaptive", "lr_sensitivity"):
         notebook = (out / "smoke" / "notebooks" / f"{name}.ipynb").read_text()
@@ -126,7 +127,7 @@ def test_an_identical_build_trains_nothing(smoke_build):
     executed = {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
     again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "trained in" not in again.stdout and "Training 0 of 54 runs (54 stored) in 0 seed groups" in again.stdout
+    assert "trained in" not in again.stdout and "Training 0 of 55 runs (55 stored) in 0 seed groups" in again.stdout
     assert again.stdout.count("] up to date") == 8 and "done (" not in again.stdout
     assert run_stamps(out) == before
     assert {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")} == executed

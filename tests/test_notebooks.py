@@ -74,10 +74,10 @@ def test_family_parameters_reach_the_runs(executed):
 def test_compare_notebook_draws_every_comparison(executed):
     _, notebooks = executed
     nb = notebooks["compare"]
-    assert _images(nb) == 12
+    assert _images(nb) == 13
     text = "\n".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "21 runs: 21 configurations" in text and "Protocol: held-out validation" in text
+    assert "22 runs: 22 configurations" in text and "Protocol: held-out validation" in text
     assert "final val. accuracy %" in text and "Highest final validation accuracy" in text
     assert "Incomplete report" not in text
 

@@ -452,6 +452,7 @@ def build(args) -> int:
         raise InputError(str(exc)) from None
     if "custom" in request.families:  # the user's modules, from where they run the build, in every process
         importable(os.getcwd())
+        configure_process()  # their code loads a backend here: GPU memory taken as needed, not all of it
     tasks, runs_of = missing_groups(request, dataset)
     if "custom" in request.families:
         preview = custom_preview(settings, dataset, family_values(request, "custom"))

@@ -880,7 +880,7 @@ def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95,
     timing, target = time_to_accuracy(histories[histories["label"].isin([yours, *diffs["label"]])], target_fraction)
     epochs_to = timing.set_index("configuration")["epochs"] if not timing.empty else pd.Series(dtype=object)
     shown = pd.DataFrame({
-        "baseline": [f"{name} ({label})" for name, label in zip(diffs["baseline"], diffs["label"])],
+        "baseline": diffs["label"],
         "its final accuracy (%)": [_mean_text(*table.loc[label, ["final_mean", "final_std", "final_ci_low",
                                                                    "final_ci_high"]]) for label in diffs["label"]],
         f"yours minus it, points [{level} CI]": [
@@ -916,10 +916,9 @@ def _custom_sentence(row, diffs, level, target, epochs) -> str:
     elif len(by["clearly better"]) == len(diffs):
         answer = f"**yes, it is clearly better than every baseline**: {_listed(by['clearly better'])}"
     else:
-        rest = by["clearly worse"] + by["no clear difference"]
-        answer = f"**it is clearly better than {_listed(by['clearly better'])}**" + (
-            f", not than {_listed(rest)}" if rest else "") + (
-            f" (clearly worse than {_listed(by['clearly worse'])})" if by["clearly worse"] else "")
+        rest = tested[tested["verdict_holm"] != "clearly better"]
+        answer = f"**it is clearly better than {_listed(by['clearly better'])}**, but not than " + _listed(
+            [f"{r['baseline']} ({r['verdict_holm']})" for _, r in rest.iterrows()]).replace(" and ", " or ")
     if untested and not tested.empty:
         answer += f" ({_listed(untested)}: no interval, fewer than two healthy seeds on a side)"
     failed = f"; {failures_text(row)}" if row["failed"] else ""

@@ -32,6 +32,17 @@ class UserCodeError(ParameterError):
     parameter and what was expected."""
 
 
+_imported = {}  # module name -> the hash of its file when this process imported it
+
+
+def _file_digest(module):
+    path = getattr(module, "__file__", None)
+    try:
+        return hashlib.sha256(open(path, "rb").read()).hexdigest() if path else None
+    except OSError:
+        return None
+
+
 def load(parameter, path):
     """The function `path` ("package.module:function") names."""
     if not isinstance(path, str) or not IMPORT_PATH.match(path):
@@ -40,6 +51,12 @@ def load(parameter, path):
     module_name, attribute = path.split(":")
     try:
         found = importlib.import_module(module_name)
+        # a module edited since this process imported it (a notebook kernel lives long) is imported again, so
+        # the code that trains is the code whose source the run records
+        digest = _file_digest(found)
+        if _imported.setdefault(module_name, digest) != digest:
+            found = importlib.reload(found)
+            _imported[module_name] = digest
     except Exception as exc:  # its own code may raise anything while it is imported
         raise UserCodeError(f"parameter {parameter}={path!r} does not import: {type(exc).__name__}: {exc} (the "
                             f"module must be importable from the folder you run in, or from PYTHONPATH)") from None
@@ -85,9 +102,9 @@ def call(parameter, function, path, kwargs, passed):
                             f"remove it (your function gets {', '.join(PASSED)} from the run)")
     try:
         accepted = inspect.signature(function).parameters
+        takes_all = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
     except (TypeError, ValueError):  # a builtin without a signature: give it everything
-        accepted = {}
-    takes_all = not accepted or any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+        accepted, takes_all = {}, True
     given = {k: v for k, v in passed.items() if takes_all or k in accepted} | kwargs
     try:
         return function(**given)
