@@ -30,13 +30,6 @@ def build_optimizer(spec: dict, learning_rate):
     s = {k: v for k, v in spec.items() if k != "name"}
     name = spec["name"]
     o = keras.optimizers
-    if name == "custom":  # the user's (lrlab.user_code): it gets the run's lr0; a schedule of theirs replaces it
-        from .user_code import build
-
-        optimizer = build(spec)
-        if not isinstance(learning_rate, float):
-            optimizer.learning_rate = learning_rate
-        return optimizer
     if name in ("sgd", "sgd_momentum", "sgd_nesterov"):
         return o.SGD(learning_rate=learning_rate, momentum=s["momentum"], nesterov=name == "sgd_nesterov")
     if name == "adagrad":

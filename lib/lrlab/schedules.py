@@ -155,10 +155,6 @@ def keras_learning_rate(schedule: dict):
     s = keras.optimizers.schedules
     p = _params(schedule)
     name = schedule["name"]
-    if name == "custom":  # the user's LearningRateSchedule; a callback of theirs sets a float rate (keras_callbacks)
-        from .user_code import build
-
-        return build(schedule) if schedule["returns"] == "schedule" else float(p["lr0"])
     if name == "time_based_decay":
         # InverseTimeDecay with decay_steps=1 is exactly lr0 / (1 + decay * t)
         return s.InverseTimeDecay(p["lr0"], decay_steps=1, decay_rate=p["decay"])
@@ -186,10 +182,6 @@ def keras_callbacks(schedule: dict) -> list:
     import keras
 
     p = _params(schedule)
-    if schedule["name"] == "custom":
-        from .user_code import build
-
-        return [build(schedule)] if schedule["returns"] == "callback" else []
     if schedule["name"] == "reduce_on_plateau":
         return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", mode="min", factor=p["factor"],
                                                   patience=int(p["patience"]), min_lr=p["min_lr"], min_delta=1e-4,
@@ -202,9 +194,8 @@ def keras_callbacks(schedule: dict) -> list:
 
 def describe(schedule: dict) -> str:
     if schedule["name"] == "custom":  # the user's function (lrlab.user_code), or an optimizer's entry alike
-        from .user_code import describe as describe_user_code
-
-        return ("your schedule " if schedule["returns"] != "optimizer" else "") + describe_user_code(schedule)
+        arguments = ", ".join(f"{k}={v}" for k, v in schedule["kwargs"].items())
+        return ("your schedule " if schedule["returns"] != "optimizer" else "") + f"{schedule['function']}({arguments})"
     p = _params(schedule)
     lr0 = f"{p['lr0']:g}"
     return {

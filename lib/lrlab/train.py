@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from keras.src.random import seed_generator
 
-from . import schedules
+from . import schedules, user_code
 from .config import seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
@@ -120,6 +120,19 @@ def _process_state_kept():
         np.random.set_state(numpy_state)
 
 
+def optimizer_and_callbacks(config, optimizer=True):
+    """A run's optimizer (None when not asked for) and the callbacks that set its rate during `fit`: the project's
+    schedules and optimizers, or the user's own (lrlab.user_code)."""
+    schedule, spec = config["schedule"], config["optimizer"]
+    rates = user_code if schedule["name"] == "custom" else schedules
+    if not optimizer:
+        return None, rates.keras_callbacks(schedule)
+    learning_rate = rates.keras_learning_rate(schedule)
+    made = user_code.build_optimizer(spec, learning_rate) if spec["name"] == "custom" else \
+        build_optimizer(spec, learning_rate)
+    return made, rates.keras_callbacks(schedule)
+
+
 def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
     """One model holding one tower per configuration, each built from its own seed exactly as it would be alone;
     the loss is the towers' losses summed, so each tower's gradient is its own run's. One configuration: its
@@ -134,7 +147,7 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
             inputs.append(keras.Input(shape=input_shape, name=f"run_{i}_images"))
         towers.append(tower)
     model = towers[0] if len(configs) == 1 else keras.Model(inputs, {t.name: t(x) for t, x in zip(towers, inputs)})
-    optimizer = build_optimizer(configs[0]["optimizer"], schedules.keras_learning_rate(configs[0]["schedule"]))
+    optimizer, _ = optimizer_and_callbacks(configs[0])
 
     def metrics():
         # Keras averages a multi-output model's per-output losses over batches, not images (the last batch is
@@ -178,7 +191,7 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
 
     lr_log, timer = LearningRateLog(), EpochTimer()
     epochs = configs[0]["epochs"]
-    callbacks = schedules.keras_callbacks(configs[0]["schedule"]) + [
+    callbacks = optimizer_and_callbacks(configs[0], optimizer=False)[1] + [
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])]

@@ -160,9 +160,22 @@ def build(entry: dict):
                 {k: entry[k] for k in PASSED})
 
 
-def describe(entry: dict) -> str:
-    arguments = ", ".join(f"{k}={v}" for k, v in entry["kwargs"].items())
-    return f"{entry['function']}({arguments})"
+def keras_learning_rate(schedule: dict):
+    """What the optimizer's rate is under the user's schedule entry: their LearningRateSchedule, or lr0 for a
+    callback of theirs to change (keras_callbacks)."""
+    return build(schedule) if schedule["returns"] == "schedule" else float(schedule["lr0"])
+
+
+def keras_callbacks(schedule: dict) -> list:
+    return [build(schedule)] if schedule["returns"] == "callback" else []
+
+
+def build_optimizer(entry: dict, learning_rate):
+    """The user's optimizer; a schedule (theirs or the project's) given with it replaces the rate it chose."""
+    optimizer = build(entry)
+    if not isinstance(learning_rate, float):
+        optimizer.learning_rate = learning_rate
+    return optimizer
 
 
 # ---- seeing a schedule before training ----
