@@ -85,17 +85,18 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     assert {"Conclusions", "Summary-table", "Learning-rate-sensitivity", "Tuning-effort",
             "Learning-rate-range-test"} <= set(links)
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
-    assert len(alts) == html.count("<img ") == 12
+    assert len(alts) == html.count("<img ") == 13
     assert all(len(alt) > 30 and "No description" not in alt for alt in alts)
     numbers = [int(n) for n in re.findall(r'id="figure-(\d+)"', html)]
-    assert numbers == list(range(1, 13))
+    assert numbers == list(range(1, 14))
     assert "row_heading" not in html and 'class="blank' not in html  # no index column in any table
     for name in ("runs.csv", "summary.csv"):
         data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)
         assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
     runs = pd.read_csv(out / "smoke" / "runs.csv")
-    # 21 compared configurations and the sweep's 22 other runs (its 11 default-rate runs are among the 21), 2 epochs
-    assert len(runs) == (21 + 22) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
+    # 21 compared configurations and the custom one, and the sweep's 22 other runs (its 11 default-rate runs are among
+    # the 21), 2 epochs
+    assert len(runs) == (22 + 22) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
                                      "schedule_lr0", "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
     assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()
     assert re.search(r"<title>Learning-rate schedules and adaptive optimizers: cat vs dog .*— lrlab</title>", html)
@@ -125,10 +126,11 @@ def test_an_identical_build_trains_nothing(smoke_build):
     out, _ = smoke_build
     before = run_stamps(out)
     executed = {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
-    again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}")
+    again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}",
+                  "-p", "schedule=examples.my_code:warmup_then_cosine")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "trained in" not in again.stdout and "Training 0 of 55 runs (55 stored) in 0 seed groups" in again.stdout
-    assert again.stdout.count("] up to date") == 8 and "done (" not in again.stdout
+    assert again.stdout.count("] up to date") == 9 and "done (" not in again.stdout
     assert run_stamps(out) == before
     assert {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")} == executed
     assert (out / "smoke" / "report.html").exists()

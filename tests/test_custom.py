@@ -212,7 +212,8 @@ def test_the_smoke_build_answers_for_a_custom_schedule(smoke_build):
                  "epochs to the target: it / yours", "examples.my_code:warmup_then_cosine"):
         assert text in html, text
     notebook = (out / "smoke" / "notebooks" / "custom.ipynb").read_text()
-    assert "Nothing looks wrong with it for this run" in notebook
+    # drawn before training: 2 epochs of 3 steps, where a one-epoch warm-up and its decay end above the first rate
+    assert "over 2 epochs of 3 steps: from 0.01 (peak 0.1) to 0.025" in notebook and "rises over the run" in notebook
 
 
 def test_a_broken_schedule_stops_the_build_before_anything_trains(tmp_path):

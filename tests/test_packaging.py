@@ -34,7 +34,7 @@ def test_ci_runs_both_readme_test_commands():
 def test_the_notebooks_are_the_public_interface():
     names = {p.stem for p in NOTEBOOKS}
     assert names == {"constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
-                     "lr_sensitivity", "lr_range_test", "budget", "compare"}
+                     "lr_sensitivity", "lr_range_test", "budget", "custom", "compare"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
