@@ -206,20 +206,20 @@ def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
     request = lrlab_build.check_request(args)
     dataset = {"fingerprint": "f", "y_train": [0] * 2000, "y_val": [0] * 400}
     tasks, runs_of = lrlab_build.missing_groups(request, dataset)
-    # constant 1 + adaptive 2 + the sweep's 3 rates × 3 methods, of which 3 are the families', + 3 range tests
-    # per seed (a test is a task of its own)
-    assert len(tasks) == 1 + 2 + 6 + 6 and len(set().union(*runs_of.values())) == 2 * (1 + 2 + 6) + 6
+    # the sweep's 3 rates × 2 seeds of each of 3 methods, one model each (the constant and adaptive families' runs
+    # at the default rates are among them), + 3 range tests per seed (a test is a task of its own)
+    assert len(tasks) == 3 + 6 and len(set().union(*runs_of.values())) == 2 * (1 + 2 + 6) + 6
     assert {family: len(rids) for family, rids in runs_of.items()} == {
         "constant": 2, "adaptive": 4, "lr_sensitivity": 18, "lr_range_test": 6}
-    shared = [families for families, _ in tasks if len(families) > 1]
-    assert sorted(shared) == [["adaptive", "lr_sensitivity"]] * 2 + [["constant", "lr_sensitivity"]]
-    assert [len(configs) for _, configs in tasks[:9]] == [2] * 9  # seed groups of 2 runs first: 2 epochs each
-    assert all(configs[0]["kind"] == "lr_range_test" for _, configs in tasks[9:])  # 20 batches: under an epoch
+    assert sorted(sorted(families) for families, _ in tasks[:3]) == [["adaptive", "lr_sensitivity"]] * 2 + [
+        ["constant", "lr_sensitivity"]]
+    assert [len(configs) for _, configs in tasks[:3]] == [6] * 3  # groups of 6 runs first: 2 epochs each
+    assert all(configs[0]["kind"] == "lr_range_test" for _, configs in tasks[3:])  # 20 batches: under an epoch
     stored = runs_dir(request.settings) / run_id(tasks[0][1][0])
     stored.mkdir(parents=True)
     (stored / "history.csv").write_text("epoch\n1\n")
     (stored / "summary.json").write_text('{"status": "completed"}')
-    assert len(lrlab_build.missing_groups(request, dataset)[0]) == len(tasks)  # one seed of two: the group trains
+    assert len(lrlab_build.missing_groups(request, dataset)[0]) == len(tasks)  # one run of six: the group trains
     for config in tasks[0][1][1:]:
         other = runs_dir(request.settings) / run_id(config)
         other.mkdir()

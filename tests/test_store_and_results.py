@@ -1,6 +1,11 @@
 """The run store (reuse, atomic writes) and the statistics the report prints."""
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +19,8 @@ from lrlab.parameters import resolve_settings
 from lrlab.results import conclusions, format_summary, summary_table
 from lrlab.statistics import mean_ci
 from lrlab.store import read_summary, run_id
+
+ROOT = Path(__file__).resolve().parents[1]
 
 STEP_DECAY = {"lr0": 0.1, "drop": 0.5, "epochs_drop": 1, "momentum": 0.5}  # the two_seeds fixture's runs
 
@@ -241,6 +248,49 @@ def test_seeds_trained_together_give_the_numbers_they_give_alone(two_seeds):
     assert together[0][0]["loss"].iloc[0] != together[1][0]["loss"].iloc[0]
 
 
+FUSED_RATES = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {lib!r})
+    import numpy as np
+    from lrlab import families, train
+    from lrlab.config import seed_groups
+    from lrlab.data import load_dataset
+    from lrlab.parameters import resolve_settings
+    settings = resolve_settings("smoke", epochs=3, seeds=[0, 1], data_path={data!r}, output_dir={out!r})
+    dataset = load_dataset(settings)
+    sweep = families.configs("lr_sensitivity", settings, dataset, families.notebook_defaults("lr_sensitivity"))
+    configs = [c for c in sweep if c["optimizer"]["name"] == {optimizer!r}]
+    assert seed_groups(configs) == [list(range(6))]  # 3 rates x 2 seeds: one model
+    together = train.train_runs(configs, dataset, steps_per_execution=2, log=lambda m: None)
+    worst = 0.0
+    for config, (history, test) in zip(configs, together):
+        (alone, alone_test), = train.train_runs([config], dataset, steps_per_execution=2, log=lambda m: None)
+        assert list(history["lr"]) == list(alone["lr"])
+        columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+        worst = max(worst, float(np.max(np.abs(history[columns].to_numpy() - alone[columns].to_numpy()))))
+        worst = max(worst, abs(test["accuracy"] - alone_test["accuracy"]))
+    rates = sorted({{c["schedule"]["lr0"] for c in configs}})
+    print("RESULT", worst, len(rates), flush=True)
+""")
+
+
+@pytest.mark.parametrize("backend, optimizer", [
+    ("tensorflow", "adamw"),  # AdamW: its weight decay takes the rate too
+    pytest.param("jax", "sgd", marks=pytest.mark.slow),  # and the arrays the model is fed, kept on the device
+])
+def test_rates_of_a_sweep_trained_together_give_the_numbers_they_give_alone(tmp_path, synthetic_archive, backend,
+                                                                           optimizer):
+    """A sweep's rates train as one model, each tower at its own rate (train.per_tower_rates): the same numbers
+    as each rate alone, to the last bit, and the same logged rates."""
+    script = FUSED_RATES.format(lib=str(ROOT / "lib"), data=str(synthetic_archive), out=str(tmp_path),
+                                optimizer=optimizer)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env=os.environ | {"KERAS_BACKEND": backend})
+    assert done.returncode == 0, done.stderr[-2000:]
+    worst, rates = done.stdout.split("RESULT ")[-1].split()
+    assert float(worst) == 0.0 and int(rates) == 3
+
+
 def test_a_family_trains_its_seeds_together_and_stores_each_run(two_seeds):
     settings, dataset, configs = two_seeds
     runs = families.run("step_decay", settings, STEP_DECAY, dataset, log=quiet)
@@ -275,6 +325,16 @@ def test_seed_groups_join_seeds_of_one_configuration_only(two_seeds):
     plateau = sgd_configs("modern_schedules", {"name": "reduce_on_plateau", "lr0": 0.1, "factor": 0.5,
                                                "patience": 2, "min_lr": 0.001}, 0.0, settings, dataset)
     assert seed_groups(other[:1] + configs + other[1:] + plateau) == [[0, 3], [1, 2], [4], [5]]
+    # at a constant rate, the rates of a sweep join too (each tower gets its own), but not in float16, whose loss
+    # scaling would skip every tower's step when one overflows, and not across schedules' peak rates
+    faster = sgd_configs("constant", {"name": "constant", "lr0": 0.3}, 0.0, settings, dataset)
+    assert seed_groups(other + faster) == [[0, 1, 2, 3]]
+    half = settings.replace(precision="mixed_float16")
+    assert seed_groups(sgd_configs("constant", {"name": "constant", "lr0": 0.1}, 0.0, half, dataset)
+                       + sgd_configs("constant", {"name": "constant", "lr0": 0.3}, 0.0, half, dataset)) == [[0, 1], [2, 3]]
+    steeper = sgd_configs("step_decay", {"name": "step_decay", "lr0": 0.3, "drop": 0.5, "epochs_drop": 1}, 0.5,
+                          settings, dataset)
+    assert seed_groups(configs + steeper) == [[0, 1], [2, 3]]
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])

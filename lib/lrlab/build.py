@@ -179,8 +179,8 @@ def family_values(request, family) -> dict:
 
 
 def missing_groups(request, dataset) -> tuple[list, dict]:
-    """Every family's seed groups with a run to train (every group with --force), each once, longest first, as
-    (families, configs); and each family's run ids."""
+    """Every family's seed groups with a run to train (every group with --force), each once (a group inside a
+    larger one trains with it), longest first, as (families, configs); and each family's run ids."""
     groups, runs_of = {}, {}
     for family in request.families:
         try:
@@ -191,6 +191,10 @@ def missing_groups(request, dataset) -> tuple[list, dict]:
             rids = tuple(run_id(configs[i]) for i in group)
             runs_of.setdefault(family, []).extend(rids)
             groups.setdefault(rids, ([], [configs[i] for i in group]))[0].append(family)
+    for rids in sorted(groups, key=len):  # a group inside a larger one (a family's default rate inside the sweep's
+        larger = [other for other in groups if len(other) > len(rids) and set(rids) <= set(other)]  # grid) joins it
+        if larger:
+            groups[larger[0]][0].extend(f for f in groups.pop(rids)[0] if f not in groups[larger[0]][0])
     todo = [(families, configs) for rids, (families, configs) in groups.items()
             if request.settings.force or any(read_summary(runs_dir(request.settings) / r) is None for r in rids)]
     return sorted(todo, key=lambda task: -cost(task[1])), runs_of

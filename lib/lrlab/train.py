@@ -133,21 +133,63 @@ def optimizer_and_callbacks(config, optimizer=True):
     return made, rates.keras_callbacks(schedule)
 
 
+def per_tower_rates(optimizer, towers, rates):
+    """`optimizer`, made at rate 1.0, applying each tower's own constant rate to that tower's weights (its update
+    step and, for AdamW, its weight decay): 1.0 × rate is the rate itself, so each tower trains as it would alone.
+    A Keras optimizer takes one rate; this is the one place a model's towers get several."""
+    rate_of = {id(v): float(rate) for tower, rate in zip(towers, rates) for v in tower.trainable_variables}
+
+    class PerTowerRates(type(optimizer)):
+        def build(self, variables):
+            super().build(variables)
+            self._tower_rates = [rate_of[id(v)] for v in variables]
+
+        def _rate(self, variable, learning_rate):
+            return learning_rate * self._tower_rates[self._get_variable_index(variable)]
+
+        def update_step(self, gradient, variable, learning_rate):
+            return super().update_step(gradient, variable, self._rate(variable, learning_rate))
+
+        def _apply_weight_decay(self, variables):
+            if self.weight_decay is None:
+                return
+            for variable in variables:
+                if self._use_weight_decay(variable):
+                    lr = self._rate(variable, keras.ops.cast(self.learning_rate, variable.dtype))
+                    wd = keras.ops.cast(self.weight_decay, variable.dtype)
+                    variable.assign(variable - variable * wd * lr)
+
+    return PerTowerRates.from_config(optimizer.get_config())
+
+
+def tower_rates(configs) -> list | None:
+    """Each run's constant rate when the runs of one model differ in it (train.per_tower_rates), else None."""
+    rates = [c["schedule"].get("lr0") for c in configs]
+    return rates if len(set(rates)) > 1 else None
+
+
 def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
-    """One model holding one tower per configuration, each built from its own seed exactly as it would be alone;
-    the loss is the towers' losses summed, so each tower's gradient is its own run's. One configuration: its
-    network as it is."""
+    """One model holding one tower per configuration, each built from its own seed exactly as it would be alone
+    and fed by its seed's input (towers of one seed see the same batches); the loss is the towers' losses summed,
+    so each tower's gradient is its own run's, and towers that differ in their constant rate each get theirs
+    (per_tower_rates). One configuration: its network as it is."""
     keras.config.set_dtype_policy(configs[0]["precision"])
-    towers, inputs = [], []
+    seeds = list(dict.fromkeys(c["seed"] for c in configs))
+    inputs = [keras.Input(shape=input_shape, name=f"seed_{seed}_images") for seed in seeds]
+    towers = []
     for i, config in enumerate(configs):
         set_seed(config["seed"])
         tower = build_model(config["model"], input_shape=input_shape, n_classes=n_classes)
         if len(configs) > 1:
             tower.name = f"run_{i}"
-            inputs.append(keras.Input(shape=input_shape, name=f"run_{i}_images"))
         towers.append(tower)
-    model = towers[0] if len(configs) == 1 else keras.Model(inputs, {t.name: t(x) for t, x in zip(towers, inputs)})
-    optimizer, _ = optimizer_and_callbacks(configs[0])
+    model = towers[0] if len(configs) == 1 else keras.Model(
+        inputs, {t.name: t(inputs[seeds.index(c["seed"])]) for t, c in zip(towers, configs)})
+    rates = tower_rates(configs)
+    if rates is None:
+        optimizer, _ = optimizer_and_callbacks(configs[0])
+    else:
+        optimizer = per_tower_rates(build_optimizer(configs[0]["optimizer"], 1.0), towers, rates)
 
     def metrics():
         # Keras averages a multi-output model's per-output losses over batches, not images (the last batch is
@@ -165,17 +207,26 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
     return model
 
 
+def on_device(arrays):
+    """The arrays a run is fed, copied to the accelerator once where the backend can keep them there (JAX: Keras
+    then gathers each batch on the device, in the order it would from NumPy), else as they are."""
+    if keras.backend.backend() != "jax":
+        return arrays
+    import jax
+
+    return jax.device_put(arrays)
+
+
 @_process_state_kept()
 def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
-    """Train configurations that differ only in their seed, side by side as one model (independent weights, one
-    graph: fewer, larger steps than one run at a time). Return, per configuration, its history
+    """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
+    side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per configuration, its history
     (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after the last epoch; None
     when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is its share of the
     time (the model's epoch time over the number of runs)."""
     k = len(configs)
     if k > 1 and seed_groups(configs) != [list(range(k))]:
-        raise ValueError("train_runs: only seeds of one configuration that can share a model train together "
-                         "(config.seed_groups)")
+        raise ValueError("train_runs: only runs that can share a model train together (config.seed_groups)")
     if k > 1 and keras.backend.backend() == "torch":
         # Keras's PyTorch data path shuffles from torch's global generator, and trained together the seeds did
         # not reproduce their numbers alone there (they do on TensorFlow and JAX): one at a time on PyTorch
@@ -183,11 +234,12 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     n_classes = len(configs[0]["data"]["classes"])
     x, y = dataset["x_train"], dataset["y_train"]
     model = build_runs_model(configs, x.shape[1:], n_classes, steps_per_execution)
-    orders = [seed_permutation(c["seed"], len(y)) for c in configs]
+    seeds = list(dict.fromkeys(c["seed"] for c in configs))
+    orders = {seed: seed_permutation(seed, len(y)) for seed in seeds}
     prefixes = [""] if k == 1 else [f"run_{i}_" for i in range(k)]
 
-    def feed(xs, ys):  # the model's inputs and targets: the arrays themselves for one run, one per tower for more
-        return (xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)})
+    def feed(xs, ys):  # the model's inputs (one per seed) and targets (one per run), on the device where it can
+        return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
 
     lr_log, timer = LearningRateLog(), EpochTimer()
     epochs = configs[0]["epochs"]
@@ -197,20 +249,23 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])]
     set_seed(SHUFFLE_SEED)
     fit = model.fit(
-        *feed([x[o] for o in orders], [y[o] for o in orders]),
+        *feed([x[orders[seed]] for seed in seeds], [y[orders[c["seed"]]] for c in configs]),
         batch_size=configs[0]["batch_size"], epochs=epochs, shuffle=True,
-        validation_data=feed([dataset["x_val"]] * k, [dataset["y_val"]] * k), validation_batch_size=EVAL_BATCH_SIZE,
-        callbacks=callbacks, verbose=0,
+        validation_data=feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k),
+        validation_batch_size=EVAL_BATCH_SIZE, callbacks=callbacks, verbose=0,
     )
-    test = model.evaluate(*feed([dataset["x_test"]] * k, [dataset["y_test"]] * k), batch_size=EVAL_BATCH_SIZE,
-                          verbose=0, return_dict=True)
+    test = model.evaluate(*feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k),
+                          batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+    # a shared rate is the optimizer's; per-tower rates are the optimizer's (1.0) times each tower's, as float32
+    rates = tower_rates(configs) or [1.0] * k
     results = []
-    for p in prefixes:
+    for p, rate in zip(prefixes, rates):
         logged = {"loss": f"{p}cross_entropy", "accuracy": f"{p}accuracy", "val_loss": f"val_{p}cross_entropy",
                   "val_accuracy": f"val_{p}accuracy"}
         finite = np.isfinite(np.asarray(fit.history[logged["loss"]], dtype=float))
         n = len(finite) if finite.all() else int(np.argmin(finite)) + 1  # where it would have stopped alone
-        history = pd.DataFrame({"epoch": np.arange(1, n + 1), "lr": lr_log.rates[:n]})
+        history = pd.DataFrame({"epoch": np.arange(1, n + 1),
+                                "lr": np.asarray(lr_log.rates[:n]) * float(np.float32(rate))})
         for column, key in logged.items():
             history[column] = np.asarray(fit.history[key][:n], dtype=float)
         history["epoch_time_s"] = np.asarray(timer.seconds[:n]) / k
