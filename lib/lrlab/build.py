@@ -29,7 +29,7 @@ from . import resources
 from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
 from .data import DataError, load_dataset
 from .families import configs as family_configs, cost, custom_preview, notebook_defaults, train_group
-from .machine import configure_process, importable
+from .machine import configure_process, default_jobs, importable
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
 from .store import forget_family, manifest_path, profile_dir, read_summary, remove_abandoned, run_id, runs_dir
@@ -54,8 +54,9 @@ def parse_args(argv):
     parser.add_argument("--only", default="", help=f"comma-separated family notebooks to execute "
                         f"({', '.join(FAMILIES)}; default: the profile's); the report still shows every family of "
                         f"the profile with stored runs")
-    parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
-                        help="seed groups trained at once; the cores are divided between them (default: all cores)")
+    parser.add_argument("--jobs", default="auto",
+                        help="seed groups trained at once; the cores are divided between them (default: one per "
+                             "core; on a GPU machine, as many as its memory holds, two cores each)")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="override a notebook parameter for every notebook that has it (YAML value: "
                              "-p epochs=10 -p seeds=[0,1] -p data_path=/data/cifar-10-python.tar.gz)")
@@ -122,8 +123,8 @@ def check_request(args) -> Request:
     unknown = [n for n in only if n not in FAMILIES]
     if unknown:
         raise InputError(f"unknown notebook {', '.join(unknown)} in --only: choose from {', '.join(FAMILIES)}")
-    jobs = int(args.jobs) if args.jobs.strip().isdigit() else 0
-    if jobs < 1:
+    jobs = int(args.jobs) if args.jobs.strip().isdigit() else 0 if args.jobs.strip() != "auto" else None
+    if jobs == 0:
         raise InputError(f"--jobs {args.jobs!r} is invalid: give a positive integer, e.g. --jobs 2")
     if args.executor not in ("local", "dask"):
         raise InputError(f"--executor {args.executor!r} is invalid: use local or dask")
@@ -164,6 +165,7 @@ def check_request(args) -> Request:
                                  if f in families or manifest_path(settings, f).is_file()]
     if overrides.get("data_path") is not None:
         settings = settings.replace(data_path=overrides["data_path"])
+    jobs = jobs or default_jobs(settings.model)
     return Request(families, jobs, args.executor, args.scheduler, settings, overrides)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .machine import cache_root
+
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
@@ -185,7 +187,7 @@ def load_cifar10(data_path=None, output_dir="outputs", profile="paper", cache_di
             from None
     if data_path != SYNTHETIC:
         verify(path, fingerprint)
-    cache = Path(cache_dir or os.environ.get("LRLAB_CACHE", Path.home() / ".cache" / "lrlab"))
+    cache = Path(cache_dir or cache_root())
     cached = cache / f"cifar10-{fingerprint[:16]}.npz"
     if cached.exists():
         try:

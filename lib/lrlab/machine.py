@@ -3,7 +3,9 @@ versions that decide the numbers (the backend's own, its compiler's, CUDA's wher
 
 import os
 import platform
+import subprocess
 import sys
+from pathlib import Path
 from importlib import metadata
 
 # Packages whose versions a reader needs to repeat a run; those not installed are left out.
@@ -82,6 +84,44 @@ def run_record() -> dict:
             "versions": {k: v for k, v in versions().items() if k in ("tensorflow", "jax", "jaxlib", "torch")}}
 
 
+def cache_root() -> Path:
+    """Where the project keeps what it can make again: decoded datasets, compiled programs ($LRLAB_CACHE)."""
+    return Path(os.environ.get("LRLAB_CACHE", Path.home() / ".cache" / "lrlab"))
+
+
+def gpus() -> list:
+    """The memory of each NVIDIA GPU this machine shows, in GiB, asked of nvidia-smi (no backend loaded: the build
+    sizes its workers before any starts); [] without one."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    try:
+        found = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if found.returncode != 0:
+        return []
+    memory = [int(line) / 1024 for line in found.stdout.split() if line.strip().isdigit()]
+    if visible is not None:  # the GPUs this process may use
+        memory = [m for i, m in enumerate(memory) if str(i) in visible.split(",")]
+    return memory
+
+
+# GPU memory a training worker may take, in GiB, per network (the compiled step, the training set kept on the
+# device for up to 25 runs of a sweep's model, and the backend's own context): generous, not measured yet
+WORKER_GPU_GIB = {"seed_cnn": 4, "vgg_bn": 8}
+
+
+def default_jobs(model, cores=None, gpu_memory=None) -> int:
+    """Worker processes a build runs at once: one per core on a CPU; on GPUs as many as their memory holds
+    (WORKER_GPU_GIB), two cores each at least (one feeds its GPU, the other runs the rest), so that several
+    models' small steps keep a GPU busy where one alone leaves it mostly idle."""
+    cores = cores or os.cpu_count() or 1
+    gpu_memory = gpus() if gpu_memory is None else gpu_memory
+    if not gpu_memory:
+        return cores
+    return max(1, min(cores // 2, sum(int(m // WORKER_GPU_GIB[model]) for m in gpu_memory)))
+
+
 def configure_process(threads=None):
     """Set, before a Keras backend loads in this process, what the backends read from the environment when they
     start: `threads` for every thread pool (several one-thread processes outrun one process with several
@@ -99,6 +139,8 @@ def configure_process(threads=None):
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # TensorFlow: take GPU memory as needed
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices: errors only
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX: the same
+    # JAX: compiled programs kept on disk, so the next worker, and the next build, load them instead of compiling
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache_root() / "jax"))
 
 
 
