@@ -61,7 +61,8 @@ def test_smoke_build_produces_the_report(smoke_build):
     # every run trained once, and only once, though the sweep's 11 default-rate runs belong to two families
     trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
-    assert "Training 55 of 55 runs (0 stored) in 55 seed groups" in result.stdout
+    # 11 sweeps of 3 rates as one model each (the families' default-rate runs among them), 22 runs alone
+    assert "Training 55 of 55 runs (0 stored) in 33 seed groups" in result.stdout
     assert re.search(r"runs 55/55 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
     for name in ("constant", "adaptive", "lr_sensitivity"):
