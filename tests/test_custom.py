@@ -7,6 +7,7 @@ import re
 import sys
 import uuid
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -211,6 +212,9 @@ def test_the_smoke_build_answers_for_a_custom_schedule(smoke_build):
     for text in ("<strong>Your schedule</strong> (SGD, your schedule", "Your schedule or optimizer against the baselines", "verdict after Holm",
                  "epochs to the target: it / yours", "examples.my_code:warmup_then_cosine"):
         assert text in html, text
+    executed = nbformat.read(out / "smoke" / "notebooks" / "custom.ipynb", as_version=4)
+    shown = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(shown) == 2  # the preview, then the curves: a notebook's second figure is shown too
     notebook = (out / "smoke" / "notebooks" / "custom.ipynb").read_text()
     # drawn before training: 2 epochs of 3 steps, where a one-epoch warm-up and its decay end above the first rate
     assert "over 2 epochs of 3 steps: from 0.01 (peak 0.1) to 0.025" in notebook and "rises over the run" in notebook

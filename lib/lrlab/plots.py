@@ -10,6 +10,7 @@ percent, and y-axes fitted to the healthy runs.
 import functools
 import math
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -47,7 +48,12 @@ def _themed(draw):
     def wrapper(*args, **kwargs):
         with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=1.0), \
                 plt.rc_context({"legend.fontsize": 10, "axes.titlesize": 12, "figure.dpi": 100}):
-            return draw(*args, **kwargs)
+            figure = draw(*args, **kwargs)
+            # a backend loaded by this first figure (Jupyter's inline one turns interactive mode on) keeps its
+            # setting: rc_context would restore it to off, and a notebook's next figures would not be shown
+            interactive = matplotlib.is_interactive()
+        matplotlib.interactive(interactive)
+        return figure
     return wrapper
 
 
