@@ -134,28 +134,32 @@ def optimizer_and_callbacks(config, optimizer=True):
 
 
 def per_tower_rates(optimizer, towers, rates):
-    """`optimizer`, made at rate 1.0, applying each tower's own constant rate to that tower's weights (its update
-    step and, for AdamW, its weight decay): 1.0 × rate is the rate itself, so each tower trains as it would alone.
-    A Keras optimizer takes one rate; this is the one place a model's towers get several."""
+    """`optimizer` applying each tower's own constant rate to that tower's weights (its update step and, for AdamW,
+    its weight decay). Each rate is a variable made as Keras makes an optimizer's one, so every tower's update is
+    the very computation it would be alone (a product such as 1.0 × rate, rearranged by the graph optimizer,
+    would round differently). A Keras optimizer takes one rate; this is the one place a model's towers get
+    several. The optimizer's own rate (1.0) is unused."""
     rate_of = {id(v): float(rate) for tower, rate in zip(towers, rates) for v in tower.trainable_variables}
 
     class PerTowerRates(type(optimizer)):
         def build(self, variables):
             super().build(variables)
-            self._tower_rates = [rate_of[id(v)] for v in variables]
-
-        def _rate(self, variable, learning_rate):
-            return learning_rate * self._tower_rates[self._get_variable_index(variable)]
+            made = {}
+            for i, rate in enumerate(sorted(set(rate_of.values()))):
+                made[rate] = keras.Variable(rate, name=f"learning_rate_{i}", dtype=keras.config.floatx(),
+                                            trainable=False, aggregation="only_first_replica")
+                self._track_variable(made[rate])
+            self._tower_rates = [made[rate_of[id(v)]] for v in variables]
 
         def update_step(self, gradient, variable, learning_rate):
-            return super().update_step(gradient, variable, self._rate(variable, learning_rate))
+            return super().update_step(gradient, variable, self._tower_rates[self._get_variable_index(variable)])
 
         def _apply_weight_decay(self, variables):
             if self.weight_decay is None:
                 return
             for variable in variables:
                 if self._use_weight_decay(variable):
-                    lr = self._rate(variable, keras.ops.cast(self.learning_rate, variable.dtype))
+                    lr = keras.ops.cast(self._tower_rates[self._get_variable_index(variable)], variable.dtype)
                     wd = keras.ops.cast(self.weight_decay, variable.dtype)
                     variable.assign(variable - variable * wd * lr)
 
