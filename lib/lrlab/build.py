@@ -123,8 +123,7 @@ def check_request(args) -> Request:
     unknown = [n for n in only if n not in FAMILIES]
     if unknown:
         raise InputError(f"unknown notebook {', '.join(unknown)} in --only: choose from {', '.join(FAMILIES)}")
-    jobs = int(args.jobs) if args.jobs.strip().isdigit() else 0 if args.jobs.strip() != "auto" else None
-    if jobs == 0:
+    if args.jobs.strip() != "auto" and not (args.jobs.strip().isdigit() and int(args.jobs) > 0):
         raise InputError(f"--jobs {args.jobs!r} is invalid: give a positive integer, e.g. --jobs 2")
     if args.executor not in ("local", "dask"):
         raise InputError(f"--executor {args.executor!r} is invalid: use local or dask")
@@ -165,7 +164,7 @@ def check_request(args) -> Request:
                                  if f in families or manifest_path(settings, f).is_file()]
     if overrides.get("data_path") is not None:
         settings = settings.replace(data_path=overrides["data_path"])
-    jobs = jobs or default_jobs(settings.model)
+    jobs = default_jobs(settings.model) if args.jobs.strip() == "auto" else int(args.jobs)
     return Request(families, jobs, args.executor, args.scheduler, settings, overrides)
 
 

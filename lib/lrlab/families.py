@@ -13,7 +13,7 @@ from . import schedules, user_code
 from .config import data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
 from .data import DataError, load_dataset
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
-from .parameters import SETTINGS, ParameterError, notebook_parameters
+from .parameters import SETTINGS, ParameterError, notebook_parameters, resolve_settings
 from .store import claim, read_summary, remove_abandoned, runs_dir, run_id, write_manifest, write_run
 from .summary import summarize_history, summarize_range_test
 
@@ -265,8 +265,7 @@ def against_baselines(schedule=None, optimizer=None, schedule_kwargs=None, optim
     SGD, cosine decay and Adam: what the custom notebook does, from Python. Trains what is not stored (any setting
     of the profile can be overridden: seeds=[0, 1, 2], epochs=10, data_path=...), then returns the verdict
     (lrlab.results.Verdict: `.sentence`, `.table`)."""
-    from .parameters import resolve_settings
-    from .results import custom_verdict, load_runs
+    from .results import custom_verdict, load_runs  # reading runs back: only once they are trained
 
     settings = resolve_settings(profile, output_dir, **settings)
     params = notebook_defaults("custom") | {

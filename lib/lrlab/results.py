@@ -532,13 +532,17 @@ def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> 
                      "failed": failures_among(group["status"])})
     diffs = pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method", "p",
                                         "verdict", "failed"])
+    return _holm_verdicts(diffs, confidence).sort_values("difference", ascending=False, ignore_index=True)
+
+
+def _holm_verdicts(diffs: pd.DataFrame, confidence) -> pd.DataFrame:
+    """`diffs` (one row per `compare`) with Holm's adjusted p over its tested rows (`p_holm`) and the verdict after
+    the correction (`verdict_holm`); a row without a test keeps compare's verdict ("no interval: ...")."""
     if diffs.empty:
         return diffs.assign(p_holm=[], verdict_holm=[])
     holm = with_holm(diffs, confidence)  # its verdicts are "no test" where there is no interval: keep compare's
-    untested = diffs["p"].isna()
-    diffs["p_holm"] = holm["p_holm"]
-    diffs["verdict_holm"] = holm["verdict_holm"].where(~untested, diffs["verdict"])
-    return diffs.sort_values("difference", ascending=False, ignore_index=True)
+    return diffs.assign(p_holm=holm["p_holm"],
+                        verdict_holm=holm["verdict_holm"].where(diffs["p"].notna(), diffs["verdict"]))
 
 
 def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
@@ -855,15 +859,8 @@ def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             continue
         rows.append({"baseline": name, "label": baseline["label"].iloc[0],
                      **compare(runs, yours, baseline["label"].iloc[0], confidence)})
-    diffs = pd.DataFrame(rows, columns=["baseline", "label", "difference", "ci_low", "ci_high", "method", "p",
-                                        "verdict"])
-    tested = diffs["p"].notna()
-    diffs["p_holm"], diffs["verdict_holm"] = math.nan, diffs["verdict"]
-    if tested.any():
-        holm = with_holm(diffs[tested], confidence)
-        diffs.loc[tested, "p_holm"] = holm["p_holm"]
-        diffs.loc[tested, "verdict_holm"] = holm["verdict_holm"]
-    return diffs
+    return _holm_verdicts(pd.DataFrame(rows, columns=["baseline", "label", "difference", "ci_low", "ci_high",
+                                                      "method", "p", "verdict"]), confidence)
 
 
 def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:

@@ -120,17 +120,25 @@ def _process_state_kept():
         np.random.set_state(numpy_state)
 
 
-def optimizer_and_callbacks(config, optimizer=True):
-    """A run's optimizer (None when not asked for) and the callbacks that set its rate during `fit`: the project's
-    schedules and optimizers, or the user's own (lrlab.user_code)."""
-    schedule, spec = config["schedule"], config["optimizer"]
-    rates = user_code if schedule["name"] == "custom" else schedules
-    if not optimizer:
-        return None, rates.keras_callbacks(schedule)
-    learning_rate = rates.keras_learning_rate(schedule)
-    made = user_code.build_optimizer(spec, learning_rate) if spec["name"] == "custom" else \
-        build_optimizer(spec, learning_rate)
-    return made, rates.keras_callbacks(schedule)
+def _rates_of(schedule):
+    """Where a schedule's Keras objects come from: the project's schedules, or the user's code (lrlab.user_code)."""
+    return user_code if schedule["name"] == "custom" else schedules
+
+
+def rate_callbacks(config) -> list:
+    """The callbacks that set a run's rate during `fit` (per-epoch schedules, ReduceLROnPlateau, the user's)."""
+    return _rates_of(config["schedule"]).keras_callbacks(config["schedule"])
+
+
+def runs_optimizer(configs, towers):
+    """The optimizer of a model of `configs`: the run's own (the project's or the user's, at its schedule's rate),
+    or, where the runs differ in their constant rate, one that gives each tower its own (per_tower_rates)."""
+    schedule, spec = configs[0]["schedule"], configs[0]["optimizer"]
+    rates = tower_rates(configs)
+    if rates is not None:
+        return per_tower_rates(build_optimizer(spec, 1.0), towers, rates)
+    learning_rate = _rates_of(schedule).keras_learning_rate(schedule)
+    return (user_code.build_optimizer if spec["name"] == "custom" else build_optimizer)(spec, learning_rate)
 
 
 def per_tower_rates(optimizer, towers, rates):
@@ -189,11 +197,7 @@ def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
         towers.append(tower)
     model = towers[0] if len(configs) == 1 else keras.Model(
         inputs, {t.name: t(inputs[seeds.index(c["seed"])]) for t, c in zip(towers, configs)})
-    rates = tower_rates(configs)
-    if rates is None:
-        optimizer, _ = optimizer_and_callbacks(configs[0])
-    else:
-        optimizer = per_tower_rates(build_optimizer(configs[0]["optimizer"], 1.0), towers, rates)
+    optimizer = runs_optimizer(configs, towers)
 
     def metrics():
         # Keras averages a multi-output model's per-output losses over batches, not images (the last batch is
@@ -224,8 +228,8 @@ def on_device(arrays):
 @_process_state_kept()
 def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
-    side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per configuration, its history
-    (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after the last epoch; None
+    side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per
+    configuration, its history (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after the last epoch; None
     when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is its share of the
     time (the model's epoch time over the number of runs)."""
     k = len(configs)
@@ -247,7 +251,7 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
 
     lr_log, timer = LearningRateLog(), EpochTimer()
     epochs = configs[0]["epochs"]
-    callbacks = optimizer_and_callbacks(configs[0], optimizer=False)[1] + [
+    callbacks = rate_callbacks(configs[0]) + [
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])]
@@ -260,7 +264,8 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     )
     test = model.evaluate(*feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k),
                           batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
-    # a shared rate is the optimizer's; per-tower rates are the optimizer's (1.0) times each tower's, as float32
+    # the logged rate is the optimizer's: each run's own, or with per-tower rates its unused 1.0, so times each
+    # tower's rate as float32 (what a run alone logs)
     rates = tower_rates(configs) or [1.0] * k
     results = []
     for p, rate in zip(prefixes, rates):
