@@ -14,7 +14,7 @@ import pytest
 
 import lrlab
 from lrlab import families, results, user_code
-from lrlab.config import seed_groups
+from lrlab.config import run_label, seed_groups
 from lrlab.parameters import ParameterError, resolve_settings
 from lrlab.store import run_id
 from lrlab.user_code import UserCodeError
@@ -153,7 +153,7 @@ def test_a_custom_schedule_trains_as_the_rate_it_previews(tmp_path):
     preview = families.custom_preview(settings, dataset, params)
     per_epoch = config["schedule"]["steps_per_epoch"]
     assert history["lr"].to_numpy() == pytest.approx(preview.rates["lr"].to_numpy()[::per_epoch], rel=1e-5)
-    assert "your optimizer" in config["label"] and "your schedule" in config["label"]
+    assert "your optimizer" in run_label(config) and "your schedule" in run_label(config)
 
 
 def _runs(yours, constant, cosine, adam, epochs_to=(2, 3, 2, 1)):
@@ -186,7 +186,7 @@ def test_the_verdict_answers_in_one_sentence_from_paired_differences(yours, sent
     runs, histories = _runs(yours, [0.65, 0.655, 0.66], [0.70, 0.715, 0.71], [0.75, 0.76, 0.77])
     verdict = results.custom_verdict(runs, histories)
     assert re.search(sentence, verdict.sentence), verdict.sentence
-    assert "after Holm's correction over the 3 comparisons" in verdict.sentence
+    assert "each verdict read from its simultaneous interval over the 3 comparisons" in verdict.sentence
     assert "It first reached the target" in verdict.sentence
     diffs = verdict.differences.set_index("baseline")
     assert diffs.loc["constant-rate SGD", "difference"] == pytest.approx(100 * (np.mean(yours) - 0.655))
@@ -209,7 +209,7 @@ def test_the_smoke_build_answers_for_a_custom_schedule(smoke_build):
     yours = json.loads((out / "smoke" / "runs" / manifest["run_ids"][0] / "config.json").read_text())
     assert yours["schedule"]["function"] == "examples.my_code:warmup_then_cosine"
     html = (out / "smoke" / "report.html").read_text()
-    for text in ("<strong>Your schedule</strong> (SGD, your schedule", "Your schedule or optimizer against the baselines", "verdict after Holm",
+    for text in ("<strong>Your schedule</strong> (SGD, your schedule", "Your schedule or optimizer against the baselines", "verdict (corrected)",
                  "epochs to the target: it / yours", "examples.my_code:warmup_then_cosine"):
         assert text in html, text
     executed = nbformat.read(out / "smoke" / "notebooks" / "custom.ipynb", as_version=4)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lrlab.config import PROFILES
+from lrlab.config import PROFILES, run_label
 from lrlab.families import adaptive_configs, sgd_configs
 from lrlab.parameters import ParameterError, check_parameter, resolve_settings
 from lrlab.models import build_model
@@ -81,7 +81,7 @@ def test_adaptive_settings_reach_keras():
     hyper = {"adam_lr": 0.002, "adam_beta_1": 0.8, "adam_beta_2": 0.99, "adam_epsilon": 1e-7,
              "adadelta_lr": 1.0, "adadelta_rho": 0.9, "adadelta_epsilon": 1e-6}
     adam, adadelta = adaptive_configs(["adam", "adadelta"], s, _dataset(), **hyper)
-    assert adam["schedule"] == {"name": "constant", "lr0": 0.002} and adam["label"] == "Adam (lr=0.002)"
+    assert adam["schedule"] == {"name": "constant", "lr0": 0.002} and run_label(adam) == "Adam (lr=0.002)"
     opt = build_optimizer(adam["optimizer"], 0.002)
     assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.8, 0.99, 1e-7)
     opt = build_optimizer(adadelta["optimizer"], 1.0)

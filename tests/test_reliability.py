@@ -104,9 +104,12 @@ def test_a_label_with_script_renders_as_text(tmp_path):
     out = tmp_path / "smoke"
     run = out / "runs" / "constant-sgd-seed0-evil"
     run.mkdir(parents=True)
-    label = '<script>alert("x")</script>'
-    config = {"family": "constant", "label": label, "model": "seed_cnn", "optimizer": {"name": "sgd", "momentum": 0.0},
-              "schedule": {"name": "constant", "lr0": 0.1}, "epochs": 2, "batch_size": 64, "seed": 0,
+    # a label is derived from the configuration: the user's schedule's arguments are shown in it
+    schedule = {"name": "custom", "function": "m:f", "kwargs": {"note": '<script>alert("x")</script>'},
+                "source_sha256": "0", "returns": "schedule", "lr0": 0.1, "epochs": 2, "steps_per_epoch": 1,
+                "total_steps": 2}
+    config = {"family": "constant", "numerics": 2, "model": "seed_cnn", "optimizer": {"name": "sgd", "momentum": 0.0},
+              "schedule": schedule, "epochs": 2, "batch_size": 64, "seed": 0,
               "data": {"fingerprint": "f", "classes": [3, 5], "protocol": "seed", "n_train": 10, "n_validation": 4}}
     (run / "config.json").write_text(json.dumps(config))
     (run / "history.csv").write_text("epoch,lr,loss,accuracy,val_loss,val_accuracy,epoch_time_s\n"

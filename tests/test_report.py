@@ -5,6 +5,7 @@ import base64
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,24 +14,79 @@ import pytest
 from lrlab import health, plots, report, results, schedules
 
 
-def history(val_accuracy, loss=None):
-    n = len(val_accuracy)
-    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss if loss is not None else np.full(n, 0.6),
-                         "val_accuracy": val_accuracy})
+def history(accuracy, loss, val_accuracy=None):
+    n = len(accuracy)
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss, "accuracy": accuracy,
+                         "val_accuracy": val_accuracy if val_accuracy is not None else np.full(n, 0.5)})
 
 
-def test_the_chance_threshold_is_three_standard_errors_of_guessing():
-    assert health.chance_threshold(2, 2000) == pytest.approx(0.5 + 3 * math.sqrt(0.25 / 2000))
-    assert health.chance_threshold(10, 10000) == pytest.approx(0.1 + 3 * math.sqrt(0.09 / 10000))
+def test_the_learning_line_is_derived_from_the_training_set_and_the_noise_of_a_guess():
+    # three standard errors of a guess above chance, and the loss of a calibrated classifier at that accuracy
+    assert health.evidence_accuracy(2, 8000) == pytest.approx(0.5 + 3 * math.sqrt(0.25 / 8000))
+    a = 0.5 + 3 * math.sqrt(0.25 / 8000)
+    assert health.learned_loss(2, 8000) == pytest.approx(-a * math.log(a) - (1 - a) * math.log(1 - a))
+    assert health.learned_loss(2, 8000) == pytest.approx(0.692585, abs=1e-6)  # 0.00056 below ln 2
+    a10 = 0.1 + 3 * math.sqrt(0.09 / 40000)
+    assert health.learned_loss(10, 40000) == pytest.approx(-a10 * math.log(a10) - (1 - a10) * math.log((1 - a10) / 9))
+    assert health.learned_loss(10, 40000) < health.guessing_loss(10) == pytest.approx(math.log(10))
+    # fewer images, more noise: the line sits further below guessing
+    assert health.learned_loss(2, 160) < health.learned_loss(2, 8000) < math.log(2)
 
 
-@pytest.mark.parametrize("accuracies,loss,status", [
-    ([0.50, 0.51, 0.53], None, "stuck"),  # never above 53.35%
-    ([0.50, 0.54, 0.50], None, "completed"),  # learned once, then fell back: a result, not a failure to learn
-    ([0.60, 0.70, 0.72], [0.6, float("nan"), float("nan")], "diverged"),
+GUESS = [0.6931, 0.6930, 0.6929]
+LEARNS = [0.6900, 0.6500, 0.6000]
+
+
+@pytest.mark.parametrize("accuracy,loss,val_accuracy,status", [
+    # guessing on training for every epoch; one lucky validation epoch at 54% changes nothing
+    ([0.50, 0.51, 0.51], GUESS, [0.50, 0.54, 0.53], "did_not_learn"),
+    ([0.55, 0.62, 0.68], LEARNS, None, "completed"),
+    # a slow learner: training accuracy 53.5%, loss 0.6912, still well clear of the line
+    ([0.51, 0.52, 0.535], [0.6930, 0.6921, 0.6912], None, "completed"),
+    ([0.55, 0.60, 0.50], [0.69, 0.66, 0.6952], None, "collapsed"),  # learned, then back at chance
+    # the loss dips below the line while the accuracy says guessing (confident on a few images): not learning
+    ([0.505, 0.508, 0.509], [0.6921, 0.6920, 0.6921], None, "did_not_learn"),
+    ([0.60, 0.70, 0.72], [0.6, float("nan"), float("nan")], None, "diverged"),
 ])
-def test_a_run_is_stuck_diverged_or_healthy_from_its_history(accuracies, loss, status):
-    assert health.run_status(history(accuracies, loss), n_classes=2, n_validation=2000) == status
+def test_a_run_learned_fell_back_did_not_learn_or_diverged_from_its_training(accuracy, loss, val_accuracy, status):
+    assert health.run_status(history(accuracy, loss, val_accuracy), n_classes=2, n_train=8000) == status
+
+
+PUBLISHED = pd.read_csv(Path(__file__).parent / "fixtures" / "published_histories.csv.gz")
+
+
+def _published_status(report, run_id_end):
+    runs = PUBLISHED[(PUBLISHED["report"] == report) & PUBLISHED["run_id"].str.endswith(run_id_end)]
+    assert runs["run_id"].nunique() == 1
+    return health.run_status(runs, 2, int(runs["n_train"].iloc[0]))
+
+
+@pytest.mark.parametrize("run_id_end,status", [
+    ("e46d75d292df", "did_not_learn"),  # time-based decay seed 2: loss 0.693 all along, one validation epoch 54.5%
+    ("00cbf59287ef", "collapsed"),  # SGD+Nesterov at 0.1 seed 0: ends at exactly 50.0%
+    ("8810ff0ac4be", "did_not_learn"),  # SGD+momentum at 0.0316 seed 3: ends at exactly 50.0%
+    ("9e8eb1cd4a41", "completed"),  # the sweep's slow learners at low rates keep their accuracy (57.8%)
+    ("c552c27a1e49", "completed"),
+    ("e7d4afdff244", "completed"),
+    ("3a5ae077870d", "completed"),
+])
+def test_the_rule_on_the_published_study_runs(run_id_end, status):
+    assert _published_status("study", run_id_end) == status
+
+
+def test_the_rule_on_every_published_run():
+    """Every run the two published reports show: those the old rule called stuck stay failed, and the only runs
+    whose verdict changes are the four above that never learned or fell back, all published as healthy."""
+    changed = []
+    for (report_name, rid), runs in PUBLISHED.groupby(["report", "run_id"]):
+        status = health.run_status(runs, 2, int(runs["n_train"].iloc[0]))
+        published = runs["published_status"].iloc[0]
+        if (status == "completed") != (published == "completed"):
+            changed.append((rid[-12:], published, status))
+    assert sorted(changed) == sorted([("e46d75d292df", "completed", "did_not_learn"),
+                                      ("c5a78d7831e7", "completed", "did_not_learn"),
+                                      ("8810ff0ac4be", "completed", "did_not_learn"),
+                                      ("00cbf59287ef", "completed", "collapsed")])
 
 
 def runs_table(rows):
@@ -48,25 +104,25 @@ def exponential_stuck_on_two_seeds():
     return runs_table(
         [("constant", "SGD const", s, a, "completed", "sgd", "constant", 10) for s, a in enumerate([0.70, 0.72, 0.71])]
         + [("exponential_decay", "SGD exp", s, a, st, "sgd", "exponential_decay", 9)
-           for s, (a, st) in enumerate([(0.50, "stuck"), (0.82, "completed"), (0.50, "stuck")])]
+           for s, (a, st) in enumerate([(0.50, "did_not_learn"), (0.82, "completed"), (0.50, "did_not_learn")])]
         + [("adaptive", "Adam", s, a, "completed", "adam", "constant", 8) for s, a in enumerate([0.74, 0.75, 0.76])])
 
 
-def test_stuck_seeds_are_counted_beside_the_healthy_mean_never_in_it():
+def test_failed_seeds_are_counted_beside_the_healthy_mean_never_in_it():
     runs = exponential_stuck_on_two_seeds()
     table = results.summary_table(runs)
     assert table["configuration"].tolist() == ["Adam", "SGD const", "SGD exp"]  # failed last
     row = table.set_index("configuration").loc["SGD exp"]
-    assert row["final_mean"] == pytest.approx(0.82) and row["stuck"] == 2 and row["healthy"] == 1
+    assert row["final_mean"] == pytest.approx(0.82) and row["did_not_learn"] == 2 and row["healthy"] == 1
     shown = results.format_summary(table).set_index("configuration")
-    assert shown.loc["SGD exp", "failed seeds"] == "2 of 3 seeds stuck at chance"
+    assert shown.loc["SGD exp", "failed seeds"] == "2 of 3 seeds did not learn"
     assert shown.loc["Adam", "first epoch's extra seconds (compiling)"] == "3.0"
     assert "each run's share" in " ".join(shown.columns)  # seeds trained together: the seconds are a share
     ranks = results.rank_table(runs)
     assert ranks["rank"].tolist() == ["1", "2", "–"]
     text = results.conclusions(table, runs)
-    assert "  - SGD exp: 2 of 3 seeds stuck at chance; on the healthy seed: 82.0% (1 seed)" in text
-    assert "Earliest peak among the healthy configurations:** Adam" in text  # a stuck run's "peak" is no merit
+    assert "  - SGD exp: 2 of 3 seeds did not learn; on the healthy seed: 82.0% (1 seed)" in text
+    assert "Earliest peak among the healthy configurations:** Adam" in text  # a failed run's "peak" is no merit
 
 
 def test_in_short_gives_the_answer_with_intervals_and_names_the_failures():
@@ -75,9 +131,10 @@ def test_in_short_gives_the_answer_with_intervals_and_names_the_failures():
     assert text.startswith("- **Best configuration:** Adam: 75.0% (95% CI 72.5 to 77.5, 3 seeds)")
     assert "(chance: 50%)" in text
     # paired differences to constant: Adam − const = 0.04, 0.03, 0.05
-    assert "  - Adaptive methods: +4.0 points (95% CI +1.5 to +6.5; Holm-adjusted p 0.020), **clearly better**" in text
-    assert "  - Exponential decay: +11.0 points (no interval: fewer than two healthy seeds); 2 of 3 seeds stuck" in text
-    assert "- **Failed runs:** 2 of 9:\n  - SGD exp: 2 of 3 seeds stuck at chance" in text
+    assert ("  - Adaptive methods: +4.0 points (95% simultaneous CI +1.5 to +6.5, Bonferroni over 1 comparison; ahead "
+            "on 3 of 3 seeds), **clearly better**") in text
+    assert "  - Exponential decay: +11.0 points (no interval: fewer than two healthy seeds); 2 of 3 seeds did not learn" in text
+    assert "- **Failed runs:** 2 of 9:\n  - SGD exp: 2 of 3 seeds did not learn" in text
     assert "Budget" not in text  # best epochs 8–10 of 15: not still improving
 
 

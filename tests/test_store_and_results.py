@@ -153,8 +153,9 @@ def test_summary_table_and_conclusions_follow_the_numbers():
     text = conclusions(table, runs)
     # paired by seed: differences 0.10, 0.09, 0.11 → mean 10 points, t-interval ± 2.48 points
     assert "Adam with 81.0% (95% CI 78.5 to 83.5, 3 seeds)" in text
-    assert ("**Clearly better than constant-rate SGD** (SGD const) after Holm's correction for 1 comparisons, 1 of 1:"
-            "\n  - Adam: +10.0 points (95% CI +7.5 to +12.5; Holm-adjusted p 0.003)") in text
+    assert ("**Clearly better than constant-rate SGD** (SGD const) after the correction for 1 comparison, 1 of 1:"
+            "\n  - Adam: +10.0 points (95% simultaneous CI +7.5 to +12.5, Bonferroni over 1 comparison; ahead on 3 "
+            "of 3 seeds), **clearly better**") in text
     shown = format_summary(table)
     assert shown.loc[0, "final val. accuracy % (mean ± std [95% CI], healthy seeds)"].startswith("81.0 ± 1.0 [78.5, 83.5]")
     assert shown.loc[0, "failed seeds"] == "none"
@@ -164,7 +165,7 @@ def test_overlapping_intervals_are_called_unclear():
     runs = _runs([("constant", "SGD", s, a, a, 10) for s, a in enumerate([0.70, 0.80, 0.75])] +
                  [("adaptive", "Adam", s, a, a, 10) for s, a in enumerate([0.72, 0.81, 0.76])])
     text = conclusions(summary_table(runs), runs)
-    assert "No clear difference from constant-rate SGD** after Holm's correction, 1 of 1:\n  - Adam: +1.3" in text
+    assert "No clear difference from constant-rate SGD** after the correction, 1 of 1:\n  - Adam: +1.3" in text
     assert "clearly" not in text.lower().replace("no clear", "")
 
 

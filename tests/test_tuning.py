@@ -1,5 +1,5 @@
 """Tuning effort (expected best after k trials), the learning-rate finder's rules against the sweep, and the
-statistics behind every verdict (scipy intervals, Holm's correction)."""
+statistics behind every verdict (scipy intervals, simultaneous intervals)."""
 
 import itertools
 import math
@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lrlab import tuning
-from lrlab.statistics import holm, paired_difference, with_holm
+from lrlab.statistics import paired_difference, simultaneous_interval, with_correction
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -59,35 +60,71 @@ def test_tuning_curves_per_seed_and_their_mean_with_a_diverged_run_at_chance():
     assert sgd.loc[3, "low"] >= 0.8 and sgd.loc[3, "high"] <= 0.84  # resampled means of three seeds' bests
 
 
-def test_effort_comparisons_are_paired_by_seed_and_holm_corrected():
+def test_effort_comparisons_are_paired_by_seed_and_corrected():
     per_seed = pd.DataFrame([{"optimizer": o, "seed": s, "k": k, "expected_best": base + 0.01 * k + 0.001 * s * (o == "adam")}
                              for o, base in (("sgd", 0.7), ("adam", 0.75), ("sgd_momentum", 0.7))
                              for s in range(4) for k in (1, 2, 3)])
     table = tuning.effort_comparisons(per_seed, ks=(1, None))
     adam = table[(table["configuration"] == "Adam") & (table["k"] == "1")].iloc[0]
     assert adam["test"] == "paired" and adam["difference"] == pytest.approx(5.15)  # points
-    assert adam["verdict"] == adam["verdict_holm"] == "clearly better"
+    assert adam["verdict"] == adam["verdict_adj"] == "clearly better" and adam["wins"] == adam["pairs"] == 4
     momentum = table[(table["configuration"] == "SGD+momentum") & (table["against"] == "SGD")].iloc[0]
     assert momentum["verdict"] == "no clear difference" and momentum["p"] == 1.0  # identical on every seed
-    assert set(table["k"]) == {"1", "whole grid"} and (table["p_holm"] >= table["p"]).all()
+    assert set(table["k"]) == {"1", "whole grid"} and (table["p_adj"] >= table["p"]).all()
+    assert ((table["ci_low_adj"] <= table["ci_low"]) & (table["ci_high_adj"] >= table["ci_high"])).all()
 
 
-def test_holm_on_a_textbook_example():
-    # Holm (1979) step-down at 0.05: sorted 0.005, 0.01, 0.03, 0.04 against 0.05/4, 0.05/3, 0.05/2, 0.05/1
-    reject, adjusted = holm([0.01, 0.04, 0.03, 0.005, math.nan])
-    assert reject.tolist() == [True, False, False, True, False]
-    np.testing.assert_allclose(adjusted[:4], [0.03, 0.06, 0.06, 0.02])
-    assert math.isnan(adjusted[4])
-    table = with_holm(pd.DataFrame({"difference": [1.0, -2.0, 0.5], "p": [0.02, 0.03, 0.04]}))
-    # each p below 0.05 on its own; after Holm (0.06, 0.06, 0.06) none is
+def _comparisons(a_minus_b):
+    """with_correction's input from paired samples: {name: (a, b)} over the same seeds."""
+    rows = []
+    for a, b in a_minus_b:
+        rows.append(paired_difference(pd.Series(a), pd.Series(b)))
+    return pd.DataFrame(rows)
+
+
+def test_bonferroni_intervals_on_a_worked_example():
+    # three paired comparisons over 4 seeds, each clear on its own; the first not once corrected for three
+    table = with_correction(_comparisons([([0.71, 0.73, 0.72, 0.75], [0.70, 0.70, 0.70, 0.70]),
+                                          ([0.60, 0.62, 0.61, 0.66], [0.65, 0.66, 0.67, 0.68]),
+                                          ([0.80, 0.85, 0.90, 0.95], [0.70, 0.71, 0.72, 0.74])]))
+    p = table["p"].to_numpy()
+    np.testing.assert_allclose(table["p_adj"], np.minimum(1, 3 * p))
+    # the simultaneous interval is the t-interval at level 1 - 0.05/3: t(1 - 0.05/6, 3) = 4.8567 standard errors
+    d, se = table.loc[0, "difference"], table.loc[0, "se"]
+    assert table.loc[0, "ci_low_adj"] == pytest.approx(d - 4.8567 * se, abs=1e-5)
+    assert table.loc[0, "ci_low"] == pytest.approx(d - 3.1824 * se, abs=1e-5)  # t(0.975, 3) on its own
+    assert table["family_size"].iloc[0] == 3
     assert table["verdict"].tolist() == ["clearly better", "clearly worse", "clearly better"]
-    assert table["verdict_holm"].tolist() == ["no clear difference"] * 3
+    assert table["verdict_adj"].tolist() == ["no clear difference", "clearly worse", "clearly better"]
+    assert table.loc[0, "p"] < 0.05 < table.loc[0, "p_adj"] and table.loc[1, "p_adj"] < 0.05
+    # a comparison picked after looking among m = 88 pairs: the same arithmetic with m
+    picked = with_correction(table.iloc[[2]], m=88)
+    assert picked["family_size"].iloc[0] == 88
+    assert picked["ci_low_adj"].iloc[0] == pytest.approx(simultaneous_interval(
+        table.loc[2, "difference"], table.loc[2, "se"], 3, 88)[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.4, 0.9), min_size=5, max_size=5),
+                          st.floats(-0.05, 0.05)), min_size=1, max_size=8))
+def test_every_verdict_agrees_with_the_interval_beside_it(samples):
+    """On any family: clear after the correction exactly when the simultaneous interval excludes zero, which is
+    exactly when the adjusted p is below 0.05; and on its own, the same with the plain interval."""
+    rows = [(np.array(a) + shift + np.linspace(0, 0.01, 5), np.array(a)) for a, shift in samples]
+    table = with_correction(_comparisons(rows))
+    for _, r in table.iterrows():
+        excludes = r["ci_low_adj"] > 0 or r["ci_high_adj"] < 0
+        assert (r["verdict_adj"] != "no clear difference") == excludes
+        if r["se"] > 0 and abs(r["p_adj"] - 0.05) > 1e-9:
+            assert excludes == (r["p_adj"] < 0.05)
+        assert (r["verdict"] != "no clear difference") == (r["ci_low"] > 0 or r["ci_high"] < 0)
 
 
 def test_paired_difference_without_spread_is_exact():
     a = pd.Series([0.8, 0.9], index=[0, 1])
     assert paired_difference(a, a - 0.1) == pytest.approx(
-        {"difference": 0.1, "ci_low": 0.1, "ci_high": 0.1, "p": 0.0, "method": "paired"})
+        {"difference": 0.1, "ci_low": 0.1, "ci_high": 0.1, "p": 0.0, "method": "paired", "se": 0.0, "df": 1,
+         "wins": 2, "pairs": 2})
     assert paired_difference(a, a)["p"] == 1.0
 
 
@@ -167,7 +204,7 @@ def test_budget_table_ranks_each_budget_and_pairs_each_gain_by_seed():
     at = table.set_index(["method", "epochs"])
     assert at.loc[("Adam", 15), "rank"] == 1 and at.loc[("constant rate", 45), "rank"] == 1
     assert at.loc[("constant rate", 45), "gain"] == pytest.approx(6.2)  # 6 points + the seeds' 0, 0.2, 0.4
-    assert at.loc[("constant rate", 45), "verdict_holm"] == "clearly better"
+    assert at.loc[("constant rate", 45), "verdict_adj"] == "clearly better"
     assert at.loc[("step decay", 45), "gain"] == pytest.approx(0.2)
     text = budget_conclusions(table)
     assert "the best at 15 epochs is Adam (70.0%), at 45 epochs constant rate (72.2%)" in text

@@ -32,7 +32,7 @@ from .families import configs as family_configs, cost, custom_preview, notebook_
 from .machine import configure_process, default_jobs, importable
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
-from .store import forget_family, manifest_path, profile_dir, read_summary, remove_abandoned, run_id, runs_dir
+from .store import forget_family, manifest_path, profile_dir, migrate, read_summary, remove_abandoned, run_id, runs_dir
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -468,6 +468,7 @@ def build(args) -> int:
     report.unlink(missing_ok=True)  # only a finished build leaves a report behind
     if runs_dir(settings).is_dir():
         remove_abandoned(runs_dir(settings))
+        migrate(runs_dir(settings))
     start, log = time.perf_counter(), out / "notebooks" / "kernels.log"
     log.unlink(missing_ok=True)
     print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {request.jobs} "

@@ -10,11 +10,12 @@ import contextlib
 import time
 
 from . import schedules, user_code
-from .config import data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
+from .config import NUMERICS_VERSION, data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
 from .data import DataError, load_dataset
-from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
+from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE
+from .health import FAILURE_TEXT
 from .parameters import SETTINGS, ParameterError, notebook_parameters, resolve_settings
-from .store import claim, read_summary, remove_abandoned, runs_dir, run_id, write_manifest, write_run
+from .store import claim, migrate, read_summary, remove_abandoned, runs_dir, run_id, write_manifest, write_run
 from .summary import summarize_history, summarize_range_test
 
 
@@ -73,7 +74,7 @@ def range_test_configs(optimizers, momentum, range_min, range_max, range_test_st
     for name in optimizers:
         optimizer_specs.append({"name": name} | {k: float(v) for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"})
     return [{
-        "kind": "lr_range_test", "family": "lr_range_test", "label": DISPLAY_NAMES[spec["name"]],
+        "kind": "lr_range_test", "family": "lr_range_test", "numerics": NUMERICS_VERSION,
         "model": settings.model, "precision": settings.precision, "optimizer": spec,
         "range": {"min": float(range_min), "max": float(range_max), "steps": range_test_steps},
         "data": data_config(settings, dataset), "batch_size": settings.batch_size, "seed": seed,
@@ -235,12 +236,12 @@ def _train(configs, dataset, settings, rids, log):
         share = (time.perf_counter() - start) / len(configs)  # runs trained together share the time equally
         histories = [history for history, _ in trained]
         data = configs[0]["data"]
-        summaries = [summarize_history(history, share, test, len(data["classes"]), data["n_validation"])
+        summaries = [summarize_history(history, share, test, len(data["classes"]), data["n_train"])
                      | {"trained_together": len(configs)} for history, test in trained]
     for config, rid, history, summary in zip(configs, rids, histories, summaries):
         write_run(config, rid, history, summary, settings)
-        note = {"diverged": " (diverged: the loss became NaN)", "stuck": " (stuck: never clearly above chance)"}
-        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + note.get(summary["status"], ""))
+        failed = FAILURE_TEXT.get(summary["status"])
+        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + (f" ({failed})" if failed else ""))
 
 
 def run(family, settings, params, dataset=None, log=print) -> list:
@@ -249,6 +250,7 @@ def run(family, settings, params, dataset=None, log=print) -> list:
     dataset = dataset or _dataset(settings)
     if runs_dir(settings).is_dir():
         remove_abandoned(runs_dir(settings))
+        migrate(runs_dir(settings), log)
     family_configs = configs(family, settings, dataset, params)
     runs = [None] * len(family_configs)
     for group in seed_groups(family_configs):

@@ -122,7 +122,7 @@ def _draw(ax, history, x, y, colour, name, baseline=False):
 
 
 def _fit_y(ax, history, y):
-    """The y-axis spans the healthy runs (a stuck or exploding seed must not squeeze the others into a strip)."""
+    """The y-axis spans the healthy runs (a failed or exploding seed must not squeeze the others into a strip)."""
     values = _scale(y) * history.loc[history["status"] == HEALTHY, y].dropna()
     if values.empty:
         return
@@ -326,7 +326,7 @@ def family_figure(histories, title):
 @_themed
 def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
     """Every seed's final validation accuracy per configuration: a box over the healthy seeds, a dot per healthy
-    seed, a cross per stuck one; best mean first. Diverged seeds have no accuracy and are counted in the caption."""
+    seed, a cross per failed one; best mean first. Diverged seeds have no accuracy and are counted in the caption."""
     data = runs[runs["final_val_accuracy"].notna()]
     if data.empty:
         return _nothing_to_draw(title, "no seed finished without diverging")
@@ -355,8 +355,8 @@ def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
         ax.scatter(rows["accuracy"][~ok] if edge is None else np.full((~ok).sum(), edge), i + jitter[~ok], s=40,
                    marker="x", color="#b00020", zorder=3, label="failed" if (~ok).any() else None, clip_on=False)
     if not failed.empty:
-        text = ("a failed seed (stuck at chance)" if edge is None else
-                f"a failed seed (stuck at chance: {failed['accuracy'].min():.1f}–{failed['accuracy'].max():.1f}%), "
+        text = ("a failed seed (did not learn)" if edge is None else
+                f"a failed seed (did not learn: {failed['accuracy'].min():.1f}–{failed['accuracy'].max():.1f}%), "
                 f"drawn at the left edge")
         ax.legend(ax.get_legend_handles_labels()[0][:1], [text], loc="upper center",
                   bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)), fontsize=9, frameon=False)

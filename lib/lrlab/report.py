@@ -12,7 +12,7 @@ import pandas as pd
 from . import machine
 from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
 from .data import is_official
-from .health import chance_threshold, failure_counts
+from .health import FAILURE_TEXT, evidence_accuracy, failure_counts, guessing_loss, learned_loss
 from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
 
 
@@ -136,7 +136,7 @@ def caption(what: str, runs) -> str:
     """A curves figure's caption: what is shown, over how many seeds, what the lines are, the validation set."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
     return (f"{what} Thin lines: each of the {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; bold: their mean "
-            f"over the healthy seeds; dotted: a failed seed (stuck at chance or diverged), left out of the mean. "
+            f"over the healthy seeds; dotted: a failed seed (did not learn, fell back to chance or diverged), left out of the mean. "
             f"Validation set: {_validation(runs)}.")
 
 
@@ -150,12 +150,15 @@ def failure_rule(runs) -> str:
     if runs.empty:
         return ""
     first = runs.iloc[0]
-    threshold = chance_threshold(int(first["n_classes"]), int(first["n_validation"]))
-    return (f"**Failed runs.** A run is *diverged* when its training loss became NaN, and *stuck* when its "
-            f"validation accuracy never rose clearly above chance: no epoch above {100 * threshold:.1f}% (chance "
-            f"{100 / first['n_classes']:.0f}% plus three standard errors of guessing on "
-            f"{int(first['n_validation']):,} validation images). Failed runs are counted beside every mean and "
-            f"never averaged in: means, intervals, rankings and differences use the healthy seeds.")
+    n_classes, n_train = int(first["n_classes"]), int(first["n_train"])
+    return (f"**Failed runs.** A run *did not learn* when no epoch of its training showed learning: training "
+            f"accuracy at least {100 * evidence_accuracy(n_classes, n_train):.1f}% (chance, "
+            f"{100 / n_classes:.0f}%, plus three standard errors of guessing on {n_train:,} training images) with a "
+            f"training loss below {learned_loss(n_classes, n_train):.5f} (what a calibrated classifier of that "
+            f"accuracy scores; guessing scores ln {n_classes} = {guessing_loss(n_classes):.5f}). It *fell back to "
+            f"chance* when it learned but its last epoch no longer did, and *diverged* when its training loss became "
+            f"NaN. Judged on training, not on one lucky validation epoch. Failed runs are counted beside every mean "
+            f"and never averaged in: means, intervals, rankings and differences use the healthy seeds.")
 
 
 def optimizer_settings(optimizers, hyper) -> str:
@@ -266,10 +269,12 @@ def sensitivity_conclusions(table) -> str:
 def seeds_caption(runs) -> str:
     """The caption of the every-seed figure: boxes and dots, not means and bands."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
-    stuck, diverged = failure_counts(runs["status"]) if not runs.empty else (0, 0)
+    counts = failure_counts(runs["status"] if not runs.empty else [])
+    stuck, diverged = counts["did_not_learn"] + counts["collapsed"], counts["diverged"]
     return (f"Final validation accuracy of every seed ({len(seeds)} per configuration): a dot per healthy seed over "
             f"a box from the lower to the upper quartile of the healthy seeds with their median; best mean first."
-            + (f" Red crosses: {stuck} seed{'s' if stuck != 1 else ''} stuck at chance." if stuck else "")
+            + (f" Red crosses: {stuck} seed{'s' if stuck != 1 else ''} that did not learn or fell back to chance."
+               if stuck else "")
             + (f" {diverged} diverged seed{'s have' if diverged != 1 else ' has'} no accuracy and "
                f"{'are' if diverged != 1 else 'is'} not drawn." if diverged else "")
             + f" Validation set: {_validation(runs)}.")
@@ -325,7 +330,7 @@ def _verdict_style(value) -> str:
         return "background-color: #dff3e4; font-weight: 700"
     if text.startswith("clearly worse"):
         return "background-color: #fbe3e4; font-weight: 700"
-    if "stuck at chance" in text or "diverged" in text or text == "every seed failed":
+    if any(failed in text for failed in FAILURE_TEXT.values()) or text == "every seed failed":
         return "color: #b00020"
     return ""
 

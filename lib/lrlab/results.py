@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa: F401 (notebooks use them)
+from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES, run_label  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
 from .optimizers import DISPLAY_NAMES
-from .health import HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
+from .health import FAILED, HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
 from .statistics import (log_median, mean_ci, p_text, paired_difference, percent_text as _pct, rank_agreement,
-                         signed_text as _signed, verdict as verdict_of, with_holm)
+                         interval_text, seeds_won_text, signed_text as _signed, verdict as verdict_of,
+                         with_correction)
 from .summary import range_test_suggestion
 
 
@@ -59,14 +60,14 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
             family = config["family"] if manifest == "custom" else manifest
             data = config["data"]
             n_classes = len(data["classes"])
-            status = run_status(history, n_classes, data["n_validation"])
+            status = run_status(history, n_classes, data["n_train"])
             if status == "diverged":
                 summary = summary | {"final": {"val_accuracy": None, "val_loss": None}, "best_val_accuracy": None,
                                      "best_epoch": None}
                 after = nan_epochs(history).cummax()
                 history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
             steady, overhead = epoch_seconds(history["epoch_time_s"])
-            meta = {"run_id": rid, "family": family, "label": config["label"], "seed": config["seed"],
+            meta = {"run_id": rid, "family": family, "label": run_label(config), "seed": config["seed"],
                     "optimizer": config["optimizer"]["name"], "status": status}
             histories.append(history.assign(elapsed_s=steady * history["epoch"], **meta))
             test = summary.get("test") or {}
@@ -161,10 +162,10 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         final = mean_ci(healthy["final_val_accuracy"], confidence)
         best = mean_ci(healthy["best_val_accuracy"], confidence)
         test = mean_ci(healthy["test_accuracy"], confidence)
-        stuck, diverged = failure_counts(group["status"])
+        failed = failure_counts(group["status"])
         rows.append({
             "family": family, "configuration": label, "seeds": len(group), "healthy": len(healthy),
-            "stuck": stuck, "diverged": diverged, "failed": stuck + diverged,
+            **failed, "failed": sum(failed.values()),
             "optimizer": _first(group, "optimizer", ""), "schedule": _first(group, "schedule", ""),
             "final_mean": final[0], "final_std": final[1], "final_ci_low": final[2], "final_ci_high": final[3],
             "best_mean": best[0], "best_std": best[1], "best_ci_low": best[2], "best_ci_high": best[3],
@@ -193,7 +194,7 @@ def _mean_text(mean, std, low, high):
 
 def failures_text(row) -> str:
     """What failed in a configuration's row of `summary_table`, "" when nothing did."""
-    return describe_failures(int(row["stuck"]), int(row["diverged"]), int(row["seeds"]))
+    return describe_failures({status: int(row[status]) for status in FAILED}, int(row["seeds"]))
 
 
 def _cell(row, key):
@@ -247,27 +248,51 @@ def compare(runs: pd.DataFrame, label: str, other: str, confidence=0.95) -> dict
     """`label` minus `other` in final validation accuracy points, over the healthy seeds of each (paired by seed
     where they share two or more, lrlab.statistics), with its interval, p-value and a verdict from VERDICTS: clear
     only when the interval excludes zero."""
-    d = paired_difference(_final_by_seed(runs, label), _final_by_seed(runs, other), confidence)
+    a, b = _final_by_seed(runs, label), _final_by_seed(runs, other)
+    d = paired_difference(a, b, confidence)
     if math.isnan(d["difference"]):
         verdict = "not compared: every seed of one side failed"
     elif math.isnan(d["ci_low"]):
         verdict = "no interval: fewer than two healthy seeds"
     else:
-        verdict = verdict_of(d, d["p"] < 1 - confidence)
+        verdict = verdict_of(d, d["ci_low"] > 0 or d["ci_high"] < 0)
     return {"difference": 100 * d["difference"], "ci_low": 100 * d["ci_low"], "ci_high": 100 * d["ci_high"],
-            "method": d["method"], "p": d["p"], "verdict": verdict}
+            "method": d["method"], "p": d["p"], "se": 100 * d["se"], "df": d["df"], "wins": d["wins"],
+            "pairs": d["pairs"], "identical": _identical(runs, label, other), "verdict": verdict}
+
+
+def _identical(runs, label, other) -> bool:
+    """Whether two configurations' runs are the same runs: on every seed, the same final validation accuracy and
+    loss to the last bit (a reduce-on-plateau schedule that never fired is constant-rate SGD). Comparing them
+    tests nothing, and counting them in a family would only make its correction harsher."""
+    columns = ["seed", "final_val_accuracy", "final_val_loss"]
+    if "final_val_loss" not in runs:
+        return False
+    a = runs.loc[runs["label"] == label, columns].sort_values("seed").reset_index(drop=True)
+    b = runs.loc[runs["label"] == other, columns].sort_values("seed").reset_index(drop=True)
+    return len(a) > 0 and a.equals(b)
 
 
 def difference_text(d: dict, level: str) -> str:
-    """"+2.3 points (95% CI +0.9 to +3.8), **clearly better**"; a verdict that is not clear is not in bold."""
+    """"+2.3 points (95% CI +0.9 to +3.8; ahead on 5 of 5 seeds), **clearly better**"; with a correction (the
+    row has `verdict_adj`), the simultaneous interval its verdict is read from, labelled with the family's size.
+    A verdict that is not clear is not in bold."""
     if math.isnan(d["difference"]):
         return d["verdict"]
+    if d.get("identical"):
+        return "identical runs (left out of the comparisons)"
     if math.isnan(d["ci_low"]):
         return f"{_signed(d['difference'])} points ({d['verdict']})"
-    verdict = f"**{d['verdict']}**" if d["verdict"] in VERDICTS[:2] else d["verdict"]
-    holm = f"; Holm-adjusted p {p_text(d['p_holm'])}" if "p_holm" in d else ""
-    return (f"{_signed(d['difference'])} points ({level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}{holm}), "
-            f"{verdict}")
+    corrected = "verdict_adj" in d and d["verdict_adj"] == d["verdict_adj"]
+    said = d["verdict_adj"] if corrected else d["verdict"]
+    verdict = f"**{said}**" if said in VERDICTS[:2] else said
+    won = seeds_won_text(d.get("wins"), d.get("pairs"))
+    if corrected:
+        interval = (f"{level} simultaneous CI {_signed(d['ci_low_adj'])} to {_signed(d['ci_high_adj'])}, Bonferroni "
+                    f"over {_count(int(d['family_size']), 'comparison')}")
+    else:
+        interval = f"{level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}"
+    return f"{_signed(d['difference'])} points ({interval}{'; ' + won if won else ''}), {verdict}"
 
 
 def _name(row) -> str:
@@ -284,27 +309,34 @@ def _accuracy_text(row, level) -> str:
     return f"{_pct(row['final_mean'])}% ({level} CI {_pct(row['final_ci_low'])} to {_pct(row['final_ci_high'])}, {seeds})"
 
 
-def _family_best(table, families, adaptive_only=False):
-    """The family's best configuration by mean final accuracy, preferring those whose every seed learned; a
-    reduce-on-plateau run whose rate never moved is constant-rate SGD, not a schedule, and is passed over."""
+def _eligible(table, families, adaptive_only=False):
+    """The configurations of `families` that can be a family's best: a reduce-on-plateau run whose rate never
+    moved is constant-rate SGD, not a schedule, and is passed over."""
     chosen = table[table["family"].isin(families)]
     if "schedule" in chosen:
         chosen = chosen[pd.Series([not plateau_note(row) for _, row in chosen.iterrows()], index=chosen.index,
                                   dtype=bool)]
     if adaptive_only:  # SGD+momentum and SGD+Nesterov run beside the adaptive methods as references
         chosen = chosen[~chosen["optimizer"].astype(str).str.startswith("sgd")]
+    return chosen
+
+
+def _family_best(table, families, adaptive_only=False):
+    """The family's best configuration by mean final accuracy (among `_eligible`), preferring those whose every
+    seed learned."""
+    chosen = _eligible(table, families, adaptive_only)
     healthy = chosen[chosen["failed"] == 0]
     return (healthy if not healthy.empty else chosen).iloc[0] if not chosen.empty else None
 
 
 def _others(diffs, table, family, best, name_of) -> str:
-    """The family's other configurations whose difference to the baseline is clear after Holm's correction, so
+    """The family's other configurations whose difference to the baseline is clear after the correction, so
     that the best-by-mean line does not hide them: "; also clearly better: Adadelta (+1.8)"."""
     parts = {}
     others = table[(table["family"] == family) & (table["configuration"] != best["configuration"])]
     for _, d in diffs[diffs["configuration"].isin(others["configuration"])].iterrows():
-        if d["verdict_holm"] in VERDICTS[:2]:
-            parts.setdefault(d["verdict_holm"], []).append(f"{html.escape(name_of[d['configuration']])} "
+        if d["verdict_adj"] in VERDICTS[:2]:
+            parts.setdefault(d["verdict_adj"], []).append(f"{html.escape(name_of[d['configuration']])} "
                                                            f"({_signed(d['difference'])})")
     return "".join(f"; also {verdict}: {', '.join(names)}" for verdict, names in parts.items())
 
@@ -351,15 +383,14 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
     if baseline is not None:
         base = table[table["configuration"] == baseline].iloc[0]
         lines.append(f"- **Against constant-rate SGD** at {_accuracy_text(base, level)}, the best of each family, "
-                     f"in points of final validation accuracy (verdicts after Holm's correction for every "
-                     f"comparison with it):")
+                     f"in points of final validation accuracy (each verdict read from its simultaneous interval, "
+                     f"corrected for every comparison with it):")
         diffs = baseline_differences(runs, baseline, confidence).set_index("configuration", drop=False)
         for family in [f for f in COMPARED_FAMILIES if f != "constant"]:
             row = _family_best(table, [family], adaptive_only=family == "adaptive")
             if row is None:
                 continue
             d = diffs.loc[row["configuration"]].to_dict()
-            d["verdict"] = d["verdict_holm"]
             several = (table["family"] == family).sum() > 1
             who = f"{FAMILY_TITLES[family]} (best: {html.escape(name_of[row['configuration']])})" if several \
                 else FAMILY_TITLES[family]
@@ -388,11 +419,18 @@ def _adaptive_against_schedule(table, runs, confidence, level):
     s, a = _family_best(table, SCHEDULE_FAMILIES), _family_best(table, ["adaptive"], adaptive_only=True)
     if s is None or a is None:
         return None
+    # both sides are the best of their group on these very runs: the pair was chosen after looking, so the
+    # verdict is corrected as one of every adaptive-method × schedule pair that could have been chosen
+    schedules_, adaptive = _eligible(table, SCHEDULE_FAMILIES), _eligible(table, ["adaptive"], adaptive_only=True)
+    pairs = len(schedules_) * len(adaptive)
     d = compare(runs, a["configuration"], s["configuration"], confidence)
+    if d["p"] == d["p"]:
+        d = with_correction(pd.DataFrame([d]), confidence, m=pairs).iloc[0].to_dict()
     name_of = short_names(runs)
-    return (f"- **Best adaptive method against the best schedule:** {html.escape(name_of[a['configuration']])} "
-            f"({_pct(a['final_mean'])}%) minus {html.escape(name_of[s['configuration']])} ({_pct(s['final_mean'])}%): "
-            f"{difference_text(d, level)}")
+    return (f"- **Best adaptive method against the best schedule** (a pair picked after looking, so corrected as "
+            f"one of the {len(adaptive)} × {len(schedules_)} pairs it was picked from): "
+            f"{html.escape(name_of[a['configuration']])} ({_pct(a['final_mean'])}%) minus "
+            f"{html.escape(name_of[s['configuration']])} ({_pct(s['final_mean'])}%): {difference_text(d, level)}")
 
 
 def _validation_se(runs) -> float:
@@ -453,28 +491,32 @@ def conclusions(table: pd.DataFrame, runs: pd.DataFrame = None, confidence=0.95)
 
 
 def _baseline_lines(runs, confidence, level):
-    """Every configuration against constant-rate SGD, grouped by its verdict after Holm's correction; those clear
-    on their own interval but not after the correction are named apart."""
+    """Every configuration against constant-rate SGD, grouped by its verdict read from its simultaneous interval
+    (Bonferroni over the comparisons); those clear on their own interval but not after the correction are named
+    apart, and identical runs are named as such, outside the family."""
     baseline = baseline_label(runs)
     if baseline is None:
         return []
     diffs = baseline_differences(runs, baseline, confidence)
-    compared = diffs[diffs["verdict_holm"].isin(VERDICTS)]
+    compared = diffs[diffs["verdict_adj"].isin(VERDICTS)]
     lines = []
     for verdict in VERDICTS:
-        chosen = compared[compared["verdict_holm"] == verdict]
+        chosen = compared[compared["verdict_adj"] == verdict]
         if chosen.empty:
             continue
-        lines.append(f"- **{verdict.capitalize()} than constant-rate SGD** ({html.escape(baseline)}) after Holm's "
-                     f"correction for {len(compared)} comparisons, {len(chosen)} of {len(compared)}:"
+        lines.append(f"- **{verdict.capitalize()} than constant-rate SGD** ({html.escape(baseline)}) after the "
+                     f"correction for {_count(len(compared), 'comparison')}, {len(chosen)} of {len(compared)}:"
                      if verdict != VERDICTS[2] else
-                     f"- **No clear difference from constant-rate SGD** after Holm's correction, "
+                     f"- **No clear difference from constant-rate SGD** after the correction, "
                      f"{len(chosen)} of {len(compared)}:")
-        lines += [f"  - {html.escape(r['configuration'])}: {_signed(r['difference'])} points ({level} CI "
-                  f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}; Holm-adjusted p {p_text(r['p_holm'])})"
+        lines += [f"  - {html.escape(r['configuration'])}: {difference_text(r.to_dict(), level)}"
                   + (f"; {r['failed']}, over the healthy seeds" if r["failed"] else "")
                   for _, r in chosen.iterrows()]
-    lost = compared[compared["verdict"].isin(VERDICTS[:2]) & (compared["verdict_holm"] == VERDICTS[2])]
+    same = diffs[diffs["identical"]]
+    if not same.empty:
+        lines.append("- *Identical to constant-rate SGD, run for run, so left out of the comparisons:* "
+                     + ", ".join(html.escape(c) for c in same["configuration"]))
+    lost = compared[compared["verdict"].isin(VERDICTS[:2]) & (compared["verdict_adj"] == VERDICTS[2])]
     if not lost.empty:
         lines.append(f"- *Clear on its own {level} interval but not after the correction, so not called a "
                      f"difference here:* " + ", ".join(f"{html.escape(r['configuration'])} "
@@ -522,43 +564,56 @@ def baseline_label(runs: pd.DataFrame):
 def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> pd.DataFrame:
     """Each configuration's final validation accuracy minus the baseline's, in points, over healthy seeds, with
     its interval and p-value, the failed seeds named (`failed`, "" when none), and two verdicts from VERDICTS: on
-    its own interval (`verdict`), and after Holm's correction for making every comparison of the table
-    (`verdict_holm`): a configuration is called clearly better or worse only when it survives the correction."""
+    its own interval (`verdict`), and on its simultaneous interval over every comparison of the table
+    (`verdict_adj`, with `ci_low_adj`, `ci_high_adj`, `p_adj`): a configuration is called clearly better or worse
+    only when it survives the correction. A configuration whose runs are the baseline's (`identical`) is left out
+    of the family."""
     rows = []
     for (family, label), group in runs.groupby(["family", "label"], sort=False):
         if label == baseline:
             continue
         rows.append({"family": family, "configuration": label, **compare(runs, label, baseline, confidence),
                      "failed": failures_among(group["status"])})
-    diffs = pd.DataFrame(rows, columns=["family", "configuration", "difference", "ci_low", "ci_high", "method", "p",
-                                        "verdict", "failed"])
-    return _holm_verdicts(diffs, confidence).sort_values("difference", ascending=False, ignore_index=True)
+    diffs = pd.DataFrame(rows, columns=["family", "configuration", *COMPARED_COLUMNS, "failed"])
+    return _corrected_verdicts(diffs, confidence).sort_values("difference", ascending=False, ignore_index=True)
 
 
-def _holm_verdicts(diffs: pd.DataFrame, confidence) -> pd.DataFrame:
-    """`diffs` (one row per `compare`) with Holm's adjusted p over its tested rows (`p_holm`) and the verdict after
-    the correction (`verdict_holm`); a row without a test keeps compare's verdict ("no interval: ...")."""
+COMPARED_COLUMNS = ["difference", "ci_low", "ci_high", "method", "p", "se", "df", "wins", "pairs", "identical",
+                    "verdict"]
+
+
+def _corrected_verdicts(diffs: pd.DataFrame, confidence) -> pd.DataFrame:
+    """`diffs` (one row per `compare`) with the family's correction over its tested rows (with_correction): a
+    row without a test keeps compare's verdict ("no interval: ..."), and identical runs stay out of the family."""
     if diffs.empty:
-        return diffs.assign(p_holm=[], verdict_holm=[])
-    holm = with_holm(diffs, confidence)  # its verdicts are "no test" where there is no interval: keep compare's
-    return diffs.assign(p_holm=holm["p_holm"],
-                        verdict_holm=holm["verdict_holm"].where(diffs["p"].notna(), diffs["verdict"]))
+        return diffs.assign(family_size=[], p_adj=[], ci_low_adj=[], ci_high_adj=[], verdict_adj=[])
+    family = diffs["p"].notna() & ~diffs["identical"].astype(bool)
+    corrected = with_correction(diffs[family], confidence)
+    out = diffs.assign(family_size=int(family.sum()), p_adj=math.nan, ci_low_adj=math.nan, ci_high_adj=math.nan,
+                       verdict_adj=diffs["verdict"].where(~diffs["identical"].astype(bool), "identical runs"))
+    for column in ["p_adj", "ci_low_adj", "ci_high_adj", "verdict_adj"]:
+        out.loc[family, column] = corrected[column]
+    return out
 
 
 def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    level = f"{round(100 * confidence)}% CI"
+    """The verdict first (it stays in view on a phone), beside the interval it is read from; the uncorrected
+    interval and verdict after, labelled as such."""
+    level = f"{round(100 * confidence)}%"
+    size = int(diffs["family_size"].max()) if len(diffs) else 0
     return pd.DataFrame({
         "configuration": diffs["configuration"],
+        f"verdict (corrected for {size} comparisons)": diffs["verdict_adj"],
+        f"difference, points [{level} simultaneous CI, Bonferroni]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
+        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in diffs.iterrows()],
+        "p, Bonferroni-adjusted": diffs["p_adj"].map(p_text),
         "family": [FAMILY_TITLES[f] for f in diffs["family"]],
-        f"difference to the baseline, points [{level}]": [
-            "n/a" if math.isnan(r["difference"]) else _signed(r["difference"]) if math.isnan(r["ci_low"]) else
-            f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
-            for _, r in diffs.iterrows()],
+        f"on its own: difference [{level} CI]": [interval_text(r["difference"], r["ci_low"], r["ci_high"])
+                                                 for _, r in diffs.iterrows()],
+        "on its own: p": diffs["p"].map(p_text),
+        "on its own: verdict": diffs["verdict"],
         "interval": diffs["method"],
-        "p": diffs["p"].map(p_text),
-        "verdict on its own": diffs["verdict"],
-        "p, Holm-adjusted": diffs["p_holm"].map(p_text),
-        "verdict after Holm": diffs["verdict_holm"],
         "failed seeds (left out)": diffs["failed"].replace("", "none"),
     })
 
@@ -597,7 +652,7 @@ def grid_centre(rates) -> float:
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
     validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
-    beyond). Means are over healthy seeds; a rate at which any seed failed (stuck at chance or diverged) is never
+    beyond). Means are over healthy seeds; a rate at which any seed failed (did not learn, fell back to chance or diverged) is never
     the best, since a rate that fails on some seeds is not one to recommend. Test accuracy at the chosen rate is
     reported too: the best rate is picked on validation accuracy, which therefore flatters it, while the test set
     played no part in the choice."""
@@ -649,12 +704,12 @@ def load_range_tests(settings):
 
     curves, rows = [], []
     for _, summary, config, history in _finished_runs(settings, "lr_range_test"):
-        curves.append(history.assign(method=config["label"], seed=config["seed"]))
+        curves.append(history.assign(method=run_label(config), seed=config["seed"]))
         suggested, lowest = range_test_suggestion(history)  # from the curve, so every test is read by one rule
         smoothed = history["smoothed_loss"].to_numpy()
         # the loss still falling at the last tenth of the test: the range stopped before the loss turned up
         at_end = bool(np.isfinite(smoothed).any() and np.nanargmin(smoothed) >= 0.9 * (len(smoothed) - 1))
-        rows.append({"method": config["label"], "optimizer": config["optimizer"]["name"],
+        rows.append({"method": run_label(config), "optimizer": config["optimizer"]["name"],
                      "suggested_lr": _number(suggested), "min_loss_lr": _number(lowest),
                      "steps": summary["steps_completed"], "seed": config["seed"], "still_falling": at_end,
                      "settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items() if k != "name")}
@@ -736,11 +791,12 @@ def _budget_method(row) -> tuple:
 def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """One row per method and budget: mean final validation accuracy over the healthy seeds with its interval, the
     failed seeds, the method's rank at that budget (1 = best; a method with a failed seed ranks last), and its gain
-    over its own result at the smallest budget (points, paired by seed) with the verdict after Holm's correction
-    over every method's gain."""
+    over its own result at the smallest budget (points, paired by seed) with its simultaneous interval over every
+    method's gain and the verdict read from it."""
     if runs.empty:
         return pd.DataFrame(columns=["method", "kind", "key", "epochs", "mean", "low", "high", "failed", "rank", "gain",
-                                     "gain_low", "gain_high", "p", "p_holm", "verdict_holm"])
+                                     "gain_low", "gain_high", "p", "gain_low_adj", "gain_high_adj", "p_adj",
+                                     "verdict_adj", "family_size"])
     kind, key = zip(*(_budget_method(r) for _, r in runs.iterrows()))
     runs = runs.assign(kind=kind, key=key)
     first = runs["epochs"].min()
@@ -751,16 +807,21 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         base = _healthy(runs[(runs["key"] == key) & (runs["kind"] == kind) & (runs["epochs"] == first)])
         gain = paired_difference(healthy.set_index("seed")["final_val_accuracy"].astype(float),
                                  base.set_index("seed")["final_val_accuracy"].astype(float), confidence) \
-            if epochs != first else {"difference": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan}
+            if epochs != first else {"difference": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan,
+                                     "se": math.nan, "df": math.nan}
         rows.append({"method": DISPLAY_NAMES[key] if kind == "optimizer" else SCHEDULE_NAMES.get(key, key).replace(
                          " (SGD)", ""), "kind": kind, "key": key, "epochs": int(epochs), "mean": mean, "low": low,
                      "high": high, "failed": failures_among(group["status"]), "gain": 100 * gain["difference"],
-                     "gain_low": 100 * gain["ci_low"], "gain_high": 100 * gain["ci_high"], "p": gain["p"]})
+                     "gain_low": 100 * gain["ci_low"], "gain_high": 100 * gain["ci_high"], "p": gain["p"],
+                     "se": 100 * gain["se"], "df": gain["df"]})
     table = pd.DataFrame(rows)
     score = table["mean"].where(table["failed"] == "", -math.inf)
     table["rank"] = score.groupby(table["epochs"]).rank(ascending=False, method="min").astype(int)
-    tested = with_holm(table.rename(columns={"gain": "difference"})[["difference", "p"]], confidence)
-    table["p_holm"], table["verdict_holm"] = tested["p_holm"], tested["verdict_holm"]
+    tested = with_correction(table.rename(columns={"gain": "difference", "gain_low": "ci_low",
+                                                   "gain_high": "ci_high"}), confidence)
+    table["gain_low_adj"], table["gain_high_adj"] = tested["ci_low_adj"], tested["ci_high_adj"]
+    table["p_adj"], table["verdict_adj"], table["family_size"] = tested["p_adj"], tested["verdict_adj"], \
+        tested["family_size"]
     return table.sort_values(["epochs", "rank"], ignore_index=True)
 
 
@@ -779,10 +840,9 @@ def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                 f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]{failed}")
             row[f"rank at {b}"] = "–" if r is None else str(r["rank"])
         last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
-        row[f"gain {budgets[0]} → {budgets[-1]} epochs, points"] = "–" if last is None or last["gain"] != last["gain"] \
-            else (f"{_signed(last['gain'])} [{_signed(last['gain_low'])}, {_signed(last['gain_high'])}]"
-                  if last["gain_low"] == last["gain_low"] else _signed(last["gain"]))
-        row["verdict after Holm"] = "–" if last is None else last["verdict_holm"]
+        row[f"gain {budgets[0]} → {budgets[-1]} epochs, points [{level} simultaneous CI]"] = "–" if last is None \
+            else interval_text(last["gain"], last["gain_low_adj"], last["gain_high_adj"])
+        row["verdict (corrected)"] = "–" if last is None else last["verdict_adj"]
         rows.append(row)
     order = table[table["epochs"] == budgets[-1]].set_index("method")["rank"]
     return pd.DataFrame(rows).sort_values("method", key=lambda m: m.map(order), ignore_index=True)
@@ -805,12 +865,12 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
                 f"(1: the same order, 0: unrelated)" if tau is not None else "") + "."]
     gains = table[(table["epochs"] == last) & table["gain"].notna()].sort_values("gain", ascending=False)
     if not gains.empty:
-        clear = gains[gains["verdict_holm"] == "clearly better"]
+        clear = gains[gains["verdict_adj"] == "clearly better"]
         top = gains.iloc[0]
-        interval = (f" ({level} CI {_signed(top['gain_low'])} to {_signed(top['gain_high'])})"
-                    if top["gain_low"] == top["gain_low"] else "")
+        interval = (f" ({level} simultaneous CI {_signed(top['gain_low_adj'])} to {_signed(top['gain_high_adj'])})"
+                    if top["gain_low_adj"] == top["gain_low_adj"] else "")
         lines.append(f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods gain clearly after "
-                     f"Holm's correction; the largest gain is {top['method']}'s, {_signed(top['gain'])} "
+                     f"the correction for {len(gains)} comparisons; the largest gain is {top['method']}'s, {_signed(top['gain'])} "
                      f"points{interval}, the smallest {gains.iloc[-1]['method']}'s, {_signed(gains.iloc[-1]['gain'])}.")
     moved = ranks.assign(move=ranks[first] - ranks[last]).sort_values("move")
     if len(moved) and moved["move"].abs().max() > 0:
@@ -837,7 +897,7 @@ class Verdict:
     """The answer for a custom schedule or optimizer: one sentence, and the table it is read from."""
     sentence: str  # markdown
     table: pd.DataFrame  # one row per baseline, as the report shows it
-    differences: pd.DataFrame  # the numbers: yours minus each baseline, in points, with Holm's verdict
+    differences: pd.DataFrame  # the numbers: yours minus each baseline, in points, with the corrected verdict
 
     def _repr_markdown_(self):
         return self.sentence
@@ -849,8 +909,8 @@ def _custom_label(runs):
 
 
 def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    """Your configuration minus each baseline in final validation accuracy (points, paired by seed), with Holm's
-    correction over the baselines compared."""
+    """Your configuration minus each baseline in final validation accuracy (points, paired by seed), corrected
+    for the baselines compared (simultaneous intervals)."""
     yours = _custom_label(runs)
     rows = []
     for name, chosen in CUSTOM_BASELINES:
@@ -859,8 +919,7 @@ def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             continue
         rows.append({"baseline": name, "label": baseline["label"].iloc[0],
                      **compare(runs, yours, baseline["label"].iloc[0], confidence)})
-    return _holm_verdicts(pd.DataFrame(rows, columns=["baseline", "label", "difference", "ci_low", "ci_high",
-                                                      "method", "p", "verdict"]), confidence)
+    return _corrected_verdicts(pd.DataFrame(rows, columns=["baseline", "label", *COMPARED_COLUMNS]), confidence)
 
 
 def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:
@@ -880,12 +939,11 @@ def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95,
         "baseline": diffs["label"],
         "its final accuracy (%)": [_mean_text(*table.loc[label, ["final_mean", "final_std", "final_ci_low",
                                                                    "final_ci_high"]]) for label in diffs["label"]],
-        f"yours minus it, points [{level} CI]": [
-            "n/a" if math.isnan(r["difference"]) else _signed(r["difference"]) if math.isnan(r["ci_low"]) else
-            f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
-            for _, r in diffs.iterrows()],
-        "p": diffs["p"].map(p_text), "p, Holm-adjusted": diffs["p_holm"].map(p_text),
-        "verdict after Holm": diffs["verdict_holm"],
+        "verdict (corrected)": diffs["verdict_adj"],
+        f"yours minus it, points [{level} simultaneous CI]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
+        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in diffs.iterrows()],
+        "p, Bonferroni-adjusted": diffs["p_adj"].map(p_text),
         "epochs to the target: it / yours": [f"{epochs_to.get(label, 'not reached')} / "
                                              f"{epochs_to.get(yours, 'not reached')}" for label in diffs["label"]],
     })
@@ -899,7 +957,7 @@ def _custom_sentence(row, diffs, level, target, epochs) -> str:
     if row["healthy"] == 0:
         return f"{head}: every seed failed ({failures_text(row)}), so it is worse than every baseline that learned."
     tested = diffs[diffs["p"].notna()]
-    by = {v: list(tested.loc[tested["verdict_holm"] == v, "baseline"]) for v in VERDICTS}
+    by = {v: list(tested.loc[tested["verdict_adj"] == v, "baseline"]) for v in VERDICTS}
     untested = list(diffs.loc[diffs["p"].isna(), "baseline"])
     if tested.empty:
         answer = ("no baseline is stored to compare it with" if diffs.empty else
@@ -913,17 +971,22 @@ def _custom_sentence(row, diffs, level, target, epochs) -> str:
     elif len(by["clearly better"]) == len(diffs):
         answer = f"**yes, it is clearly better than every baseline**: {_listed(by['clearly better'])}"
     else:
-        rest = tested[tested["verdict_holm"] != "clearly better"]
+        rest = tested[tested["verdict_adj"] != "clearly better"]
         answer = f"**it is clearly better than {_listed(by['clearly better'])}**, but not than " + _listed(
-            [f"{r['baseline']} ({r['verdict_holm']})" for _, r in rest.iterrows()]).replace(" and ", " or ")
+            [f"{r['baseline']} ({r['verdict_adj']})" for _, r in rest.iterrows()]).replace(" and ", " or ")
     if untested and not tested.empty:
         answer += f" ({_listed(untested)}: no interval, fewer than two healthy seeds on a side)"
     failed = f"; {failures_text(row)}" if row["failed"] else ""
     pace = "" if epochs is None or target != target else \
         f" It first reached the target, {_pct(target)}% mean validation accuracy, at epoch {epochs}." \
         if epochs != "not reached" else f" It never reached the target, {_pct(target)}% mean validation accuracy."
-    return (f"{head}{failed}. Against the baselines on the same seeds, after Holm's correction over the "
-            f"{len(diffs)} comparisons: {answer}.{pace}")
+    return (f"{head}{failed}. Against the baselines on the same seeds, each verdict read from its simultaneous "
+            f"interval over the {len(diffs)} comparisons: {answer}.{pace}")
+
+
+def _count(n, noun) -> str:
+    """"1 comparison", "3 comparisons"."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _listed(names) -> str:

@@ -1,6 +1,12 @@
 """The statistics behind every interval and verdict of the report, from the libraries that own them: t-intervals
-from scipy.stats (paired by seed where two sides share seeds, Welch's otherwise) and Holm's correction for a
-family of comparisons from statsmodels."""
+from scipy.stats (paired by seed where two sides share seeds, Welch's otherwise) and, for a family of
+comparisons, Bonferroni's simultaneous intervals with the matching adjusted p-values (statsmodels).
+
+A verdict and the interval printed beside it always agree: on its own, a difference is clear when its
+confidence-level interval excludes zero (p < 1 - confidence); within a family of m comparisons, when its
+simultaneous interval, at level 1 - (1 - confidence) / m, excludes zero, which is the same event as its
+Bonferroni-adjusted p being below 1 - confidence. (Holm's step-down test rejects a little more often, but has no
+intervals a reader can check a verdict against.)"""
 
 import math
 
@@ -29,40 +35,35 @@ def mean_ci(values, confidence=0.95):
 def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95) -> dict:
     """a − b (indexed by seed) with its interval and p-value from scipy: paired by seed where the two share two or
     more seeds (the same seed gives both the same initial weights and batch order), else Welch's test for two
-    independent samples. NaN where either side has fewer than two values."""
+    independent samples. NaN where either side has fewer than two values. Also the standard error and degrees of
+    freedom behind the interval (for a simultaneous one: `with_correction`), and, paired, the number of seeds on
+    which a is above b (`wins` of `pairs`)."""
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     shared = a.index.intersection(b.index)
+    wins, pairs = (int((a[shared] > b[shared]).sum()), len(shared)) if len(shared) >= 2 else (math.nan, 0)
     if len(shared) >= 2:
-        method, mean = "paired", float((a[shared] - b[shared]).mean())
-        spread = float((a[shared] - b[shared]).std())
+        method, diff = "paired", a[shared] - b[shared]
+        mean, se, df = float(diff.mean()), float(diff.std() / math.sqrt(len(diff))), len(diff) - 1
     elif len(a) >= 2 and len(b) >= 2:
-        method, mean, spread = "Welch", float(a.mean() - b.mean()), float(a.std() + b.std())
+        va, vb = float(a.var()) / len(a), float(b.var()) / len(b)
+        method, mean, se = "Welch", float(a.mean() - b.mean()), math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else math.inf
     else:
         mean = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
-        return {"difference": mean, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "method": "none"}
-    if spread < 1e-12:  # every seed gave the same difference: exact, nothing for a t-test to measure
+        return {"difference": mean, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "method": "none",
+                "se": math.nan, "df": math.nan, "wins": wins, "pairs": pairs}
+    if se < 1e-12:  # every seed gave the same difference: exact, nothing for a t-test to measure
         return {"difference": mean, "ci_low": mean, "ci_high": mean, "p": 1.0 if abs(mean) < 1e-12 else 0.0,
-                "method": method}
+                "method": method, "se": 0.0, "df": df, "wins": wins, "pairs": pairs}
     test = stats.ttest_rel(a[shared], b[shared]) if method == "paired" else stats.ttest_ind(a, b, equal_var=False)
     low, high = test.confidence_interval(confidence)
     return {"difference": mean, "ci_low": float(low), "ci_high": float(high), "p": float(test.pvalue),
-            "method": method}
-
-
-def holm(p_values, confidence=0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Holm's step-down correction of a family of p-values at level 1 − confidence (statsmodels): (reject,
-    adjusted p). NaN p-values (no test) are left out of the family and stay NaN, never rejected."""
-    p = np.asarray(p_values, dtype=float)
-    reject, adjusted = np.zeros(len(p), dtype=bool), np.full(len(p), np.nan)
-    tested = np.isfinite(p)
-    if tested.any():
-        reject[tested], adjusted[tested], _, _ = multipletests(p[tested], alpha=1 - confidence, method="holm")
-    return reject, adjusted
+            "method": method, "se": se, "df": float(df), "wins": wins, "pairs": pairs}
 
 
 def verdict(difference: dict, significant: bool) -> str:
-    """"clearly better" / "clearly worse" when `significant` (the interval excludes zero, or the difference
-    survived Holm's correction), else "no clear difference"; "no test" without an interval."""
+    """"clearly better" / "clearly worse" when `significant` (the matching interval excludes zero), else "no
+    clear difference"; "no test" without an interval."""
     if difference["p"] != difference["p"]:
         return "no test"
     if not significant:
@@ -70,14 +71,43 @@ def verdict(difference: dict, significant: bool) -> str:
     return "clearly better" if difference["difference"] > 0 else "clearly worse"
 
 
-def with_holm(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    """`table` (one row per comparison, paired_difference's columns) with Holm's adjusted p-value and both
-    verdicts: each interval on its own ("verdict") and after the correction for every row ("verdict_holm")."""
-    reject, adjusted = holm(table["p"], confidence)
+def simultaneous_interval(difference, se, df, m, confidence=0.95) -> tuple[float, float]:
+    """The interval of one of m comparisons at the Bonferroni level 1 - (1 - confidence) / m: together, all m
+    cover their true differences with probability at least `confidence`."""
+    if m < 1 or se != se:
+        return math.nan, math.nan
+    if se == 0:
+        return difference, difference
+    half = float(stats.t.ppf(1 - (1 - confidence) / (2 * m), df)) * se
+    return difference - half, difference + half
+
+
+def with_correction(table: pd.DataFrame, confidence=0.95, m=None) -> pd.DataFrame:
+    """`table` (one row per comparison, paired_difference's columns, in the same units as `se`) with the family's
+    size `family_size` (its tested rows, or `m` when the comparison stands for more: one chosen after looking
+    among m possible), the Bonferroni-adjusted p-value (`p_adj`, statsmodels), the simultaneous interval
+    (`ci_low_adj`, `ci_high_adj`) and both verdicts: each interval on its own (`verdict`) and the simultaneous one
+    (`verdict_adj`). A row without a test (NaN p) is left out of the family and gets "no test"."""
+    p = table["p"].to_numpy(dtype=float)
+    tested = np.isfinite(p)
+    size = int(m if m is not None else tested.sum())
+    adjusted = np.full(len(p), np.nan)
+    if tested.any():
+        adjusted[tested] = np.minimum(1.0, p[tested] * size) if m is not None else \
+            multipletests(p[tested], alpha=1 - confidence, method="bonferroni")[1]
+    bounds = [simultaneous_interval(r["difference"], r["se"], r["df"], size, confidence) if t else (math.nan,) * 2
+              for t, (_, r) in zip(tested, table.iterrows())]
+    low = [b[0] for b in bounds]
+    high = [b[1] for b in bounds]
     return table.assign(
-        p_holm=adjusted,
-        verdict=[verdict(r, r["p"] < 1 - confidence) for _, r in table.iterrows()],
-        verdict_holm=[verdict(r, bool(x)) for x, (_, r) in zip(reject, table.iterrows())])
+        family_size=size, p_adj=adjusted, ci_low_adj=low, ci_high_adj=high,
+        verdict=[verdict(r, r["ci_low"] > 0 or r["ci_high"] < 0) for _, r in table.iterrows()],
+        verdict_adj=[verdict(r, lo > 0 or hi < 0) for lo, hi, (_, r) in zip(low, high, table.iterrows())])
+
+
+def seeds_won_text(wins, pairs) -> str:
+    """"5 of 5 seeds" on which the first side is ahead (paired comparisons only; "" otherwise)."""
+    return "" if not pairs or wins != wins else f"ahead on {int(wins)} of {int(pairs)} seeds"
 
 
 def log_median(values) -> float:
@@ -94,6 +124,14 @@ def percent_text(x) -> str:
 def signed_text(x) -> str:
     """"+2.3", "−0.4" (a true minus sign), "n/a" for NaN."""
     return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
+
+
+def interval_text(difference, low, high) -> str:
+    """"+2.3 [+0.9, +3.8]", the difference alone without an interval, "n/a" without either."""
+    if difference != difference:
+        return "n/a"
+    return signed_text(difference) if low != low else \
+        f"{signed_text(difference)} [{signed_text(low)}, {signed_text(high)}]"
 
 
 def p_text(p) -> str:

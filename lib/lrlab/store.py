@@ -34,6 +34,47 @@ def run_id(config: dict) -> str:
     return f"{config['family']}-{config['optimizer']['name']}-seed{config['seed']}-{digest}"
 
 
+def migrate(root: Path, log=print) -> int:
+    """Give runs stored before the numerics version existed their ids under today's rule, in place: their
+    configuration loses its display label (no longer part of a run's identity) and gains `"numerics": 1`, the
+    version of the code that trained them (lrlab.config.NUMERICS_VERSION), so they stay readable and are never
+    reused in place of a run the current code would train. Each run is renamed whole (a rename is atomic); the
+    family manifests that name old ids are rewritten. Returns the number of runs renamed; running it again finds
+    none."""
+    root = Path(root)
+    renamed = {}
+    for folder in sorted(root.glob("*/config.json")) if root.is_dir() else []:
+        folder = folder.parent
+        try:
+            config = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if "numerics" in config or folder.name.startswith("."):
+            continue
+        config.pop("label", None)
+        config = {"numerics": 1} | config
+        new = run_id(config)
+        if folder.name != new:
+            if (root / new).exists():  # a second copy of a run already renamed
+                shutil.rmtree(folder, ignore_errors=True)
+                renamed[folder.name] = new
+                continue
+            os.rename(folder, root / new)  # first, so that a process killed here leaves a run its next pass finds
+        atomic_write_text(root / new / "config.json", json.dumps(config, indent=2, sort_keys=True))
+        summary_path = root / new / "summary.json"
+        if summary_path.is_file():
+            summary = json.loads(summary_path.read_text()) | {"run_id": new}
+            atomic_write_text(summary_path, json.dumps(summary, indent=2))
+        renamed[folder.name] = new
+    for path in root.parent.glob("families/*.json") if renamed else []:
+        manifest = json.loads(path.read_text())
+        manifest["run_ids"] = [renamed.get(rid, rid) for rid in manifest["run_ids"]]
+        atomic_write_text(path, json.dumps(manifest, indent=2))
+    if renamed:
+        log(f"{root}: {len(renamed)} stored run(s) renamed to their ids without display text (numerics version 1)")
+    return len(renamed)
+
+
 def atomic_write_text(path: Path, text: str):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -41,9 +82,9 @@ def atomic_write_text(path: Path, text: str):
     os.replace(tmp, path)
 
 
-# A finished run is one to reuse and report: it trained to the end (and learned, or stayed at chance), or its loss
-# became NaN and it stopped early (lrlab.health).
-FINISHED = ("completed", "stuck", "diverged")
+# A finished run is one to reuse and report: it trained to the end (and learned or not), or its loss became NaN and
+# it stopped early (lrlab.health; "stuck" is what runs stored before its rule say, judged again when read).
+FINISHED = ("completed", "did_not_learn", "collapsed", "diverged", "stuck")
 
 
 def read_summary(run_path: Path):

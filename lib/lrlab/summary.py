@@ -15,12 +15,11 @@ def _versions() -> dict:
     return run_record()
 
 
-def summarize_history(history: pd.DataFrame, seconds: float, test=None, n_classes=2, n_validation=2000) -> dict:
+def summarize_history(history: pd.DataFrame, seconds: float, test=None, n_classes=2, n_train=8000) -> dict:
     """Final and best validation metrics, and the test metrics measured after training. A run whose loss became
-    NaN is "diverged": its metrics are None, never a number that would read as a (bad) result; one that never
-    rose clearly above chance is "stuck" (lrlab.health): its numbers are kept, and the report counts it as
-    failed."""
-    status = run_status(history, n_classes, n_validation)
+    NaN is "diverged": its metrics are None, never a number that would read as a (bad) result; one that did not
+    learn, or fell back to chance (lrlab.health), keeps its numbers, and the report counts it as failed."""
+    status = run_status(history, n_classes, n_train)
     diverged = status == "diverged"
     last = history.iloc[-1]
     best = None if diverged else history["val_accuracy"].idxmax()

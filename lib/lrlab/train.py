@@ -17,7 +17,7 @@ import pandas as pd
 from keras.src.random import seed_generator
 
 from . import schedules, user_code
-from .config import seed_groups
+from .config import run_label, seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
 from .store import HISTORY_COLUMNS
@@ -333,7 +333,7 @@ def range_test(config, dataset, log=print) -> pd.DataFrame:
         model.fit(x[shuffled], y[shuffled], batch_size=config["batch_size"], shuffle=False, verbose=0, epochs=1,
                   callbacks=[recorder])
     n = len(recorder.losses)
-    log(f"range test {config['label']} seed {config['seed']}: {n} batches, "
+    log(f"range test {run_label(config)} seed {config['seed']}: {n} batches, "
         f"lr {recorder.rates[0]:.2g} to {recorder.rates[n - 1]:.2g}")
     return pd.DataFrame({"step": np.arange(n), "lr": recorder.rates[:n], "loss": recorder.losses,
                          "smoothed_loss": recorder.smoothed})

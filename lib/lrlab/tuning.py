@@ -18,7 +18,7 @@ from scipy import special
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
 from .statistics import (log_median, p_text, paired_difference, percent_text as _pct, signed_text as _signed,
-                         with_holm)
+                         interval_text, with_correction)
 from .summary import range_test_suggestion
 
 BOOTSTRAP_SAMPLES = 2000
@@ -43,8 +43,8 @@ def expected_max(values, k: int, replace=False) -> float:
 
 def trial_values(sweep: pd.DataFrame) -> pd.DataFrame:
     """Final validation accuracy per method (rows: optimizer, seed) and rate (columns): one trial of a tuner is
-    one training run at one rate. A diverged run counts at chance (what a tuner gets from it); a stuck one keeps
-    the accuracy it reached."""
+    one training run at one rate. A diverged run counts at chance (what a tuner gets from it); a run that did not
+    learn keeps the accuracy it reached."""
     values = sweep["final_val_accuracy"].astype(float)
     values = values.where(sweep["status"] != "diverged", sweep["chance"].astype(float))
     return sweep.assign(value=values).pivot_table(index=["optimizer", "seed"], columns="lr0", values="value",
@@ -77,7 +77,8 @@ def tuning_curves(sweep: pd.DataFrame, confidence=0.95) -> tuple[pd.DataFrame, p
 def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_momentum", "adam"),),
                        ks=(1, 3, None), confidence=0.95) -> pd.DataFrame:
     """Each method against `reference`, and each of `pairs`, at k trials for each k in `ks` (None: each method's
-    whole grid), in points of expected best validation accuracy, paired by seed; Holm-corrected over every row."""
+    whole grid), in points of expected best validation accuracy, paired by seed; corrected over every row
+    (simultaneous intervals, lrlab.statistics)."""
     methods = list(dict.fromkeys(per_seed["optimizer"]))
     compared = [(m, reference) for m in methods if m != reference and reference in methods]
     compared += [(a, b) for a, b in pairs if a in methods and b in methods and (a, b) not in compared]
@@ -96,10 +97,13 @@ def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_mom
             d = paired_difference(at(a, k), at(b, k), confidence)
             rows.append({"k": "whole grid" if k is None else str(k), "optimizer": a, "against_optimizer": b,
                          "configuration": DISPLAY_NAMES[a], "against": DISPLAY_NAMES[b], "test": d.pop("method"),
-                         **{key: 100 * v if key != "p" else v for key, v in d.items()}})
+                         **{key: 100 * v if key in SCALED else v for key, v in d.items()}})
     columns = ["k", "optimizer", "against_optimizer", "configuration", "against", "test", "difference", "ci_low",
-               "ci_high", "p"]
-    return with_holm(pd.DataFrame(rows, columns=columns), confidence)
+               "ci_high", "p", "se", "df", "wins", "pairs"]
+    return with_correction(pd.DataFrame(rows, columns=columns), confidence)
+
+
+SCALED = ("difference", "ci_low", "ci_high", "se")  # fractions of accuracy, shown in points
 
 
 # --- the learning-rate finder against the sweep ---
@@ -248,17 +252,21 @@ def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     level = f"{round(100 * confidence)}% CI"
     return pd.DataFrame({
         "rates tried": table["k"], "method": table["configuration"], "minus": table["against"],
-        f"difference, points [{level}]": [f"{_signed(r['difference'])} [{_signed(r['ci_low'])}, "
-                                          f"{_signed(r['ci_high'])}]" if r["ci_low"] == r["ci_low"] else
-                                          _signed(r["difference"]) for _, r in table.iterrows()],
-        "p": table["p"].map(p_text), "verdict on its own": table["verdict"],
-        "p, Holm-adjusted": table["p_holm"].map(p_text), "verdict after Holm": table["verdict_holm"],
+        f"verdict (corrected for {int(table['family_size'].max()) if len(table) else 0} comparisons)":
+            table["verdict_adj"],
+        f"difference, points [{level.replace('CI', 'simultaneous CI')}]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
+        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in table.iterrows()],
+        "p, Bonferroni-adjusted": table["p_adj"].map(p_text),
+        f"on its own: difference [{level}]": [interval_text(r["difference"], r["ci_low"], r["ci_high"])
+                                              for _, r in table.iterrows()],
+        "on its own: verdict": table["verdict"],
     })
 
 
 def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confidence=0.95) -> str:
     """The tuning-effort findings as Markdown bullets: the leader at each number of rates tried, and the
-    differences that survive Holm's correction, every number from the tables."""
+    differences that survive the correction, each with the simultaneous interval it is read from."""
     if curves.empty:
         return ""
     level = f"{round(100 * confidence)}%"
@@ -273,11 +281,11 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
         k = {"1 rate tried": "1", "3 rates tried": "3", "the whole grid": "whole grid"}[name]
         rows = comparisons[comparisons["k"] == k] if not comparisons.empty else comparisons
         if not rows.empty:
-            clear = rows[rows["verdict_holm"].isin(["clearly better", "clearly worse"])].sort_values(
+            clear = rows[rows["verdict_adj"].isin(["clearly better", "clearly worse"])].sort_values(
                 "difference", ascending=False)
-            line += "; after Holm's correction " + ("; ".join(
-                f"{r['configuration']} minus {r['against']}: {_signed(r['difference'])} points ({level} CI "
-                f"{_signed(r['ci_low'])} to {_signed(r['ci_high'])}), {r['verdict_holm']}"
+            line += "; after the correction " + ("; ".join(
+                f"{r['configuration']} minus {r['against']}: {_signed(r['difference'])} points ({level} "
+                f"simultaneous CI {_signed(r['ci_low_adj'])} to {_signed(r['ci_high_adj'])}), {r['verdict_adj']}"
                 for _, r in clear.iterrows()) if not clear.empty else "no difference in the table is clear")
         lines.append(line + ".")
     wilson = comparisons[(comparisons["optimizer"] == "sgd_momentum") & (comparisons["against_optimizer"] == "adam")] \
@@ -285,8 +293,9 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
     if not wilson.empty:
         lines.append("- **Tuned SGD+momentum against Adam** (Wilson et al. 2017's question): " + "; ".join(
             f"{'with the whole grid' if r['k'] == 'whole grid' else 'at ' + r['k'] + ' rate' + ('s' if r['k'] != '1' else '')} "
-            f"{_signed(r['difference'])} points ({level} CI {_signed(r['ci_low'])} to {_signed(r['ci_high'])}), "
-            f"{r['verdict_holm']} after Holm" for _, r in wilson.iterrows()) + ".")
+            f"{_signed(r['difference'])} points ({level} simultaneous CI {_signed(r['ci_low_adj'])} to "
+            f"{_signed(r['ci_high_adj'])}), {r['verdict_adj']} after the correction" for _, r in wilson.iterrows())
+            + ".")
     return "\n".join(lines)
 
 
@@ -338,7 +347,7 @@ def finder_conclusions(table: pd.DataFrame) -> str:
 
 def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFrame) -> str:
     """The report's first-screen bullets on tuning: the best bet at 1 and 3 rates tried and with the whole grid,
-    how many methods beat SGD after Holm's correction there, and which finder rule to trust."""
+    how many methods beat SGD after the correction there, and which finder rule to trust."""
     lines = []
     if curves is not None and not curves.empty:
         whole = curves.groupby("optimizer")["k"].transform("max") == curves["k"]
@@ -352,9 +361,9 @@ def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFra
             "; ".join(parts)
         if comparisons is not None and not comparisons.empty:
             at_grid = comparisons[(comparisons["k"] == "whole grid") & (comparisons["against_optimizer"] == "sgd")]
-            better = at_grid[at_grid["verdict_holm"] == "clearly better"]
+            better = at_grid[at_grid["verdict_adj"] == "clearly better"]
             line += (f". With the whole grid, {len(better)} of {len(at_grid)} methods are clearly better than "
-                     f"tuned SGD after Holm's correction")
+                     f"tuned SGD after the correction")
         lines.append(line + ".")
     scores = rule_scores(finder if finder is not None else pd.DataFrame()).dropna(subset=["mean_lost"])
     if not scores.empty:
