@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, build
+from conftest import ROOT, SMOKE_FIGURES, build
 from lrlab import build as lrlab_build
 
 
@@ -40,7 +40,7 @@ def test_smoke_build_produces_the_report(smoke_build):
     html = (out / "smoke" / "report.html").read_text()
     # every figure, embedded: schedule shapes, four groups' curves, all together, every seed, time, sensitivity,
     # tuning effort, range test, the finder against the sweep
-    assert html.count('src="data:image/png;base64,') == 13  # and the custom schedule against the baselines
+    assert html.count('src="data:image/png;base64,') == SMOKE_FIGURES  # and the custom schedule against the baselines
     for text in ("Learning-rate schedules and adaptive optimizers: cat vs dog (2 CIFAR-10 classes, chance 50%)",
                  "In short", "Best configuration:", "final val. accuracy %",
                  "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Report rendered ",
@@ -86,10 +86,10 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     assert {"Conclusions", "Summary-table", "Learning-rate-sensitivity", "Tuning-effort",
             "Learning-rate-range-test"} <= set(links)
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
-    assert len(alts) == html.count("<img ") == 13
+    assert len(alts) == html.count("<img ") == SMOKE_FIGURES
     assert all(len(alt) > 30 and "No description" not in alt for alt in alts)
     numbers = [int(n) for n in re.findall(r'id="figure-(\d+)"', html)]
-    assert numbers == list(range(1, 14))
+    assert numbers == list(range(1, SMOKE_FIGURES + 1))
     assert "row_heading" not in html and 'class="blank' not in html  # no index column in any table
     for name in ("runs.csv", "summary.csv"):
         data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)

@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from conftest import SMOKE_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
@@ -74,7 +75,7 @@ def test_family_parameters_reach_the_runs(executed):
 def test_compare_notebook_draws_every_comparison(executed):
     _, notebooks = executed
     nb = notebooks["compare"]
-    assert _images(nb) == 13
+    assert _images(nb) == SMOKE_FIGURES
     text = "\n".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "22 runs: 22 configurations" in text and "Protocol: held-out validation" in text

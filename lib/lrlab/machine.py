@@ -122,6 +122,15 @@ def default_jobs(model, cores=None, gpu_memory=None) -> int:
     return max(1, min(cores // 2, sum(int(m // WORKER_GPU_GIB[model]) for m in gpu_memory)))
 
 
+def workers_and_threads(jobs, groups, cores=None, threads=None) -> tuple[int, int]:
+    """(worker processes, threads each) for `groups` tasks to run with at most `jobs` at once: never more workers
+    than tasks (one at least), and the cores divided between those workers, so a build with fewer seed groups than
+    cores gives each group several threads instead of leaving cores idle. `threads` (LRLAB_THREADS), when given,
+    wins."""
+    workers = max(1, min(jobs, groups))
+    return workers, int(threads) if threads else max(1, (cores or os.cpu_count() or 1) // workers)
+
+
 def configure_process(threads=None):
     """Set, before a Keras backend loads in this process, what the backends read from the environment when they
     start: `threads` for every thread pool (several one-thread processes outrun one process with several

@@ -524,6 +524,35 @@ def budget_figure(table, title):
     return fig
 
 
+@_themed
+def forest_figure(diffs, colour_of, name_of, title):
+    """Every configuration minus constant-rate SGD: the difference in points with its simultaneous interval (the
+    one its verdict is read from), clear ones filled, the seeds ahead and any failed seeds written beside it; best
+    first. Identical runs are left out (the caption says so)."""
+    shown = diffs[~diffs["identical"].astype(bool) & diffs["difference"].notna()].sort_values("difference")
+    if shown.empty:
+        return _nothing_to_draw(title, "no configuration to compare with constant-rate SGD")
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(shown) + 1.6))
+    for i, (_, r) in enumerate(shown.iterrows()):
+        colour = colour_of.get(r["configuration"], "0.3")
+        clear = str(r.get("verdict_adj", "")).startswith("clearly")
+        if r["ci_low_adj"] == r["ci_low_adj"]:
+            ax.plot([r["ci_low_adj"], r["ci_high_adj"]], [i, i], color=colour, linewidth=3, solid_capstyle="butt")
+        ax.scatter([r["difference"]], [i], s=70, zorder=3, color=colour if clear else "white", edgecolor=colour,
+                   linewidth=2)
+        note = f"{int(r['wins'])}/{int(r['pairs'])} seeds ahead" if r["pairs"] else "no pairs"
+        if r["failed"]:
+            note += f"; {r['failed']}"
+        ax.annotate(note, (1.01, i), xycoords=("axes fraction", "data"), va="center", fontsize=10,
+                    color="#b00020" if r["failed"] else "0.25", annotation_clip=False)
+    ax.axvline(0, color=BASELINE_COLOUR, linewidth=1.2, linestyle="--")
+    ax.set_yticks(range(len(shown)), [name_of.get(c, c) for c in shown["configuration"]])
+    ax.set(title=title, xlabel="difference to constant-rate SGD, points of final validation accuracy", ylabel="")
+    ax.tick_params(labelsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def _nothing_to_draw(title, why):
     fig, ax = plt.subplots(figsize=(8, 1.5))
     ax.axis("off")

@@ -140,6 +140,28 @@ def caption(what: str, runs) -> str:
             f"Validation set: {_validation(runs)}.")
 
 
+def forest_caption(diffs, confidence) -> str:
+    level = round(100 * confidence)
+    size = int(diffs["family_size"].max()) if len(diffs) else 0
+    same = diffs[diffs["identical"].astype(bool)]["configuration"].tolist()
+    return (f"Each configuration's mean final validation accuracy minus constant-rate SGD's, paired by seed, over the "
+            f"healthy seeds, with its {level}% simultaneous interval over the {size} comparisons (Bonferroni): the "
+            f"interval every verdict of the report is read from. Filled: clearly better or worse (the interval "
+            f"excludes zero); open: no clear difference. Right: on how many seeds the configuration was ahead, and "
+            f"its failed seeds (left out)."
+            + (f" Left out: {', '.join(same)}, run for run identical to constant-rate SGD." if same else ""))
+
+
+def forest_alt(diffs, name_of) -> str:
+    """The forest plot's alt text states its finding."""
+    shown = diffs[~diffs["identical"].astype(bool) & diffs["difference"].notna()]
+    better = [name_of.get(c, c) for c in shown.loc[shown["verdict_adj"] == "clearly better", "configuration"]]
+    worse = [name_of.get(c, c) for c in shown.loc[shown["verdict_adj"] == "clearly worse", "configuration"]]
+    return (f"Forest plot of {len(shown)} differences to constant-rate SGD. Clearly better: "
+            f"{', '.join(better) or 'none'}. Clearly worse: {', '.join(worse) or 'none'}. The rest: no clear "
+            f"difference.")
+
+
 def _validation(runs) -> str:
     return ("the test set (2017 protocol)" if (not runs.empty and runs.iloc[0]["protocol"] == "seed")
             else "a held-out validation split")
@@ -229,13 +251,10 @@ def time_caption(target, target_fraction, runs=None) -> str:
     if target != target:  # NaN: no accuracy recorded
         return "No validation accuracy recorded."
     plateau = runs is not None and "schedule" in runs and (runs["schedule"] == "reduce_on_plateau").any()
-    return (f"Epochs and seconds until a configuration's mean validation accuracy over its healthy seeds first "
-            f"reaches {100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any "
-            f"configuration reached), fastest first; \"not reached\" where it never does. Seconds count each epoch "
-            f"at the run's steady speed: the first epoch's extra time (compiling the model) is left out and shown in "
-            f"the summary table. Where the seeds of a configuration trained together as one model, a run's seconds "
-            f"are its share of that model's time" + ("; ReduceLROnPlateau's seeds train one at a time." if plateau
-                                                      else "."))
+    return (f"Epochs until a configuration's mean validation accuracy over its healthy seeds first reaches "
+            f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any configuration "
+            f"reached), fastest first; \"not reached\" where it never does."
+            + (" ReduceLROnPlateau's seeds trained one at a time, the others' together." if plateau else ""))
 
 
 def sensitivity_conclusions(table) -> str:

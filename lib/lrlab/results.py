@@ -218,7 +218,8 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         f"final val. accuracy % (mean ± std [{level}], healthy seeds)": [_cell(r, "final") for _, r in table.iterrows()],
         f"best val. accuracy % (mean ± std [{level}])": [_cell(r, "best") for _, r in table.iterrows()],
         "epoch of best (mean)": [f"{x:.1f}" if x == x else "n/a" for x in table["best_epoch_mean"]],
-        ("seconds per epoch (each run's share: seeds trained together)" if together else "seconds per epoch"):
+        ("seconds per epoch in this build (each run's share: seeds trained together; machine load included)"
+         if together else "seconds per epoch in this build (machine load included)"):
             [f"{x:.2f}" if x == x else "n/a" for x in table["seconds_per_epoch"]],
         "first epoch's extra seconds (compiling)": [f"{x:.1f}" if x == x else "n/a"
                                                      for x in table["first_epoch_overhead_s"]],
@@ -408,9 +409,6 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
         failed_sweep = int((own["status"] != HEALTHY).sum())
         lines.append(f"- **Learning-rate sweep:** {failed_sweep} of its {len(own)} runs away from the default rates "
                      f"failed" + (" (named in its section)." if failed_sweep else "."))
-    note = budget_note(table)
-    if note:
-        lines.append(f"- **Budget:** {note}")
     return "\n".join(lines)
 
 
@@ -619,25 +617,24 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
 
 
 def time_to_accuracy(histories: pd.DataFrame, target_fraction=0.95):
-    """Epochs and seconds until each configuration's mean validation accuracy (over its healthy seeds) first
-    reaches the target: `target_fraction` of the best mean accuracy any configuration reached. Seconds count every
-    epoch at the run's steady rate: the first epoch's compiling is left out (load_runs). Returns (table, target)."""
+    """Epochs until each configuration's mean validation accuracy (over its healthy seeds) first reaches the
+    target: `target_fraction` of the best mean accuracy any configuration reached. Not seconds: runs of one build
+    share the machine, so their wall clock measures its load more than the method. Returns (table, target)."""
     all_seeds = histories.groupby("label")["seed"].nunique() if "seed" in histories else None
     histories = _healthy(histories)
     healthy_seeds = histories.groupby("label")["seed"].nunique() if "seed" in histories else None
-    mean = histories.groupby(["label", "epoch"], sort=False)[["val_accuracy", "elapsed_s"]].mean().reset_index()
+    mean = histories.groupby(["label", "epoch"], sort=False)[["val_accuracy"]].mean().reset_index()
     if mean.empty or not mean["val_accuracy"].notna().any():
-        return pd.DataFrame(columns=["configuration", "epochs", "seconds"]), math.nan
+        return pd.DataFrame(columns=["configuration", "epochs"]), math.nan
     target = target_fraction * mean["val_accuracy"].max()
     rows = []
     for label, curve in mean.groupby("label", sort=False):
         reached = curve[curve["val_accuracy"] >= target]
         if reached.empty:
-            rows.append({"configuration": label, "epochs": "not reached", "seconds": "not reached", "_order": math.inf})
+            rows.append({"configuration": label, "epochs": "not reached", "_order": math.inf})
         else:
-            first = reached.iloc[0]
-            rows.append({"configuration": label, "epochs": int(first["epoch"]), "seconds": f"{first['elapsed_s']:.1f}",
-                         "_order": first["elapsed_s"]})
+            rows.append({"configuration": label, "epochs": int(reached.iloc[0]["epoch"]),
+                         "_order": reached.iloc[0]["epoch"]})
     table = pd.DataFrame(rows).sort_values("_order", kind="stable", ignore_index=True).drop(columns="_order")
     if all_seeds is not None and (healthy_seeds != all_seeds[healthy_seeds.index]).any():
         table["healthy seeds"] = [f"{healthy_seeds[label]} of {all_seeds[label]}" for label in table["configuration"]]

@@ -14,9 +14,8 @@ import time
 import keras
 import numpy as np
 import pandas as pd
-from keras.src.random import seed_generator
 
-from . import schedules, user_code
+from . import keras_internals, schedules, user_code
 from .config import run_label, seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
@@ -100,24 +99,28 @@ def set_seed(seed):
     other threads of the process use too (a Dask worker's do), so a run's weights would depend on their timing.
     The private generator is seeded alike: the same draws a quiet process makes, the same runs as before."""
     keras.utils.set_random_seed(seed)
-    seed_generator.python_random = random.Random(seed)
+    keras_internals.set_default_seed_source(random.Random(seed))
 
 
 @contextlib.contextmanager
 def _process_state_kept():
     """Put back what a run sets for the whole process: Keras's dtype policy and the Python and NumPy random
-    generators (keras.utils.set_random_seed seeds them all), and Keras's source of default seeds (set_seed)."""
-    policy, keras_random = keras.config.dtype_policy(), seed_generator.python_random
+    generators (keras.utils.set_random_seed seeds them all), Keras's source of default seeds (set_seed), and the
+    level of TensorFlow's logger."""
+    policy, keras_random = keras.config.dtype_policy(), keras_internals.default_seed_source()
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    tf_logger = logging.getLogger("tensorflow")
+    tf_level = tf_logger.level
     # every run compiles a fresh model, which TensorFlow reports as "retracing": expected here, not a problem
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    tf_logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
         keras.config.set_dtype_policy(policy)
-        seed_generator.python_random = keras_random
+        keras_internals.set_default_seed_source(keras_random)
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+        tf_logger.setLevel(tf_level)
 
 
 def _rates_of(schedule):
@@ -149,29 +152,13 @@ def per_tower_rates(optimizer, towers, rates):
     several. The optimizer's own rate (1.0) is unused."""
     rate_of = {id(v): float(rate) for tower, rate in zip(towers, rates) for v in tower.trainable_variables}
 
-    class PerTowerRates(type(optimizer)):
-        def build(self, variables):
-            super().build(variables)
-            made = {}
-            for i, rate in enumerate(sorted(set(rate_of.values()))):
-                made[rate] = keras.Variable(rate, name=f"learning_rate_{i}", dtype=keras.config.floatx(),
-                                            trainable=False, aggregation="only_first_replica")
-                self._track_variable(made[rate])
-            self._tower_rates = [made[rate_of[id(v)]] for v in variables]
+    def rate_variables(variables):  # called as the optimizer is built (keras_internals.rate_per_variable)
+        made = {rate: keras.Variable(rate, name=f"learning_rate_{i}", dtype=keras.config.floatx(), trainable=False,
+                                     aggregation="only_first_replica")
+                for i, rate in enumerate(sorted(set(rate_of.values())))}
+        return [made[rate_of[id(v)]] for v in variables]
 
-        def update_step(self, gradient, variable, learning_rate):
-            return super().update_step(gradient, variable, self._tower_rates[self._get_variable_index(variable)])
-
-        def _apply_weight_decay(self, variables):
-            if self.weight_decay is None:
-                return
-            for variable in variables:
-                if self._use_weight_decay(variable):
-                    lr = keras.ops.cast(self._tower_rates[self._get_variable_index(variable)], variable.dtype)
-                    wd = keras.ops.cast(self.weight_decay, variable.dtype)
-                    variable.assign(variable - variable * wd * lr)
-
-    return PerTowerRates.from_config(optimizer.get_config())
+    return keras_internals.rate_per_variable(type(optimizer), rate_variables).from_config(optimizer.get_config())
 
 
 def tower_rates(configs) -> list | None:

@@ -234,7 +234,7 @@ def rates(made, epochs, steps_per_epoch, lr0, name="the schedule") -> np.ndarray
             elif kind == "callback":
                 drawn = _callback_rates(made, epochs, steps_per_epoch, lr0)
             elif kind == "optimizer":
-                inner = made._learning_rate
+                inner = _schedule_of(made)
                 drawn = _schedule_rates(inner, total) if kind_of(inner) == "schedule" else \
                     np.full(total, float(np.asarray(made.learning_rate)))
             else:
@@ -252,9 +252,16 @@ def rates(made, epochs, steps_per_epoch, lr0, name="the schedule") -> np.ndarray
     return drawn
 
 
+def _schedule_of(optimizer):
+    """The schedule (or rate variable) an optimizer was made with: Keras keeps it only privately."""
+    from .keras_internals import learning_rate_of
+
+    return learning_rate_of(optimizer)
+
+
 def _length_settings(made) -> dict:
     """The lengths in steps a Keras schedule states in its config (decay_steps, warmup_steps, ...)."""
-    schedule = made._learning_rate if kind_of(made) == "optimizer" else made
+    schedule = _schedule_of(made) if kind_of(made) == "optimizer" else made
     try:
         config = schedule.get_config()
     except Exception:  # a LearningRateSchedule need not implement get_config
@@ -354,6 +361,6 @@ def preview(schedule, epochs, steps_per_epoch, lr0=0.1, parameter="schedule", **
     lr = rates(made, passed["epochs"], passed["steps_per_epoch"], lr0, name=name)
     steps = np.arange(len(lr))
     table = pd.DataFrame({"step": steps, "epoch": steps / steps_per_epoch, "lr": lr})
-    kind = kind_of(made) if kind_of(made) != "optimizer" or kind_of(made._learning_rate) != "schedule" else "schedule"
+    kind = kind_of(made) if kind_of(made) != "optimizer" or kind_of(_schedule_of(made)) != "schedule" else "schedule"
     return Preview(name, table, warnings_for(lr, passed["steps_per_epoch"], _length_settings(made), kind),
                    passed["epochs"], passed["steps_per_epoch"])

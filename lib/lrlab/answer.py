@@ -1,0 +1,135 @@
+"""The report's first screen: what to use, in one or two computed sentences; how small a difference this build
+could resolve; and the few terms a practitioner may not know, each in one line.
+
+Every sentence is computed from the tables the report prints (lrlab.results, lrlab.tuning): it changes when the
+numbers do, and says "none is clearly better" when none is.
+"""
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .statistics import percent_text as _pct, signed_text as _signed
+
+# the difference a practitioner would act on, in points of accuracy, and the power to detect it
+ACTIONABLE_POINTS = 1.5
+POWER = 0.8
+
+GLOSSARY = [
+    ("simultaneous CI", "the interval a verdict is read from when m comparisons are made at once (Bonferroni: each "
+                        "at level 1 − 0.05/m), so that all of them hold together 95% of the time"),
+    ("seeds ahead", "on how many seeds the configuration beat constant-rate SGD; the same seed gives both the same "
+                    "initial weights and batch order"),
+    ("did not learn", "no epoch's training loss and accuracy got clearly away from guessing; such runs are named, "
+                      "never averaged in"),
+    ("expected best of k rates", "the accuracy you can expect after trying k learning rates drawn at random from "
+                                 "the method's grid and keeping the best (Dodge et al. 2019)"),
+]
+
+
+def _names(rows, name_of) -> str:
+    names = [html.escape(name_of.get(c, c)) for c in rows]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effort=None, effort_comparisons=None,
+                   budget=None) -> str:
+    """The answer as Markdown bullets: with no tuning, with a few rates tried, at a longer budget (each only where
+    the build has the runs for it)."""
+    ok = table[table["failed"] == 0]
+    if ok.empty:
+        return ""
+    best = ok.iloc[0]
+    lines = []
+    clear = diffs[diffs["verdict_adj"] == "clearly better"] if diffs is not None and not diffs.empty else diffs
+    worse = diffs[diffs["verdict_adj"] == "clearly worse"] if diffs is not None and not diffs.empty else diffs
+    head = (f"- **With no tuning** (each method at its default rate): {html.escape(name_of.get(best['configuration'], best['configuration']))} "
+            f"scored highest, {_pct(best['final_mean'])}%")
+    if diffs is None or diffs.empty:
+        lines.append(head + ".")
+    elif clear.empty:
+        lines.append(head + "; but **none is clearly better than constant-rate SGD** after the correction: at these "
+                     "defaults and this budget, the choice matters less than the seed"
+                     + (f" (clearly worse: {_names(worse['configuration'], name_of)})" if not worse.empty else "")
+                     + ".")
+    else:
+        unanimous = clear[clear["wins"] == clear["pairs"]]
+        lines.append(head + f"; clearly better than constant-rate SGD after the correction: "
+                     f"{_names(clear['configuration'], name_of)}"
+                     + (f" ({len(unanimous)} of them ahead on every seed)" if len(unanimous) else "") + ".")
+    if effort is not None and not effort.empty:
+        at3 = effort[effort["k"] == 3].sort_values("expected_best", ascending=False)
+        if not at3.empty:
+            lead = at3.iloc[0]
+            line = (f"- **With 3 learning rates tried:** {html.escape(lead['method'])} has the highest expected best, "
+                    f"{_pct(lead['expected_best'])}%")
+            if effort_comparisons is not None and not effort_comparisons.empty:
+                rows = effort_comparisons[(effort_comparisons["k"] == "3")
+                                          & (effort_comparisons["against_optimizer"] == "sgd")]
+                better = rows[rows["verdict_adj"] == "clearly better"]
+                line += (f"; {len(better)} of {len(rows)} methods are clearly better than SGD tuned alike"
+                         if len(rows) else "")
+            lines.append(line + ".")
+    if budget is not None and not budget.empty and budget["epochs"].nunique() > 1:
+        last = int(budget["epochs"].max())
+        at = budget[budget["epochs"] == last].sort_values("rank")
+        gained = at[at["verdict_adj"] == "clearly better"]
+        lines.append(f"- **At {last} epochs:** {html.escape(at.iloc[0]['method'])} leads "
+                     f"({_pct(at.iloc[0]['mean'])}%)"
+                     + (f"; {len(gained)} of {len(at)} methods gain clearly over the shortest budget, most "
+                        f"{html.escape(gained.sort_values('gain', ascending=False).iloc[0]['method'])} "
+                        f"({_signed(gained['gain'].max())} points)" if len(gained) else "")
+                     + ": the ranking at the longest budget is the one to act on.")
+    return "\n".join(lines)
+
+
+def seeds_needed(sd, m, points=ACTIONABLE_POINTS, power=POWER, confidence=0.95, most=200) -> int | None:
+    """The fewest seeds with which a paired difference of `points` is called clear (its simultaneous interval
+    over m comparisons excludes zero) with probability `power`, for a paired spread `sd` (points); None beyond
+    `most`. The usual approximation: n ≥ ((t_{1−α/2m} + t_power) · sd / points)², with t on n − 1 degrees."""
+    if not sd == sd or sd <= 0:
+        return 2
+    alpha = (1 - confidence) / max(1, m)
+    for n in range(2, most + 1):
+        t = stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)
+        if t * sd / math.sqrt(n) <= points:
+            return n
+    return None
+
+
+def resolving_power(diffs: pd.DataFrame, confidence=0.95) -> dict | None:
+    """From this build's paired comparisons with constant-rate SGD: the median spread of a paired difference
+    between seeds (points), the smallest difference the build could call clear (half the simultaneous interval's
+    width at that spread), and the seeds needed to resolve ACTIONABLE_POINTS with POWER."""
+    if diffs is None or diffs.empty:
+        return None
+    tested = diffs[diffs["p"].notna() & (diffs["method"] == "paired") & ~diffs["identical"].astype(bool)]
+    if tested.empty:
+        return None
+    n = int(tested["pairs"].median())
+    sd = float(np.median(tested["se"] * np.sqrt(tested["pairs"])))
+    m = int(tested["family_size"].iloc[0])
+    smallest = float(stats.t.ppf(1 - (1 - confidence) / (2 * m), n - 1)) * sd / math.sqrt(n)
+    return {"seeds": n, "comparisons": m, "spread": sd, "smallest_clear": smallest,
+            "seeds_needed": seeds_needed(sd, m, confidence=confidence)}
+
+
+def resolving_text(power: dict | None, still_improving: str | None) -> str:
+    """The first screen's line on what this build can and cannot tell apart, and whether its budget converged."""
+    budget = f" **Budget:** {still_improving}" if still_improving else ""
+    if power is None:
+        return f"- {budget.strip()}" if budget else ""
+    needed = power["seeds_needed"]
+    line = (f"- **What this build can resolve:** with {power['seeds']} seeds and {power['comparisons']} comparisons, "
+            f"a difference is called clear only above about {power['smallest_clear']:.1f} points (the paired "
+            f"spread between seeds is {power['spread']:.1f} points); resolving {ACTIONABLE_POINTS:g} points "
+            f"{round(100 * POWER)}% of the time would take "
+            + (f"{needed} seeds." if needed else "more than 200 seeds."))
+    return line + (budget or " **Budget:** most configurations peaked before the last fifth of their epochs.")
+
+
+def glossary() -> str:
+    return "*Terms:* " + "; ".join(f"*{term}*: {meaning}" for term, meaning in GLOSSARY) + "."

@@ -1,0 +1,79 @@
+"""The one place lrlab touches Keras's private API (keras.src, attributes and methods with a leading underscore).
+
+Everything else in the library goes through the names below; each says what it relies on and why. They hold on
+the pinned Keras (pyproject.toml), and tests/test_keras_internals.py checks each one there, so that a Keras upgrade
+that moves one fails in that file first, with its name, not somewhere deep in a training run.
+"""
+
+import keras
+from keras.src.random import seed_generator as _seed_generator
+
+# ---- default seeds ----
+# keras.src.random.seed_generator.python_random: the module-level generator (Python's `random` module, unless
+# replaced) that make_default_seed() draws every seed from for initializers and dropout layers built without one.
+# lrlab gives each run a generator of its own there, so other threads' use of `random` cannot change its weights.
+SEED_SOURCE_MODULE, SEED_SOURCE_NAME = _seed_generator, "python_random"
+
+
+def default_seed_source():
+    """Where Keras draws its default seeds from now (to put back later: set_default_seed_source)."""
+    return getattr(SEED_SOURCE_MODULE, SEED_SOURCE_NAME)
+
+
+def set_default_seed_source(rng):
+    """Make Keras draw its default seeds from `rng` (anything with randint, e.g. a random.Random)."""
+    setattr(SEED_SOURCE_MODULE, SEED_SOURCE_NAME, rng)
+
+
+# ---- optimizers ----
+# Optimizer._learning_rate: the rate an optimizer was given as it was given (a LearningRateSchedule or a rate
+# variable); the public `learning_rate` is its value at the current step, so the schedule itself is only here.
+def learning_rate_of(optimizer):
+    """The LearningRateSchedule (or rate variable) `optimizer` was made with, not its current value."""
+    return optimizer._learning_rate
+
+
+# What rate_per_variable overrides or calls, on keras.optimizers.Optimizer (its backend's subclass included):
+#   update_step(gradient, variable, learning_rate): one variable's update, given the rate to apply; called once
+#       per variable per step with the optimizer's own rate (every built-in optimizer's arithmetic lives here).
+#   _apply_weight_decay(variables): decoupled weight decay (AdamW, Lion, ...), variable -= variable × wd × rate at
+#       the optimizer's own rate; rewritten with each variable's rate, in Keras's formula.
+#   _use_weight_decay(variable): whether exclude_from_weight_decay leaves `variable` out of the decay.
+#   _get_variable_index(variable): the variable's position among those the optimizer was built with.
+#   _track_variable(variable): makes a variable the optimizer's own (in .variables, saved with it), as Keras does
+#       with its own learning_rate variable.
+OPTIMIZER_OVERRIDES = ("update_step", "_apply_weight_decay")
+OPTIMIZER_CALLS = ("_use_weight_decay", "_get_variable_index", "_track_variable")
+
+
+def rate_per_variable(optimizer_class, rates_for):
+    """A subclass of `optimizer_class` that applies to each variable its own rate: `rates_for(variables)`, called
+    once when the optimizer is built (after Keras's own build), returns one rate variable per trainable variable,
+    used in place of the optimizer's rate in its update step and its weight decay. The optimizer's own rate is
+    then unused."""
+
+    class RatePerVariable(optimizer_class):
+        def build(self, variables):
+            super().build(variables)
+            rates = list(rates_for(variables))
+            for rate in {id(rate): rate for rate in rates}.values():
+                self._track_variable(rate)
+            self._lrlab_rates = rates
+
+        def _rate_of(self, variable):
+            return self._lrlab_rates[self._get_variable_index(variable)]
+
+        def update_step(self, gradient, variable, learning_rate):
+            return super().update_step(gradient, variable, self._rate_of(variable))
+
+        def _apply_weight_decay(self, variables):
+            if self.weight_decay is None:
+                return
+            for variable in variables:
+                if self._use_weight_decay(variable):
+                    lr = keras.ops.cast(self._rate_of(variable), variable.dtype)
+                    wd = keras.ops.cast(self.weight_decay, variable.dtype)
+                    variable.assign(variable - variable * wd * lr)
+
+    RatePerVariable.__name__ = RatePerVariable.__qualname__ = f"{optimizer_class.__name__}RatePerVariable"
+    return RatePerVariable
