@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Extra arguments for build_report.py, e.g. make report ARGS="--profile smoke --jobs 2"
 ARGS ?=
 
-.PHONY: venv report test test-all lab clean-outputs
+.PHONY: venv report test test-all lab publish clean-outputs
 
 venv: $(INSTALLED)
 
@@ -27,6 +27,20 @@ test: $(INSTALLED)
 # everything CI runs: the fast tier and the long tests (kill -9, Dask, JAX, random parameters through papermill)
 test-all: $(INSTALLED)
 	$(PY) -m pytest -m "not functional"
+
+# Re-render the published reports from the runs committed beside them (nothing trains that is stored), then
+# rewrite the README's findings and the screenshots from them. The paper report's runs were trained from the
+# cat/dog archive: PAPER_DATA=/path/to/cifar-catdog.tar.gz (or LRLAB_PAPER_DATA). The study report is re-rendered
+# only where its runs are stored (STUDY_DATA: the full CIFAR-10 archive).
+PAPER_DATA ?= $(LRLAB_PAPER_DATA)
+STUDY_DATA ?= $(LRLAB_CIFAR10)
+publish: $(INSTALLED)
+	@test -n "$(PAPER_DATA)" || { echo "make publish: set PAPER_DATA=/path/to/cifar-catdog.tar.gz"; exit 2; }
+	$(PY) build_report.py --profile paper -p data_path=$(PAPER_DATA)
+	if [ -d outputs/study/runs ]; then $(PY) build_report.py --profile study -p data_path=$(STUDY_DATA) -p 'budgets=[15,45]'; fi
+	$(PY) -m lrlab.publish
+	$(PY) -m lrlab.screenshots outputs/paper/report.html docs/screenshots/paper
+	if [ -d outputs/study/runs ]; then $(PY) -m lrlab.screenshots outputs/study/report.html docs/screenshots/study; fi
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 from lrlab import machine  # noqa: E402
+from lrlab.config import run_label  # noqa: E402
 
 TARGET_EPOCHS = 100
 TARGETS_S = {"paper": 60, "study": 15 * 60, "full": 30 * 60}
@@ -75,7 +76,7 @@ def precision_pair(out32, out16, profile):
     """Final validation accuracy in float32 and bfloat16, paired by configuration and seed, and the seconds per
     epoch of each."""
     def finals(out):
-        return {(c["label"], c["seed"]): (s["final"]["val_accuracy"], float(np.median(h["epoch_time_s"].iloc[1:])))
+        return {(run_label(c), c["seed"]): (s["final"]["val_accuracy"], float(np.median(h["epoch_time_s"].iloc[1:])))
                 for c, h, s in runs(out, profile) if c.get("kind") != "lr_range_test" and len(h) > 1}
 
     a, b = finals(out32), finals(out16)

@@ -35,14 +35,45 @@ RACE = textwrap.dedent("""
     settings = resolve_settings("smoke", epochs=3, data_path={data!r}, output_dir={out!r})
     dataset = load_dataset(settings)
     config = sgd_configs("constant", {{"name": "constant", "lr0": 0.05}}, 0.0, settings, dataset)[0]
-    print("RESULT", train_group([config], settings, dataset, log=lambda m: None)[0]["reused"], flush=True)
+    log = lambda message: print(message, file=sys.stderr, flush=True)
+    print("RESULT", train_group([config], settings, dataset, log=log)[0]["reused"], flush=True)
 """)
 
 
 def test_two_processes_racing_for_one_run_train_it_once(tmp_path, synthetic_archive):
+    """The test holds the run's lock (lrlab.store.claim's flock) until both processes wait for it, then lets go:
+    one of them trains the run, the other waits for it and reuses it."""
+    import fcntl
+    import time
+
+    from lrlab.data import load_dataset
+    from lrlab.families import sgd_configs
+    from lrlab.parameters import resolve_settings
+    from lrlab.store import profile_dir, run_id
+
+    settings = resolve_settings("smoke", epochs=3, data_path=str(synthetic_archive), output_dir=str(tmp_path))
+    config = sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0, settings, load_dataset(settings))[0]
+    lock = profile_dir(settings) / "locks" / f"{run_id(config)}.lock"
+    lock.parent.mkdir(parents=True)
     script = RACE.format(lib=str(ROOT / "lib"), data=str(synthetic_archive), out=str(tmp_path))
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True) for _ in range(2)]
+    logs = [tmp_path / f"process{i}.log" for i in range(2)]
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        procs = []
+        for log in logs:
+            with log.open("w") as stderr:
+                procs.append(subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=stderr,
+                                              text=True))
+        try:
+            deadline = time.monotonic() + 300
+            while not all("another process is training it; waiting" in log.read_text() for log in logs):
+                assert all(p.poll() is None for p in procs), [log.read_text()[-2000:] for log in logs]
+                assert time.monotonic() < deadline, "the processes never waited for the run's lock"
+                time.sleep(0.2)
+        except BaseException:
+            for p in procs:
+                p.kill()
+            raise
     results = sorted(p.communicate(timeout=300)[0].split("RESULT ")[-1].strip() for p in procs)
     assert results == ["False", "True"]  # one trained, the other waited and reused its run
     assert len(list((tmp_path / "smoke" / "runs").iterdir())) == 1

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,12 +95,19 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     for name in ("runs.csv", "summary.csv"):
         data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)
         assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
-    runs = pd.read_csv(out / "smoke" / "runs.csv")
+    every = pd.read_csv(out / "smoke" / "runs.csv")
+    runs, tests = every[every["family"] != "lr_range_test"], every[every["family"] == "lr_range_test"]
     # 21 compared configurations and the custom one, and the sweep's 22 other runs (its 11 default-rate runs are among
     # the 21), 2 epochs
     assert len(runs) == (22 + 22) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
                                      "schedule_lr0", "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
     assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()
+    # and every range test the report draws (11 methods, one seed), batch by batch, as its run store holds it
+    stored = sorted(p.parent.name for p in (out / "smoke" / "runs").glob("lr_range_test-*/history.csv"))
+    assert sorted(tests["run_id"].unique()) == stored and len(stored) == 11
+    first = tests[tests["run_id"] == stored[0]]
+    history = pd.read_csv(out / "smoke" / "runs" / stored[0] / "history.csv")
+    np.testing.assert_allclose(first["smoothed_loss"], history["smoothed_loss"], rtol=1e-5)
     assert re.search(r"<title>Learning-rate schedules and adaptive optimizers: cat vs dog .*— lrlab</title>", html)
     assert "Not part of this report" not in html and "No description has been provided" not in html
 

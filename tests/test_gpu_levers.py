@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lrlab.machine import default_jobs, gpus
+from lrlab.machine import default_jobs, gpus, workers_and_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 ])
 def test_a_gpu_build_runs_as_many_workers_as_the_gpus_hold(model, cores, gpu_memory, jobs):
     assert default_jobs(model, cores, gpu_memory) == jobs
+
+
+@pytest.mark.parametrize("jobs, groups, cores, threads, expected", [
+    (2, 1, 2, None, (1, 2)),  # one seed group (--only constant) on 2 cores: one worker with both
+    (2, 5, 2, None, (2, 1)),  # more groups than jobs: every job busy, a core each
+    (16, 3, 16, None, (3, 5)),  # three groups on 16 cores: three workers, 16 // 3 threads each
+    (8, 0, 16, None, (1, 16)),  # nothing to train: never no worker
+    (4, 9, 2, None, (4, 1)),  # --jobs above the cores: one thread each at least
+    (2, 1, 2, "1", (1, 1)),  # LRLAB_THREADS wins (one thread: bit-for-bit repeatable)
+    (8, 3, 16, "4", (3, 4)),
+])
+def test_a_build_runs_no_more_workers_than_groups_and_divides_the_cores_between_them(jobs, groups, cores, threads,
+                                                                                      expected):
+    assert workers_and_threads(jobs, groups, cores, threads) == expected
 
 
 def _fake_nvidia_smi(folder, output):
@@ -48,8 +62,10 @@ def test_jobs_default_to_the_machine_and_the_command_line_wins(tmp_path, monkeyp
     from lrlab import build as lrlab_build
 
     monkeypatch.setenv("PATH", _fake_nvidia_smi(tmp_path, "81559\\n"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
     request = lrlab_build.check_request(lrlab_build.parse_args(["--profile", "smoke", "-p", f"output_dir={tmp_path}"]))
-    assert request.jobs == default_jobs("seed_cnn", os.cpu_count(), [79.65])
+    assert request.jobs == 8  # one 80 GB card holds 19 seed_cnn workers; 16 cores, two each, feed 8
     request = lrlab_build.check_request(lrlab_build.parse_args(["--profile", "smoke", "--jobs", "3",
                                                                 "-p", f"output_dir={tmp_path}"]))
     assert request.jobs == 3

@@ -3,16 +3,19 @@
 import inspect
 import json
 import math
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
 from lrlab import build as lrlab_build
 from lrlab import resources
 from lrlab.families import adaptive_configs, sgd_configs
-from lrlab.parameters import PARAMETERS, ParameterError, check_parameter, resolve_settings
+from lrlab.config import DEFAULT_STEPS_PER_EXECUTION, PROFILES, default_output_dir
+from lrlab.parameters import NOTEBOOKS, PARAMETERS, SETTINGS, ParameterError, check_parameter, notebook_parameters, \
+    notebook_settings, resolve_settings
 
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-10**12, max_value=10**12),
@@ -24,6 +27,9 @@ VALUES = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(name=st.sampled_from(sorted(PARAMETERS)), value=VALUES)
+# directories that check_parameter accepts but no notebook can resolve (a NUL byte; the home of an unknown user)
+@example(name="output_dir", value="a\x00b")
+@example(name="output_dir", value="~no-such-user-lrlab/out")
 def test_every_parameter_accepts_or_refuses_in_one_line(name, value):
     """Any value for any parameter: either accepted, and then usable by the code that consumes it, or refused with
     a one-line ParameterError naming the parameter; never another exception."""
@@ -32,11 +38,12 @@ def test_every_parameter_accepts_or_refuses_in_one_line(name, value):
     except ParameterError as exc:
         assert "\n" not in str(exc) and name in str(exc)
         return
+    _reaches_the_notebook(name, accepted)
     from lrlab import schedules
 
     defaults = {"lr0": 0.1, "decay": 0.001, "drop": 0.5, "epochs_drop": 10, "k": 0.1}
     for formula in ("constant", "time_based_decay", "step_decay", "exponential_decay"):
-        wanted = list(inspect.signature(schedules.FORMULAS[formula][0]).parameters)[1:]
+        wanted = list(inspect.signature(schedules.SCHEDULES[formula].formula).parameters)[1:]
         schedule = {"name": formula} | {p: defaults[p] for p in wanted if p in defaults}
         if name in wanted and accepted is not None:
             schedule[name] = accepted
@@ -45,6 +52,24 @@ def test_every_parameter_accepts_or_refuses_in_one_line(name, value):
         for epoch in (0, 1, 99):
             rate = schedules.lr_at(schedule, epoch, 157)  # every accepted value gives a usable rate
             assert math.isfinite(rate) and rate >= 0
+
+
+def _reaches_the_notebook(name, value):
+    """A notebook that takes `name`, given `value` (its other parameters at their defaults), reads it as given:
+    notebook_settings, what every notebook's settings cell calls, puts it in the run settings or the family's own
+    parameters unchanged (None: the profile's value)."""
+    notebook = next(n for n in NOTEBOOKS if name in notebook_parameters(n))
+    namespace = {n: default for n, (_, default, _) in notebook_parameters(notebook).items()}
+    namespace |= {"profile": "smoke", "output_dir": "/tmp/lrlab-fuzz"} | {name: value}
+    run, own = notebook_settings(notebook, namespace)
+    if name not in SETTINGS:
+        assert own[name] == value
+    elif name == "output_dir":
+        assert run.output_dir == str(Path(value).expanduser().resolve() if value else default_output_dir())
+    elif name == "steps_per_execution":
+        assert run.steps_per_execution == (value or DEFAULT_STEPS_PER_EXECUTION)
+    else:
+        assert getattr(run, name) == (PROFILES[run.profile][name] if value is None else value)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -85,13 +110,31 @@ def test_a_profile_too_big_for_the_machine_fails_before_training(tmp_path):
     assert resources.needs(s, 2)["memory"] > resources.needs(resolve_settings("paper"), 2)["memory"]
 
 
-def test_this_machine_reports_what_it_has(tmp_path):
-    import shutil
+def test_what_the_machine_has_is_read_from_linux_and_the_container_s_limit(tmp_path, monkeypatch):
+    from types import SimpleNamespace
 
-    have = resources.available(tmp_path / "not" / "yet")  # a folder the build will create: its disk is asked
+    meminfo, cgroup = tmp_path / "meminfo", tmp_path / "cgroup"
+    meminfo.write_text("MemTotal:       8000000 kB\nMemFree:          100000 kB\nMemAvailable:   2000000 kB\n")
+    cgroup.mkdir()
+    asked = []
+    monkeypatch.setattr(resources.shutil, "disk_usage", lambda path: asked.append(path) or SimpleNamespace(free=42))
+    # no cgroup files: the machine's available memory (kB → bytes, not MemFree); the disk of a folder the build
+    # will create is that of its nearest existing parent
+    have = resources.available(tmp_path / "not" / "yet", meminfo, cgroup)
+    assert have == {"memory": 2_000_000 * 1024, "disk": 42} and asked == [tmp_path]
+    (cgroup / "memory.current").write_text(f"{2**28}\n")
+    (cgroup / "memory.max").write_text("max\n")  # a container without a limit
+    assert resources.available(tmp_path, meminfo, cgroup)["memory"] == 2_000_000 * 1024
+    (cgroup / "memory.max").write_text(f"{2**30}\n")  # a container's limit below the machine's: what it has left
+    assert resources.available(tmp_path, meminfo, cgroup)["memory"] == 2**30 - 2**28
+    (cgroup / "memory.max").write_text(f"{2**40}\n")  # above it: the machine's
+    assert resources.available(tmp_path, meminfo, cgroup)["memory"] == 2_000_000 * 1024
+
+
+def test_this_machine_reports_memory_it_has(tmp_path):
+    have = resources.available(tmp_path / "not" / "yet")
     total = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal:")).split()[1]) * 1024
-    assert 0 < have["memory"] <= total
-    assert have["disk"] == pytest.approx(shutil.disk_usage(tmp_path).free, rel=0.01)
+    assert 0 < have["memory"] <= total and have["disk"] > 0
 
 
 @pytest.mark.smoke

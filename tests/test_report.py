@@ -162,8 +162,8 @@ def test_colours_are_fixed_by_what_a_configuration_is():
     runs = exponential_stuck_on_two_seeds()
     colour_of = plots.colours(runs)
     assert colour_of["SGD const"] == plots.BASELINE_COLOUR
-    assert colour_of["SGD exp"] == plots.SCHEDULE_COLOURS["exponential_decay"]
-    assert colour_of["Adam"] == plots.OPTIMIZER_COLOURS["adam"]
+    assert colour_of["SGD exp"] == plots.schedule_colour("exponential_decay") == "#2ca02c"
+    assert colour_of["Adam"] == plots.optimizer_colour("adam") == "#e377c2"
     # the same configuration in another report, beside other configurations, keeps its colour
     assert plots.colours(runs[runs["label"] != "SGD exp"])["Adam"] == colour_of["Adam"]
     # two configurations of one kind (a grid of rates) never share a colour

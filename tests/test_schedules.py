@@ -86,7 +86,7 @@ def _fit_probe(schedule, epochs, steps_per_epoch, steps_per_execution):
 
 def _closed_form(schedule, t, steps_per_epoch):
     """The formula's rate for batch t, counted from 0 over the whole run."""
-    formula, per_batch = schedules.FORMULAS[schedule["name"]]
+    formula, per_batch = schedules.SCHEDULES[schedule["name"]].formula, schedules.SCHEDULES[schedule["name"]].per_batch
     params = {k: v for k, v in schedule.items() if k != "name"}
     return formula(t if per_batch else t // steps_per_epoch, **params)
 
@@ -170,7 +170,7 @@ def test_modern_schedules_fill_the_run():
     assert by_name["triangular_cyclical"]["step_size"] == pytest.approx(total / 6)
     for name in ("cosine_decay", "polynomial_decay", "one_cycle", "warmup_cosine"):
         params = {k: v for k, v in by_name[name].items() if k != "name"}
-        end = schedules.FORMULAS[name][0](total, **params)
+        end = schedules.SCHEDULES[name].formula(total, **params)
         assert end <= 0.001 + 1e-12  # every decay ends at or below final_fraction · lr0
 
 

@@ -17,7 +17,7 @@ from lrlab.statistics import paired_difference
 from lrlab.results import (baseline_differences, rank_table, sensitivity_table, summary_table,
                            time_to_accuracy)
 from lrlab.families import train_group
-from lrlab.store import read_summary, run_id
+from lrlab.store import HISTORY_COLUMNS, read_summary, run_id
 
 
 def quiet(message):
@@ -49,12 +49,39 @@ def test_holdout_validation_comes_from_the_training_set(holdout):
     assert np.array_equal(paper["x_val"], paper["x_test"])  # the 2017 protocol: test set as validation
 
 
-def test_a_holdout_run_records_its_test_accuracy_once(holdout):
+def test_a_holdout_run_records_its_test_accuracy_once(holdout, monkeypatch):
+    """The stored test metrics are the trained model's on the test set, measured once, after the last epoch: what
+    evaluating the model the run ended with gives (its weights are not stored, so the test keeps hold of it), and
+    never a column of the per-epoch history."""
+    from lrlab import train
+
     settings, data = holdout
     cfg = families.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0, settings, data)[0]
     assert cfg["data"]["protocol"] == "holdout" and cfg["data"]["data_seed"] == 0
-    summary = read_summary(train_group([cfg], settings, data, log=quiet)[0]["path"])
-    assert 0 <= summary["test"]["accuracy"] <= 1 and summary["test"]["loss"] > 0
+    models, on_test = [], []
+
+    def kept(*args, **kwargs):  # the run's model, and each time it is evaluated on the test images
+        model = build_runs_model(*args, **kwargs)
+        evaluate = model.evaluate
+
+        def counted(x=None, y=None, **options):  # fit validates through evaluate too, on the validation set
+            on_test.append(isinstance(x, np.ndarray) and np.array_equal(x, data["x_test"]))
+            return evaluate(x, y, **options)
+
+        model.evaluate = counted
+        models.append(model)
+        return model
+
+    build_runs_model = train.build_runs_model
+    monkeypatch.setattr(train, "build_runs_model", kept)
+    path = train_group([cfg], settings, data, log=quiet)[0]["path"]
+    summary = read_summary(path)
+    assert len(models) == 1 and on_test.count(True) == 1 and on_test[-1]  # the test set, once, at the end
+    again = models[0].evaluate(data["x_test"], data["y_test"], batch_size=train.EVAL_BATCH_SIZE, verbose=0,
+                               return_dict=True)  # the loss stored is the cross-entropy averaged over images
+    assert summary["test"] == {"loss": pytest.approx(again["cross_entropy"], rel=1e-6),
+                               "accuracy": pytest.approx(again["accuracy"], abs=1e-9)}
+    assert list(pd.read_csv(f"{path}/history.csv").columns) == HISTORY_COLUMNS  # no per-epoch test numbers
     other_split = families.sgd_configs("constant", {"name": "constant", "lr0": 0.05}, 0.0,
                                      settings.replace(data_seed=1), data)[0]
     assert run_id(other_split) != run_id(cfg)  # another split is another run

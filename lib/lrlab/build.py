@@ -29,7 +29,7 @@ from . import resources
 from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
 from .data import DataError, load_dataset
 from .families import configs as family_configs, cost, custom_preview, notebook_defaults, train_group
-from .machine import configure_process, default_jobs, importable
+from .machine import configure_process, default_jobs, importable, workers_and_threads
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
 from .store import forget_family, manifest_path, profile_dir, migrate, read_summary, remove_abandoned, run_id, runs_dir
@@ -55,8 +55,9 @@ def parse_args(argv):
                         f"({', '.join(FAMILIES)}; default: the profile's); the report still shows every family of "
                         f"the profile with stored runs")
     parser.add_argument("--jobs", default="auto",
-                        help="seed groups trained at once; the cores are divided between them (default: one per "
-                             "core; on a GPU machine, as many as its memory holds, two cores each)")
+                        help="seed groups trained at once, at most (never more than there are to train); the "
+                             "cores are divided between them (default: one per core; on a GPU machine, as many as "
+                             "its memory holds, two cores each)")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="override a notebook parameter for every notebook that has it (YAML value: "
                              "-p epochs=10 -p seeds=[0,1] -p data_path=/data/cifar-10-python.tar.gz)")
@@ -402,17 +403,18 @@ def _start_local_worker(parent_pid, log_path, threads):
         os._exit(1)
 
 
-def local_pool(jobs, log_path, threads):
+def local_pool(jobs, threads, log_path):
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_local_worker, initargs=(os.getpid(), str(log_path), threads))
 
 
 @contextlib.contextmanager
-def training_pool(request, log_path, threads):
-    """Where seed groups train: worker processes of this build, or a Dask cluster through Dask's own
-    concurrent.futures executor, so the rest of the build is the same either way."""
+def training_pool(request, workers, log_path, threads):
+    """Where seed groups train: `workers` processes of this build, or a Dask cluster (a LocalCluster of `workers`,
+    or the scheduler's) through Dask's own concurrent.futures executor, so the rest of the build is the same
+    either way."""
     if request.executor == "local":
-        with local_pool(request.jobs, log_path, threads) as pool:
+        with local_pool(workers, threads, log_path) as pool:
             yield pool
         return
     from dask.distributed import Client, LocalCluster, WorkerPlugin
@@ -427,7 +429,7 @@ def training_pool(request, log_path, threads):
         if request.scheduler:
             client = stack.enter_context(Client(request.scheduler, timeout="30s"))
         else:
-            cluster = stack.enter_context(LocalCluster(n_workers=request.jobs, threads_per_worker=1, processes=True,
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         if not request.scheduler:  # a cluster of the build's own; another's workers are set up by their owner
@@ -441,9 +443,10 @@ def training_pool(request, log_path, threads):
 def build(args) -> int:
     request = check_request(args)
     settings = request.settings
-    threads = os.environ.get("LRLAB_THREADS") or str(max(1, (os.cpu_count() or 1) // request.jobs))
-    if not threads.isdigit() or int(threads) < 1:
-        raise InputError(f"LRLAB_THREADS={threads!r} is invalid: give a positive integer, e.g. LRLAB_THREADS=1")
+    given_threads = os.environ.get("LRLAB_THREADS") or None  # wins over the build's own division of the cores
+    if given_threads is not None and (not given_threads.isdigit() or int(given_threads) < 1):
+        raise InputError(f"LRLAB_THREADS={given_threads!r} is invalid: give a positive integer, e.g. "
+                         f"LRLAB_THREADS=1")
     try:
         resources.check(settings, request.jobs)
     except resources.ResourceError as exc:
@@ -471,11 +474,16 @@ def build(args) -> int:
         migrate(runs_dir(settings))
     start, log = time.perf_counter(), out / "notebooks" / "kernels.log"
     log.unlink(missing_ok=True)
-    print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {request.jobs} "
+    # no more workers than there is work for, and the cores divided between those (machine.workers_and_threads)
+    workers, threads = workers_and_threads(request.jobs, len(tasks), os.cpu_count(), given_threads)
+    print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {workers} "
           f"process(es), {threads} thread(s) each", flush=True)
     total_runs = len(set().union(*runs_of.values()))
-    failures = train_missing(functools.partial(training_pool, request, log, threads), tasks, settings, total_runs)
-    with local_pool(min(request.jobs, len(request.families)), log, threads) as pool:
+    failures = train_missing(functools.partial(training_pool, request, workers, log, threads), tasks, settings,
+                             total_runs)
+    notebook_workers, notebook_threads = workers_and_threads(request.jobs, len(request.families), os.cpu_count(),
+                                                             given_threads)  # the notebooks: the same rule
+    with local_pool(notebook_workers, notebook_threads, log) as pool:
         failures, error = execute_notebooks(pool, request, failures, out / "notebooks", runs_of)
     if error:
         print(f"error: compare.ipynb failed at {error}; no report written; kernel messages in {log}",

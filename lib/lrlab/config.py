@@ -8,8 +8,10 @@ import json
 import math
 from pathlib import Path
 
-from . import schedules
+from . import plugins, schedules
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
+
+plugins.load()  # methods and schedules of the user's own register before the profiles list them
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CAT, DOG = 3, 5

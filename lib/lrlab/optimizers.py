@@ -1,55 +1,106 @@
-"""Optimizers with every argument set explicitly: Keras 3's defaults differ from Keras 2's, and a run's settings
-must not depend on them."""
+"""The optimizers, each declared once (`Method`): its name, how it is shown, how Keras builds it with every
+argument set explicitly (Keras 3's defaults differ from Keras 2's, and a run's settings must not depend on them),
+its default settings, its colour, and what kind of method it is. Every list of methods, notebook parameter,
+colour and name in the project derives from `OPTIMIZERS`; adding a method is one `register(Method(...))`, here or
+in a module named by LRLAB_PLUGINS (lrlab.plugins)."""
 
-# Each method's settings; the learning rate lives in the run's schedule, not here. The first four are the 2017
-# experiment's; SGD with momentum and with Nesterov momentum are the references a careful comparison needs, and
-# AdamW, Nadam, Adamax and Lion the methods that came after (at the defaults their authors recommend).
-ADAPTIVE_DEFAULTS = {
-    "adagrad": {"lr": 0.01, "epsilon": 1e-8},
-    "adadelta": {"lr": 1.0, "rho": 0.95, "epsilon": 1e-8},
-    "rmsprop": {"lr": 0.001, "rho": 0.9, "epsilon": 1e-8},
-    "adam": {"lr": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
-    "sgd_momentum": {"lr": 0.01, "momentum": 0.9},
-    "sgd_nesterov": {"lr": 0.01, "momentum": 0.9},
-    "adamw": {"lr": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01},
-    "nadam": {"lr": 0.002, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
-    "adamax": {"lr": 0.002, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
-    "lion": {"lr": 0.0001, "beta_1": 0.9, "beta_2": 0.99},
-}
-CLASSIC_ADAPTIVE = ["adagrad", "adadelta", "rmsprop", "adam"]
+from dataclasses import dataclass, field
+from typing import Callable
 
-DISPLAY_NAMES = {"sgd": "SGD", "adagrad": "Adagrad", "adadelta": "Adadelta", "rmsprop": "RMSprop", "adam": "Adam",
-                 "sgd_momentum": "SGD+momentum", "sgd_nesterov": "SGD+Nesterov", "adamw": "AdamW", "nadam": "Nadam",
-                 "adamax": "Adamax", "lion": "Lion", "custom": "your optimizer"}
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # in run configurations, ids and parameters (`adam_lr`)
+    display: str  # what a reader sees
+    make: Callable  # (settings without the rate, learning_rate) -> a Keras optimizer
+    defaults: dict = field(default_factory=dict)  # its settings at their defaults, the learning rate "lr" first
+    colour: str = "#7f7f7f"  # its colour in every figure and table (adaptive methods: warm hues)
+    # "adaptive": one of the compared methods; "sgd": SGD with momentum, a reference that is SGD, not adaptive
+    # (left out of "the best adaptive method"); "baseline": plain SGD, whose rate is the schedules' business
+    kind: str = "adaptive"
+    classic: bool = False  # one of the 2017 experiment's four
+
+
+CUSTOM_DISPLAY = "your optimizer"  # the custom family's: the user's code, not a registered method
+
+OPTIMIZERS: dict = {}
+# Views of the registry as the code and the notebooks read them, kept in step by `register`: each adaptive-family
+# method with its default settings (every method but plain SGD), the 2017 four, and every method's display name.
+ADAPTIVE_DEFAULTS: dict = {}
+CLASSIC_ADAPTIVE: list = []
+DISPLAY_NAMES: dict = {"custom": CUSTOM_DISPLAY}
+
+
+def register(method: Method) -> Method:
+    """Add a method to every list, parameter table and figure of the project (before they are read: a plugin
+    registers when lrlab.config is first imported)."""
+    OPTIMIZERS[method.name] = method
+    DISPLAY_NAMES[method.name] = method.display
+    if method.kind != "baseline":
+        ADAPTIVE_DEFAULTS[method.name] = method.defaults
+    if method.classic and method.name not in CLASSIC_ADAPTIVE:
+        CLASSIC_ADAPTIVE.append(method.name)
+    return method
+
+
+def _keras():
+    import keras
+
+    return keras.optimizers
+
+
+def _sgd(s, lr, nesterov=False):
+    return _keras().SGD(learning_rate=lr, momentum=s["momentum"], nesterov=nesterov)
+
+
+def _adam_like(cls):
+    return lambda s, lr: getattr(_keras(), cls)(learning_rate=lr, beta_1=s["beta_1"], beta_2=s["beta_2"],
+                                                epsilon=s["epsilon"])
+
+
+_BETAS = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
+
+# SGD, then the 2017 experiment's four, the references a careful comparison needs (SGD with momentum and with
+# Nesterov momentum), and the methods that came after, at the defaults their authors recommend.
+for _method in [
+    Method("sgd", "SGD", _sgd, {"lr": 0.1, "momentum": 0.0}, "#404040", kind="baseline"),
+    # Keras 2 started Adagrad's accumulator at zero; Keras 3 defaults to 0.1
+    Method("adagrad", "Adagrad", lambda s, lr: _keras().Adagrad(learning_rate=lr, initial_accumulator_value=0.0,
+                                                                 epsilon=s["epsilon"]),
+           {"lr": 0.01, "epsilon": 1e-8}, "#d62728", classic=True),
+    Method("adadelta", "Adadelta", lambda s, lr: _keras().Adadelta(learning_rate=lr, rho=s["rho"],
+                                                                    epsilon=s["epsilon"]),
+           {"lr": 1.0, "rho": 0.95, "epsilon": 1e-8}, "#ff7f0e", classic=True),
+    Method("rmsprop", "RMSprop", lambda s, lr: _keras().RMSprop(learning_rate=lr, rho=s["rho"], momentum=0.0,
+                                                                 epsilon=s["epsilon"], centered=False),
+           {"lr": 0.001, "rho": 0.9, "epsilon": 1e-8}, "#8c564b", classic=True),
+    Method("adam", "Adam", lambda s, lr: _keras().Adam(learning_rate=lr, beta_1=s["beta_1"], beta_2=s["beta_2"],
+                                                        epsilon=s["epsilon"], amsgrad=False),
+           {"lr": 0.001, **_BETAS}, "#e377c2", classic=True),
+    # SGD with momentum is SGD: cool hues, apart from the grey baseline they are drawn beside
+    Method("sgd_momentum", "SGD+momentum", _sgd, {"lr": 0.01, "momentum": 0.9}, "#00bfc4", kind="sgd"),
+    Method("sgd_nesterov", "SGD+Nesterov", lambda s, lr: _sgd(s, lr, nesterov=True), {"lr": 0.01, "momentum": 0.9},
+           "#003c30", kind="sgd"),
+    Method("adamw", "AdamW", lambda s, lr: _keras().AdamW(learning_rate=lr, weight_decay=s["weight_decay"],
+                                                           beta_1=s["beta_1"], beta_2=s["beta_2"],
+                                                           epsilon=s["epsilon"], amsgrad=False),
+           {"lr": 0.001, **_BETAS, "weight_decay": 0.01}, "#bcbd22"),
+    Method("nadam", "Nadam", _adam_like("Nadam"), {"lr": 0.002, **_BETAS}, "#e6ab02"),
+    Method("adamax", "Adamax", _adam_like("Adamax"), {"lr": 0.002, **_BETAS}, "#7f0000"),
+    Method("lion", "Lion", lambda s, lr: _keras().Lion(learning_rate=lr, beta_1=s["beta_1"], beta_2=s["beta_2"]),
+           {"lr": 0.0001, "beta_1": 0.9, "beta_2": 0.99}, "#c51b7d"),
+]:
+    register(_method)
+
+def is_sgd(name) -> bool:
+    """Whether a method is SGD (plain, or with momentum): not an adaptive method."""
+    method = OPTIMIZERS.get(name)
+    return method is not None and method.kind in ("baseline", "sgd")
 
 
 def build_optimizer(spec: dict, learning_rate):
     """`spec` is the run configuration's optimizer entry: {"name": ..., **settings}."""
-    import keras
-
-    s = {k: v for k, v in spec.items() if k != "name"}
     name = spec["name"]
-    o = keras.optimizers
-    if name in ("sgd", "sgd_momentum", "sgd_nesterov"):
-        return o.SGD(learning_rate=learning_rate, momentum=s["momentum"], nesterov=name == "sgd_nesterov")
-    if name == "adagrad":
-        # Keras 2 started the accumulator at zero; Keras 3 defaults to 0.1
-        return o.Adagrad(learning_rate=learning_rate, initial_accumulator_value=0.0, epsilon=s["epsilon"])
-    if name == "adadelta":
-        return o.Adadelta(learning_rate=learning_rate, rho=s["rho"], epsilon=s["epsilon"])
-    if name == "rmsprop":
-        return o.RMSprop(learning_rate=learning_rate, rho=s["rho"], momentum=0.0, epsilon=s["epsilon"], centered=False)
-    if name == "adam":
-        return o.Adam(learning_rate=learning_rate, beta_1=s["beta_1"], beta_2=s["beta_2"], epsilon=s["epsilon"],
-                      amsgrad=False)
-    if name == "adamw":
-        return o.AdamW(learning_rate=learning_rate, weight_decay=s["weight_decay"], beta_1=s["beta_1"],
-                       beta_2=s["beta_2"], epsilon=s["epsilon"], amsgrad=False)
-    if name == "nadam":
-        return o.Nadam(learning_rate=learning_rate, beta_1=s["beta_1"], beta_2=s["beta_2"], epsilon=s["epsilon"])
-    if name == "adamax":
-        return o.Adamax(learning_rate=learning_rate, beta_1=s["beta_1"], beta_2=s["beta_2"], epsilon=s["epsilon"])
-    if name == "lion":
-        return o.Lion(learning_rate=learning_rate, beta_1=s["beta_1"], beta_2=s["beta_2"])
-    raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(DISPLAY_NAMES)}")
-
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name].make({k: v for k, v in spec.items() if k != "name"}, learning_rate)

@@ -48,6 +48,15 @@ def _unique_list(v):
     return isinstance(v, list) and all(isinstance(x, (str, int)) for x in v) and len(set(v)) == len(v)
 
 
+def _usable_path(v) -> bool:
+    """A path the build can resolve: not empty, no NUL byte, and a leading ~user that names a user."""
+    try:
+        Path(v).expanduser().resolve()
+    except (ValueError, RuntimeError, OSError):
+        return False
+    return v != ""
+
+
 # a function named by its module and name, e.g. "examples.my_code:warmup_then_cosine" (the custom notebook's)
 IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -91,7 +100,8 @@ _TABLE = [
        "a path to cifar-10-python.tar.gz or its folder, or 'synthetic'", "/data/cifar-10-python.tar.gz",
        'cifar-10-python.tar.gz, its extracted folder, or "synthetic" (None: $LRLAB_CIFAR10, else download)',
        setting=True),
-    _p("output_dir", str, lambda v: isinstance(v, str) and v != "", "a directory path", "outputs",
+    _p("output_dir", str, lambda v: isinstance(v, str) and _usable_path(v), "a directory path (no NUL byte; a "
+       "~user that exists)", "outputs",
        "where runs go (None: the project's outputs/)", setting=True),
     _p("steps_per_execution", int, _positive_int, "a positive integer", "16",
        "batches per compiled call: speed only, results unchanged (None: 16)", setting=True),
@@ -197,9 +207,12 @@ for _opt, _defaults in ADAPTIVE_DEFAULTS.items():
         elif _key == "weight_decay":
             _TABLE.append(_p(f"{_opt}_weight_decay", float, lambda v: _is_number(v) and v >= 0,
                              "a non-negative number", "0.01", f"{_name} decoupled weight decay", _value))
-        else:
+        elif _key in _BETA:
             _TABLE.append(_p(f"{_opt}_{_key}", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)",
                              str(_value), f"{_name} {_BETA[_key]}", _value))
+        else:  # a registered method's own setting (lrlab.plugins): any finite number
+            _TABLE.append(_p(f"{_opt}_{_key}", float, _is_number, "a finite number", str(_value),
+                             f"{_name} {_key}", _value))
 PARAMETERS = {p.name: p for p in _TABLE}
 SETTINGS = [p.name for p in _TABLE if p.setting]
 
@@ -318,7 +331,9 @@ def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=F
 def notebook_settings(notebook, namespace) -> tuple[Settings, dict]:
     """A notebook's parameters, read from its namespace (the values its `parameters` cell and papermill set),
     checked: the run settings as `Settings`, and the family's own parameters as a dict."""
-    values = check_parameters({name: namespace[name] for name in notebook_parameters(notebook)})
+    # a registered method's settings (lrlab.plugins) have no line in the committed parameters cell: their defaults
+    values = check_parameters({name: namespace[name] if name in namespace else default
+                               for name, (_, default, _) in notebook_parameters(notebook).items()})
     run = {k: values.pop(k) for k in list(values) if k in SETTINGS}
     settings = resolve_settings(run.pop("profile"), run.pop("output_dir", None), run.pop("steps_per_execution", None),
                                 run.pop("force", False), **run)

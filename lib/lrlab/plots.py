@@ -18,26 +18,23 @@ import seaborn as sns
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 from .health import HEALTHY
-from .optimizers import DISPLAY_NAMES
+from . import schedules
+from .optimizers import DISPLAY_NAMES, OPTIMIZERS
 from .results import grid_centre, short_names  # noqa: F401 (the notebooks name lines with it)
 
 # Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
-# colour in every figure and every report.
-BASELINE_COLOUR = "#404040"
-SCHEDULE_COLOURS = {
-    "constant": BASELINE_COLOUR, "time_based_decay": "#1f77b4", "step_decay": "#17becf",
-    "exponential_decay": "#2ca02c",
-    # the modern schedules share panels with each other and with constant-rate SGD: seven hues that stay apart
-    "cosine_decay": "#2166ac", "warmup_cosine": "#92c5de", "cosine_restarts": "#762a83", "one_cycle": "#1b9e77",
-    "triangular_cyclical": "#a6d96a", "polynomial_decay": "#c2a5cf", "reduce_on_plateau": "#4d9221",
-    "custom": "#d95f02",  # yours: drawn beside constant SGD (grey), cosine decay (blue) and Adam (pink)
-}
-OPTIMIZER_COLOURS = {
-    "sgd": BASELINE_COLOUR, "adagrad": "#d62728", "adadelta": "#ff7f0e", "rmsprop": "#8c564b", "adam": "#e377c2",
-    # SGD with momentum is SGD: cool hues, apart from the grey baseline they are drawn beside
-    "sgd_momentum": "#00bfc4", "sgd_nesterov": "#003c30", "adamw": "#bcbd22", "nadam": "#e6ab02",
-    "adamax": "#7f0000", "lion": "#c51b7d", "custom": "#d95f02",
-}
+# colour in every figure and every report: each schedule's and method's own, declared with it (lrlab.schedules,
+# lrlab.optimizers). Yours (the custom family) is drawn beside constant SGD (grey), cosine decay (blue) and Adam
+# (pink).
+BASELINE_COLOUR = OPTIMIZERS["sgd"].colour
+
+
+def schedule_colour(name):
+    return schedules.CUSTOM_COLOUR if name == "custom" else getattr(schedules.SCHEDULES.get(name), "colour", None)
+
+
+def optimizer_colour(name):
+    return schedules.CUSTOM_COLOUR if name == "custom" else getattr(OPTIMIZERS.get(name), "colour", None)
 MAX_LINES = 8
 DPI = 200  # twice the 100 px per inch the report lays figures out at: sharp on high-density screens
 
@@ -68,7 +65,7 @@ def colours(runs: pd.DataFrame) -> dict:
     wanted = {}
     for _, row in configs.iterrows():
         kind, name = _key(row)
-        wanted[row["label"]] = (SCHEDULE_COLOURS if kind == "schedule" else OPTIMIZER_COLOURS).get(name)
+        wanted[row["label"]] = (schedule_colour if kind == "schedule" else optimizer_colour)(name)
     clashes = [label for label, c in wanted.items() if c is None or list(wanted.values()).count(c) > 1]
     spare = iter(sns.color_palette("husl", len(clashes)).as_hex())
     return {label: next(spare) if label in clashes else c for label, c in wanted.items()}
@@ -207,11 +204,9 @@ def _titled(fig, title):
 def schedule_rates(schedule: dict, epochs: int, steps_per_epoch: int, samples_per_epoch=64):
     """(epoch positions, rates): the rate a closed-form schedule gives, sampled within every epoch (per-batch
     schedules change within one); None for ReduceLROnPlateau, which has no closed form."""
-    from . import schedules
-
-    if schedule["name"] not in schedules.FORMULAS:
+    if not schedules.has_formula(schedule["name"]):
         return None
-    formula, per_batch = schedules.FORMULAS[schedule["name"]]
+    formula, per_batch = schedules.SCHEDULES[schedule["name"]].formula, schedules.SCHEDULES[schedule["name"]].per_batch
     params = {k: v for k, v in schedule.items() if k != "name"}
     if not per_batch:
         x = np.arange(epochs + 1)
@@ -248,7 +243,8 @@ def schedule_shapes_figure(runs, histories, colour_of, name_of, title):
             first = logged[logged["seed"] == logged["seed"].min()]
             ax.plot(first["epoch"] - 1, first["lr"], "o", ms=2.5, color="black", alpha=0.6)
         ax.set_yscale("log")
-        rates = logged["lr"] if drawn is None else np.r_[drawn[1], logged["lr"]]
+        rates = np.asarray(logged["lr"] if drawn is None else np.r_[drawn[1], logged["lr"]], dtype=float)
+        rates = rates[rates > 0]  # a decay to exactly zero (linear to zero, a cooldown) has no place on a log axis
         low, high = float(np.min(rates)), float(np.max(rates))
         if high / low < 4:  # a flat or nearly flat schedule: a decade around it, not a zoom into rounding
             low, high = min(low, high / 4), max(high, low * 4)
@@ -268,12 +264,10 @@ def schedule_mismatch(runs, histories) -> float:
     trained (float32 rounding is about 1e-7)."""
     import json
 
-    from . import schedules
-
     worst = 0.0
     for _, row in runs[runs["optimizer"] == "sgd"].drop_duplicates("label").iterrows():
         schedule = json.loads(row["schedule_params"])
-        if schedule["name"] not in schedules.FORMULAS:
+        if not schedules.has_formula(schedule["name"]):
             continue
         steps = math.ceil(row["n_train"] / row["batch_size"])
         logged = histories[(histories["label"] == row["label"])]
@@ -289,7 +283,7 @@ def preview_figure(preview):
     with the run's end marked."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     rates = preview.rates
-    ax.plot(rates["epoch"], rates["lr"], color=SCHEDULE_COLOURS["custom"], lw=1.8)
+    ax.plot(rates["epoch"], rates["lr"], color=schedules.CUSTOM_COLOUR, lw=1.8)
     ax.axhline(0, color="black", lw=0.6)
     ax.axvline(preview.epochs, color="grey", ls=":", lw=1)
     ax.set(xlabel=f"epoch ({preview.steps_per_epoch} steps each; the dotted line is the end of training)",
@@ -375,7 +369,7 @@ def sensitivity_figure(runs, title):
     fig, axes = _panels(len(methods), 3, 4.4, 3.3, sharey=True)
     for ax, method in zip(axes, methods):
         data = runs[runs["optimizer"] == method]
-        colour = OPTIMIZER_COLOURS.get(method, BASELINE_COLOUR)
+        colour = optimizer_colour(method) or BASELINE_COLOUR
         ok = data["status"] == HEALTHY
         ax.scatter(data.loc[ok, "lr0"], 100 * data.loc[ok, "final_val_accuracy"], s=14, color=colour, alpha=0.6)
         chance = 100 * data["chance"].iloc[0] if "chance" in data else 50.0  # where a diverged seed is drawn
@@ -410,7 +404,7 @@ def range_test_figure(curves, tests, title):
     methods = list(dict.fromkeys(curves["method"]))
     fig, axes = _panels(len(methods), 4, 3.6, 2.9)
     suggested = dict(zip(*range_tests_by_method(tests)[["method", "suggested_lr"]].to_numpy().T))
-    colour_by_name = {DISPLAY_NAMES[k]: v for k, v in OPTIMIZER_COLOURS.items()}
+    colour_by_name = {m.display: m.colour for m in OPTIMIZERS.values()}
     for ax, method in zip(axes, methods):
         curve = curves[curves["method"] == method]
         for _, one in curve.groupby("seed"):
@@ -443,7 +437,7 @@ def tuning_effort_figure(curves, title):
             if other != method:
                 ax.plot(curve["k"], 100 * curve["expected_best"], color="0.8", lw=1)
         curve = curves[curves["optimizer"] == method]
-        colour = OPTIMIZER_COLOURS.get(method, BASELINE_COLOUR)
+        colour = optimizer_colour(method) or BASELINE_COLOUR
         ax.fill_between(curve["k"], 100 * curve["low"], 100 * curve["high"], color=colour, alpha=0.2, lw=0)
         ax.plot(curve["k"], 100 * curve["expected_best"], color=colour, lw=2.2, marker="o", ms=4)
         ax.set_title(DISPLAY_NAMES.get(method, method))
@@ -498,7 +492,7 @@ def budget_figure(table, title):
     for (kind, key), group in table.groupby(["kind", "key"], sort=False):
         group = group.sort_values("epochs")
         x = group["epochs"].map(position)
-        colour = (OPTIMIZER_COLOURS if kind == "optimizer" else SCHEDULE_COLOURS).get(key, BASELINE_COLOUR)
+        colour = (optimizer_colour if kind == "optimizer" else schedule_colour)(key) or BASELINE_COLOUR
         style = "--" if kind == "schedule" and key == "constant" else "-"
         acc.errorbar(x, 100 * group["mean"], yerr=[100 * (group["mean"] - group["low"]).fillna(0),
                                                    100 * (group["high"] - group["mean"]).fillna(0)],

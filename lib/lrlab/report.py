@@ -13,7 +13,7 @@ from . import machine
 from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
 from .data import is_official
 from .health import FAILURE_TEXT, evidence_accuracy, failure_counts, guessing_loss, learned_loss
-from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
+from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES, is_sgd
 
 
 
@@ -194,7 +194,7 @@ def optimizer_settings(optimizers, hyper) -> str:
 
 def grid_markdown(optimizers, sgd_lr, points, span) -> str:
     """The learning-rate grid of each method in the sensitivity sweep."""
-    defaults = {"sgd": sgd_lr} | {n: ADAPTIVE_DEFAULTS[n]["lr"] for n in optimizers if not n.startswith("sgd_")}
+    defaults = {"sgd": sgd_lr} | {n: ADAPTIVE_DEFAULTS[n]["lr"] for n in optimizers}
     return "\n".join(f"- **{DISPLAY_NAMES[n]}** (default {lr:g}): "
                      f"{', '.join(f'{x:.3g}' for x in learning_rate_grid(lr, points, span))}"
                      for n, lr in defaults.items())
@@ -232,7 +232,7 @@ def settings_from_runs(runs) -> str:
         return ""
     rows = runs.drop_duplicates("label")
     lines = [f"- **{html.escape(r['label'])}**: {r['optimizer_settings']}" for _, r in rows.iterrows()]
-    if rows["optimizer"].str.startswith("sgd_").any():
+    if rows["optimizer"].map(lambda o: is_sgd(o) and o != "sgd").any():
         lines.append("\nSGD with momentum and with Nesterov momentum run beside the adaptive methods as references; "
                      "they are SGD, not adaptive methods, and are left out of \"the best adaptive method\".")
     return "\n".join(lines)
@@ -381,15 +381,21 @@ def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
     return cells
 
 
-def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame, sweep=None) -> str:
-    """Write runs.csv (one row per run and epoch, with its configuration's columns) and summary.csv (one row per
-    configuration) beside the report, and return HTML links that carry both inside the page (it works offline, as
-    one file)."""
+def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame, extra=(),
+              range_tests=None) -> str:
+    """Write runs.csv and summary.csv (one row per configuration) beside the report, and return HTML links that
+    carry both inside the page (it works offline, as one file). runs.csv holds every run the report draws on: one
+    row per run and epoch with its configuration's columns, for the compared runs and each of `extra`'s
+    (histories, runs) pairs (the learning-rate sweep, the budget comparison; a run shared with the compared ones
+    once), and one row per batch of every range test (`step`, `smoothed_loss`; family lr_range_test)."""
     from .store import atomic_write_text, profile_dir
 
-    if sweep is not None and not sweep[1].empty:  # the sweep's runs too; its default rates' runs are already in
-        histories = pd.concat([histories, sweep[0][~sweep[0]["run_id"].isin(runs["run_id"])]], ignore_index=True)
-        runs = pd.concat([runs, sweep[1][~sweep[1]["run_id"].isin(runs["run_id"])]], ignore_index=True)
+    for more_histories, more_runs in extra:
+        if more_runs is None or more_runs.empty:
+            continue
+        histories = pd.concat([histories, more_histories[~more_histories["run_id"].isin(runs["run_id"])]],
+                              ignore_index=True)
+        runs = pd.concat([runs, more_runs[~more_runs["run_id"].isin(runs["run_id"])]], ignore_index=True)
     if runs.empty:
         return "<p>No finished runs: nothing to download.</p>"
     folder = profile_dir(settings)
@@ -402,6 +408,11 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     per_run = pd.concat([per_run.drop(columns=["schedule_params", "optimizer_params"]), settings], axis=1)
     epochs = histories.merge(per_run, on="run_id")
     first = ["run_id", "family", "label", "optimizer", "schedule", "seed", "status", "epoch"]
+    if range_tests is not None and len(range_tests):
+        tests = range_tests.rename(columns={"method": "label"}).assign(family="lr_range_test", schedule="range test",
+                                                                        status="completed")
+        epochs = pd.concat([epochs, tests], ignore_index=True)
+        first = first + ["step"]
     epochs = epochs[first + [c for c in epochs.columns if c not in first]]
     files = {"runs.csv": epochs.to_csv(index=False, float_format="%.6g"),
              "summary.csv": table.to_csv(index=False, float_format="%.6g")}

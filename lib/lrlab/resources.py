@@ -5,6 +5,8 @@ import os
 import shutil
 from pathlib import Path
 
+from . import schedules
+
 IMAGES_PER_CLASS = 6_000  # CIFAR-10: 5,000 training + 1,000 test images per class
 PIXELS = 32 * 32 * 3
 # What one training process holds besides its dataset: Python, TensorFlow and the model, measured at about
@@ -26,25 +28,31 @@ def needs(settings, processes) -> dict:
         # the uint8 copy of all CIFAR-10 and float32 copies of the profile's classes
         data_bytes = 10 * IMAGES_PER_CLASS * PIXELS + IMAGES_PER_CLASS * len(settings.classes) * PIXELS * 4
     per_process = PROCESS_BYTES + data_bytes
-    # eight configurations in the 2017 families; the others add 7 schedules, 6 methods and a rate grid for 9
-    configurations = 8 + (13 + 9 * settings.lr_grid_points if "lr_sensitivity" in settings.families else 0)
+    # the 2017 families' four schedules and the profile's methods, the modern schedules, and the sweep's grid for
+    # SGD and every method (counted from the registries, so a registered method is counted too)
+    methods = len(settings.optimizers)
+    configurations = 4 + methods + (len(schedules.MODERN) if "modern_schedules" in settings.families else 0) + (
+        (1 + methods) * settings.lr_grid_points if "lr_sensitivity" in settings.families else 0)
     runs = configurations * len(settings.seeds)
     return {"memory": processes * per_process,
             "disk": DISK_FIXED + runs * (settings.epochs * DISK_PER_RUN_EPOCH + 4096)}
 
 
-def available(path) -> dict:
+def available(path, meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup") -> dict:
+    """Memory free for new processes (the machine's, or its container's when that is lower) and disk free where
+    `path` is, or would be once created: {"memory": bytes, "disk": bytes}. `meminfo` and `cgroup` are where Linux
+    says them (other files in tests)."""
     memory = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     try:
-        with open("/proc/meminfo") as f:  # MemAvailable counts reclaimable cache too
+        with open(meminfo) as f:  # MemAvailable counts reclaimable cache too
             for line in f:
                 if line.startswith("MemAvailable:"):
                     memory = int(line.split()[1]) * 1024
     except OSError:
         pass
     try:  # a container's own limit, when it is lower than the machine's
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        limit = (Path(cgroup) / "memory.max").read_text().strip()
+        used = int((Path(cgroup) / "memory.current").read_text())
         if limit != "max":
             memory = min(memory, int(limit) - used)
     except (OSError, ValueError):

@@ -11,7 +11,8 @@ import pandas as pd
 
 from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES, run_label  # noqa: F401 (notebooks use them)
 from .data import CLASS_NAMES
-from .optimizers import DISPLAY_NAMES
+from .optimizers import DISPLAY_NAMES, is_sgd
+from .schedules import display_name as schedule_name
 from .health import FAILED, HEALTHY, describe_failures, failure_counts, failures_among, nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
 from .statistics import (log_median, mean_ci, p_text, paired_difference, percent_text as _pct, rank_agreement,
@@ -20,21 +21,13 @@ from .statistics import (log_median, mean_ci, p_text, paired_difference, percent
 from .summary import range_test_suggestion
 
 
-SCHEDULE_NAMES = {
-    "constant": "constant rate (SGD)", "time_based_decay": "time-based decay", "step_decay": "step decay",
-    "exponential_decay": "exponential decay", "cosine_decay": "cosine decay", "warmup_cosine": "warm-up + cosine",
-    "cosine_restarts": "cosine with restarts", "one_cycle": "one-cycle", "triangular_cyclical": "triangular cyclical",
-    "polynomial_decay": "linear decay", "reduce_on_plateau": "reduce on plateau", "custom": "your schedule",
-}
-
-
 def short_names(runs: pd.DataFrame) -> dict:
     """label -> a short name for legends and sentences ("step decay", "Adam"); the full label where two would
     read alike (a grid of rates, the same schedule twice) or the runs do not say what they are."""
     if not {"optimizer", "schedule"} <= set(runs.columns):
         return {label: label for label in runs["label"].unique()}
     configs = runs.drop_duplicates("label")
-    names = {row["label"]: SCHEDULE_NAMES.get(row["schedule"], row["label"]) if row["optimizer"] == "sgd"
+    names = {row["label"]: schedule_name(row["schedule"]) if row["optimizer"] == "sgd"
              else DISPLAY_NAMES.get(row["optimizer"], row["label"]) for _, row in configs.iterrows()}
     counts = pd.Series(list(names.values())).value_counts()
     return {label: label if counts[name] > 1 else name for label, name in names.items()}
@@ -318,7 +311,7 @@ def _eligible(table, families, adaptive_only=False):
         chosen = chosen[pd.Series([not plateau_note(row) for _, row in chosen.iterrows()], index=chosen.index,
                                   dtype=bool)]
     if adaptive_only:  # SGD+momentum and SGD+Nesterov run beside the adaptive methods as references
-        chosen = chosen[~chosen["optimizer"].astype(str).str.startswith("sgd")]
+        chosen = chosen[~chosen["optimizer"].map(is_sgd).astype(bool)]
     return chosen
 
 
@@ -700,8 +693,9 @@ def load_range_tests(settings):
     from .tuning import suggestions as rule_suggestions
 
     curves, rows = [], []
-    for _, summary, config, history in _finished_runs(settings, "lr_range_test"):
-        curves.append(history.assign(method=run_label(config), seed=config["seed"]))
+    for rid, summary, config, history in _finished_runs(settings, "lr_range_test"):
+        curves.append(history.assign(run_id=rid, method=run_label(config), optimizer=config["optimizer"]["name"],
+                                     seed=config["seed"]))
         suggested, lowest = range_test_suggestion(history)  # from the curve, so every test is read by one rule
         smoothed = history["smoothed_loss"].to_numpy()
         # the loss still falling at the last tenth of the test: the range stopped before the loss turned up
@@ -806,7 +800,7 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                                  base.set_index("seed")["final_val_accuracy"].astype(float), confidence) \
             if epochs != first else {"difference": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan,
                                      "se": math.nan, "df": math.nan}
-        rows.append({"method": DISPLAY_NAMES[key] if kind == "optimizer" else SCHEDULE_NAMES.get(key, key).replace(
+        rows.append({"method": DISPLAY_NAMES[key] if kind == "optimizer" else schedule_name(key).replace(
                          " (SGD)", ""), "kind": kind, "key": key, "epochs": int(epochs), "mean": mean, "low": low,
                      "high": high, "failed": failures_among(group["status"]), "gain": 100 * gain["difference"],
                      "gain_low": 100 * gain["ci_low"], "gain_high": 100 * gain["ci_high"], "p": gain["p"],

@@ -8,6 +8,8 @@ that runs it. ReduceLROnPlateau has no closed form: `plateau_rates` replays its 
 """
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 
 def constant(epoch, lr0):
@@ -97,21 +99,112 @@ def plateau_rates(val_losses, lr0, factor, patience, min_lr, min_delta=1e-4):
     return rates
 
 
-# name -> (formula, whether it advances per batch rather than per epoch)
-FORMULAS = {
-    "constant": (constant, False),
-    "time_based_decay": (time_based_decay, True),
-    "step_decay": (step_decay, False),
-    "exponential_decay": (exponential_decay, False),
-    "cosine_decay": (cosine_decay, True),
-    "warmup_cosine": (warmup_cosine, True),
-    "cosine_restarts": (cosine_restarts, True),
-    "one_cycle": (one_cycle, True),
-    "triangular_cyclical": (triangular_cyclical, True),
-    "polynomial_decay": (polynomial_decay, True),
-}
-MODERN = ["cosine_decay", "warmup_cosine", "cosine_restarts", "one_cycle", "triangular_cyclical",
-          "polynomial_decay", "reduce_on_plateau"]
+@dataclass(frozen=True)
+class Schedule:
+    """One learning-rate schedule, declared once: everything else (the modern family's list, its parameter,
+    names in sentences, colours, previews) derives from `SCHEDULES`. Add one with `register(Schedule(...))`, here
+    or in a module named by LRLAB_PLUGINS (lrlab.plugins)."""
+    name: str
+    display: str  # in sentences and legends: "step decay"
+    formula: Callable | None  # (t or epoch, lr0, **params) -> rate; None: no closed form (reduce on plateau)
+    per_batch: bool  # the formula's first argument: batches seen (True) or the 0-based epoch (False)
+    colour: str  # SGD schedules: cool hues
+    describe: Callable  # (params) -> the configuration's text: "step decay lr0=0.1, ×0.5 every 10 epochs"
+    # the Keras object that applies it per batch: (params) -> LearningRateSchedule; None: a float, or per epoch
+    # a LearningRateScheduler callback from the formula
+    keras: Callable | None = None
+    # modern family only: (lr0, total batches, the family's settings) -> the schedule's parameters besides lr0
+    modern_spec: Callable | None = None
+
+
+SCHEDULES: dict = {}
+MODERN: list = []  # the modern family's schedules, in the order they are shown
+
+
+def register(schedule: Schedule) -> Schedule:
+    SCHEDULES[schedule.name] = schedule
+    if schedule.modern_spec is not None and schedule.name not in MODERN:
+        MODERN.append(schedule.name)
+    return schedule
+
+
+def _keras_schedules():
+    import keras
+
+    return keras.optimizers.schedules
+
+
+def _keras_ours(name):
+    def make(p):
+        from . import keras_schedules
+
+        return getattr(keras_schedules, name)(**p)
+    return make
+
+
+def _g(x) -> str:
+    return f"{x:g}"
+
+
+for _schedule in [
+    Schedule("constant", "constant rate (SGD)", constant, False, "#404040",
+             lambda p: f"constant lr={_g(p['lr0'])}"),
+    Schedule("time_based_decay", "time-based decay", time_based_decay, True, "#1f77b4",
+             lambda p: f"time-based decay lr0={_g(p['lr0'])}, decay={_g(p['decay'])}/batch",
+             # InverseTimeDecay with decay_steps=1 is exactly lr0 / (1 + decay * t)
+             lambda p: _keras_schedules().InverseTimeDecay(p["lr0"], decay_steps=1, decay_rate=p["decay"])),
+    Schedule("step_decay", "step decay", step_decay, False, "#17becf",
+             lambda p: f"step decay lr0={_g(p['lr0'])}, ×{_g(p['drop'])} every {_g(p['epochs_drop'])} epochs"),
+    Schedule("exponential_decay", "exponential decay", exponential_decay, False, "#2ca02c",
+             lambda p: f"exponential decay lr0={_g(p['lr0'])}, k={_g(p['k'])}"),
+    # the modern schedules share panels with each other and with constant-rate SGD: seven hues that stay apart
+    Schedule("cosine_decay", "cosine decay", cosine_decay, True, "#2166ac",
+             lambda p: f"cosine decay lr0={_g(p['lr0'])} to {_g(p['alpha'] * p['lr0'])}",
+             lambda p: _keras_schedules().CosineDecay(p["lr0"], decay_steps=p["decay_steps"], alpha=p["alpha"]),
+             lambda lr0, total, f: {"decay_steps": total, "alpha": f["final_fraction"]}),
+    Schedule("warmup_cosine", "warm-up + cosine", warmup_cosine, True, "#92c5de",
+             lambda p: f"warm-up {_g(p['warmup_steps'])} batches to {_g(p['lr0'])}, then cosine",
+             lambda p: _keras_schedules().CosineDecay(p["initial"], decay_steps=p["decay_steps"], alpha=p["alpha"],
+                                                      warmup_target=p["lr0"], warmup_steps=p["warmup_steps"]),
+             lambda lr0, total, f: {"initial": lr0 / 10, "warmup_steps": f["warmup"],
+                                    "decay_steps": total - f["warmup"], "alpha": f["final_fraction"]}),
+    Schedule("cosine_restarts", "cosine with restarts", cosine_restarts, True, "#762a83",
+             lambda p: f"cosine with restarts (SGDR) lr0={_g(p['lr0'])}, first cycle {_g(p['first_decay_steps'])} "
+                       f"batches, ×{_g(p['t_mul'])}",
+             lambda p: _keras_schedules().CosineDecayRestarts(p["lr0"], first_decay_steps=p["first_decay_steps"],
+                                                              t_mul=p["t_mul"], m_mul=p["m_mul"], alpha=p["alpha"]),
+             # cycles of 1, 2, 4, ... units that together fill the run
+             lambda lr0, total, f: {"first_decay_steps": total / (2 ** f["cycles"] - 1), "t_mul": 2.0, "m_mul": 1.0,
+                                    "alpha": f["final_fraction"]}),
+    Schedule("one_cycle", "one-cycle", one_cycle, True, "#1b9e77",
+             lambda p: f"one-cycle {_g(p['initial'])} → {_g(p['lr0'])} → {_g(p['final'])}", _keras_ours("OneCycle"),
+             # PyTorch OneCycleLR's defaults: start at lr0/25, end 10^4 times lower than that
+             lambda lr0, total, f: {"initial": lr0 / 25, "final": lr0 / 25 / 1e4,
+                                    "warmup_steps": max(1, round(f["one_cycle_peak_fraction"] * total)),
+                                    "total_steps": total}),
+    Schedule("triangular_cyclical", "triangular cyclical", triangular_cyclical, True, "#a6d96a",
+             lambda p: f"triangular cyclical {_g(p['base'])}–{_g(p['lr0'])}, half-cycle {_g(p['step_size'])} batches",
+             _keras_ours("TriangularCyclical"),
+             lambda lr0, total, f: {"base": lr0 / 10, "step_size": total / (2 * f["cycles"])}),
+    Schedule("polynomial_decay", "linear decay", polynomial_decay, True, "#c2a5cf",
+             lambda p: f"linear decay lr0={_g(p['lr0'])} to {_g(p['end'])}",
+             lambda p: _keras_schedules().PolynomialDecay(p["lr0"], decay_steps=p["decay_steps"],
+                                                          end_learning_rate=p["end"], power=p["power"], cycle=False),
+             lambda lr0, total, f: {"decay_steps": total, "end": f["final_fraction"] * lr0, "power": 1.0}),
+    Schedule("reduce_on_plateau", "reduce on plateau", None, False, "#4d9221",
+             lambda p: f"reduce on plateau lr0={_g(p['lr0'])}, ×{_g(p['factor'])} after {_g(p['patience'])} epochs",
+             modern_spec=lambda lr0, total, f: {"factor": f["plateau_factor"], "patience": f["plateau_patience"],
+                                                "min_lr": f["final_fraction"] * lr0}),
+]:
+    register(_schedule)
+
+CUSTOM_DISPLAY = "your schedule"  # the custom family's: the user's code, not a registered schedule
+CUSTOM_COLOUR = "#d95f02"
+
+
+def display_name(name) -> str:
+    """"step decay" for a schedule's name; "your schedule" for the user's."""
+    return CUSTOM_DISPLAY if name == "custom" else SCHEDULES[name].display if name in SCHEDULES else name
 
 
 def _params(schedule: dict) -> dict:
@@ -120,8 +213,12 @@ def _params(schedule: dict) -> dict:
 
 def lr_at(schedule: dict, epoch: int, steps_per_epoch: int) -> float:
     """The learning rate the first batch of `epoch` (0-based) gets under `schedule`."""
-    formula, per_batch = FORMULAS[schedule["name"]]
-    return formula(epoch * steps_per_epoch if per_batch else epoch, **_params(schedule))
+    entry = SCHEDULES[schedule["name"]]
+    return entry.formula(epoch * steps_per_epoch if entry.per_batch else epoch, **_params(schedule))
+
+
+def has_formula(name) -> bool:
+    return name in SCHEDULES and SCHEDULES[name].formula is not None
 
 
 def modern_schedules(names, lr0, epochs, steps_per_epoch, final_fraction, warmup_fraction, one_cycle_peak_fraction,
@@ -129,51 +226,16 @@ def modern_schedules(names, lr0, epochs, steps_per_epoch, final_fraction, warmup
     """The modern family's schedules for a run of `epochs`, lengths turned into batches. Every schedule peaks at
     lr0, so they compare with each other and with the 2017 families at the same rate."""
     total = epochs * steps_per_epoch
-    warmup = max(1, round(warmup_fraction * total))
-    end = final_fraction * lr0
-    specs = {
-        "cosine_decay": {"decay_steps": total, "alpha": final_fraction},
-        "warmup_cosine": {"initial": lr0 / 10, "warmup_steps": warmup, "decay_steps": total - warmup,
-                          "alpha": final_fraction},
-        # cycles of 1, 2, 4, ... units that together fill the run
-        "cosine_restarts": {"first_decay_steps": total / (2 ** cycles - 1), "t_mul": 2.0, "m_mul": 1.0,
-                            "alpha": final_fraction},
-        # PyTorch OneCycleLR's defaults: start at lr0/25, end 10^4 times lower than that
-        "one_cycle": {"initial": lr0 / 25, "final": lr0 / 25 / 1e4,
-                      "warmup_steps": max(1, round(one_cycle_peak_fraction * total)), "total_steps": total},
-        "triangular_cyclical": {"base": lr0 / 10, "step_size": total / (2 * cycles)},
-        "polynomial_decay": {"decay_steps": total, "end": end, "power": 1.0},
-        "reduce_on_plateau": {"factor": plateau_factor, "patience": plateau_patience, "min_lr": end},
-    }
-    return [{"name": name, "lr0": lr0} | specs[name] for name in names]
+    family = {"final_fraction": final_fraction, "warmup": max(1, round(warmup_fraction * total)),
+              "one_cycle_peak_fraction": one_cycle_peak_fraction, "cycles": cycles, "plateau_factor": plateau_factor,
+              "plateau_patience": plateau_patience}
+    return [{"name": name, "lr0": lr0} | SCHEDULES[name].modern_spec(lr0, total, family) for name in names]
 
 
 def keras_learning_rate(schedule: dict):
     """What to pass as the optimizer's `learning_rate`: a float, or a per-batch Keras schedule."""
-    import keras
-
-    s = keras.optimizers.schedules
-    p = _params(schedule)
-    name = schedule["name"]
-    if name == "time_based_decay":
-        # InverseTimeDecay with decay_steps=1 is exactly lr0 / (1 + decay * t)
-        return s.InverseTimeDecay(p["lr0"], decay_steps=1, decay_rate=p["decay"])
-    if name == "cosine_decay":
-        return s.CosineDecay(p["lr0"], decay_steps=p["decay_steps"], alpha=p["alpha"])
-    if name == "warmup_cosine":
-        return s.CosineDecay(p["initial"], decay_steps=p["decay_steps"], alpha=p["alpha"], warmup_target=p["lr0"],
-                             warmup_steps=p["warmup_steps"])
-    if name == "cosine_restarts":
-        return s.CosineDecayRestarts(p["lr0"], first_decay_steps=p["first_decay_steps"], t_mul=p["t_mul"],
-                                     m_mul=p["m_mul"], alpha=p["alpha"])
-    if name == "polynomial_decay":
-        return s.PolynomialDecay(p["lr0"], decay_steps=p["decay_steps"], end_learning_rate=p["end"],
-                                 power=p["power"], cycle=False)
-    if name in ("one_cycle", "triangular_cyclical"):
-        from .keras_schedules import OneCycle, TriangularCyclical
-
-        return OneCycle(**p) if name == "one_cycle" else TriangularCyclical(**p)
-    return float(p["lr0"])
+    entry = SCHEDULES[schedule["name"]]
+    return entry.keras(_params(schedule)) if entry.keras is not None else float(schedule["lr0"])
 
 
 def keras_callbacks(schedule: dict) -> list:
@@ -186,31 +248,14 @@ def keras_callbacks(schedule: dict) -> list:
         return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", mode="min", factor=p["factor"],
                                                   patience=int(p["patience"]), min_lr=p["min_lr"], min_delta=1e-4,
                                                   cooldown=0)]
-    formula, per_batch = FORMULAS[schedule["name"]]
-    if per_batch or schedule["name"] == "constant":
+    entry = SCHEDULES[schedule["name"]]
+    if entry.per_batch or entry.keras is not None or schedule["name"] == "constant":
         return []
-    return [keras.callbacks.LearningRateScheduler(lambda epoch, lr: formula(epoch, **p))]
+    return [keras.callbacks.LearningRateScheduler(lambda epoch, lr: entry.formula(epoch, **p))]
 
 
 def describe(schedule: dict) -> str:
     if schedule["name"] == "custom":  # the user's function (lrlab.user_code), or an optimizer's entry alike
         arguments = ", ".join(f"{k}={v}" for k, v in schedule["kwargs"].items())
         return ("your schedule " if schedule["returns"] != "optimizer" else "") + f"{schedule['function']}({arguments})"
-    p = _params(schedule)
-    lr0 = f"{p['lr0']:g}"
-    return {
-        "constant": lambda: f"constant lr={lr0}",
-        "time_based_decay": lambda: f"time-based decay lr0={lr0}, decay={p['decay']:g}/batch",
-        "step_decay": lambda: f"step decay lr0={lr0}, ×{p['drop']:g} every {p['epochs_drop']:g} epochs",
-        "exponential_decay": lambda: f"exponential decay lr0={lr0}, k={p['k']:g}",
-        "cosine_decay": lambda: f"cosine decay lr0={lr0} to {p['alpha'] * p['lr0']:g}",
-        "warmup_cosine": lambda: f"warm-up {p['warmup_steps']:g} batches to {lr0}, then cosine",
-        "cosine_restarts": lambda: f"cosine with restarts (SGDR) lr0={lr0}, first cycle {p['first_decay_steps']:g} "
-                                   f"batches, ×{p['t_mul']:g}",
-        "one_cycle": lambda: f"one-cycle {p['initial']:g} → {lr0} → {p['final']:g}",
-        "triangular_cyclical": lambda: f"triangular cyclical {p['base']:g}–{lr0}, half-cycle {p['step_size']:g} "
-                                       f"batches",
-        "polynomial_decay": lambda: f"linear decay lr0={lr0} to {p['end']:g}",
-        "reduce_on_plateau": lambda: f"reduce on plateau lr0={lr0}, ×{p['factor']:g} after {p['patience']:g} "
-                                     f"epochs",
-    }[schedule["name"]]()
+    return SCHEDULES[schedule["name"]].describe(_params(schedule))
