@@ -46,10 +46,11 @@ def test_smoke_build_produces_the_report(smoke_build):
                  "In short", "Best configuration:", "final val. accuracy %",
                  "Highest final validation accuracy", "SGD, step decay lr0=0.1", "Adam (lr=0.001)", "Report rendered ",
                  "profile <code>smoke</code>", "Protocol: held-out validation", "mean rank within a seed",
-                 "difference to the baseline, points", "not reached", "best lr on the grid", "range-test suggestion",
+                 "difference, points [95% simultaneous CI", "not reached", "best lr on the grid", "range-test suggestion",
                  "SGD, cosine decay lr0=0.1", "Lion (lr=0.0001)", "Tuning effort", "1 rate tried",
                  "Can you trust the learning-rate finder?", "decades from it", "verdict (corrected",
-                 "Learning-rate finder:", "With the whole grid"):
+                 "Learning-rate finder:", "With the whole grid", "With no tuning", "Forest plot of", "Terms:",
+                 "seeds ahead"):
         assert text in html, text
     assert "import lrlab" not in html and "resolve_settings" not in html  # code hidden
     assert not re.search(r'<script[^>]+src="https?://', html)  # nothing fetched: readable offline
@@ -381,7 +382,8 @@ def test_kill_9_mid_run_then_rerun_equals_a_clean_build(tmp_path):
     env = os.environ | {"LRLAB_THREADS": "1"}  # one thread per worker: training is bit-for-bit repeatable
     # the 2017 families only, as in the paper profile: 8 runs
     args = ["--profile", "smoke", "--jobs", "2", "-p", "epochs=25", "--only",
-            "constant,time_based_decay,step_decay,exponential_decay,adaptive", "-p", "optimizers=[adagrad,adadelta,rmsprop,adam]"]
+            "constant,time_based_decay,step_decay,exponential_decay,adaptive",
+            "-p", "optimizers=[adagrad,adadelta,rmsprop,adam]"]
     proc = subprocess.Popen([sys.executable, str(ROOT / "build_report.py"), *args, "-p", f"output_dir={killed}"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
     watchdog = threading.Timer(600, proc.kill)

@@ -13,11 +13,10 @@ import pandas as pd
 import pytest
 
 import lrlab
-from lrlab import families, results, user_code
+from lrlab import families, results
 from lrlab.config import run_label, seed_groups
 from lrlab.parameters import ParameterError, resolve_settings
 from lrlab.store import run_id
-from lrlab.user_code import UserCodeError
 
 from conftest import build
 
@@ -209,7 +208,8 @@ def test_the_smoke_build_answers_for_a_custom_schedule(smoke_build):
     yours = json.loads((out / "smoke" / "runs" / manifest["run_ids"][0] / "config.json").read_text())
     assert yours["schedule"]["function"] == "examples.my_code:warmup_then_cosine"
     html = (out / "smoke" / "report.html").read_text()
-    for text in ("<strong>Your schedule</strong> (SGD, your schedule", "Your schedule or optimizer against the baselines", "verdict (corrected)",
+    for text in ("<strong>Your schedule</strong> (SGD, your schedule",
+                 "Your schedule or optimizer against the baselines", "verdict (corrected)",
                  "epochs to the target: it / yours", "examples.my_code:warmup_then_cosine"):
         assert text in html, text
     executed = nbformat.read(out / "smoke" / "notebooks" / "custom.ipynb", as_version=4)

@@ -84,3 +84,13 @@ def test_family_defaults_are_the_2017_settings(name):
     assert {k: params[k]["default"] for k in EXPECTED[name]} == EXPECTED[name]
     for common in ("profile", "seeds", "epochs", "batch_size", "data_path", "output_dir"):
         assert common in params
+
+
+def test_the_code_is_clean_under_ruff():
+    """The linter CI runs (configured in pyproject.toml): library, tests, benchmarks and the command line."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "lib", "tests", "benchmarks",
+                           "examples", "build_report.py"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -83,8 +83,9 @@ def test_a_throwaway_method_and_schedule_are_trained_stored_plotted_and_reported
     warmdown = [c for c in mine if c["schedule"]["name"] == "throwaway_warmdown"]
     assert len(warmdown) == 1 and warmdown[0]["schedule"]["decay_steps"] > 0
     # its rate per epoch is the closed form's, as the optimizer applied it
-    history = pd.read_csv(next(p.parent for p in runs.glob("*/config.json")
-                               if json.loads(p.read_text())["schedule"]["name"] == "throwaway_warmdown") / "history.csv")
+    folder = next(p.parent for p in runs.glob("*/config.json")
+                  if json.loads(p.read_text())["schedule"]["name"] == "throwaway_warmdown")
+    history = pd.read_csv(folder / "history.csv")
     steps = warmdown[0]["schedule"]["decay_steps"] / warmdown[0]["epochs"]
     assert history["lr"].tolist() == pytest.approx([0.1 * (1 - e * steps / warmdown[0]["schedule"]["decay_steps"])
                                                     for e in range(len(history))], rel=1e-6)

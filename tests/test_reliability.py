@@ -101,7 +101,8 @@ def test_accepted_extremes_still_make_configurations():
 def test_a_profile_too_big_for_the_machine_fails_before_training(tmp_path):
     s = resolve_settings("full", output_dir=str(tmp_path))
     need = resources.needs(s, processes=2)
-    with pytest.raises(resources.ResourceError, match=r"needs about \d+\.\d GiB of memory for 2 training process\(es\).*"
+    with pytest.raises(resources.ResourceError,
+                       match=r"needs about \d+\.\d GiB of memory for 2 training process\(es\).*"
                                                       r"use --jobs 1"):
         resources.check(s, 2, have={"memory": need["memory"] - 1, "disk": 10**12})
     with pytest.raises(resources.ResourceError, match=r"MiB of disk .* is free"):

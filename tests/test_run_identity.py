@@ -25,7 +25,7 @@ from lrlab import config as config_module  # noqa: E402
 from lrlab import families, optimizers  # noqa: E402
 from lrlab.config import NUMERICS_VERSION, run_label  # noqa: E402
 from lrlab.parameters import resolve_settings  # noqa: E402
-from lrlab.store import migrate, read_summary, run_id, runs_dir  # noqa: E402
+from lrlab.store import migrate, read_summary, run_id  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "fixtures" / "golden_history.json"
 # a dataset as a configuration sees it: only its fingerprint and sizes enter the run's id

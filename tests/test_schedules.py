@@ -193,8 +193,8 @@ def test_reduce_on_plateau_logged_rates_follow_the_rule():
     lr_log = LearningRateLog()
     x = np.ones((24, 1), dtype="float32")
     # the validation loss is w itself, which only falls: a loss that falls by less than min_delta is a plateau
-    fit = model.fit(x, np.zeros(24), batch_size=4, epochs=6, shuffle=False, verbose=0, validation_data=(x, np.zeros(24)),
-                    callbacks=schedules.keras_callbacks(schedule) + [lr_log])
+    fit = model.fit(x, np.zeros(24), batch_size=4, epochs=6, shuffle=False, verbose=0,
+                    validation_data=(x, np.zeros(24)), callbacks=schedules.keras_callbacks(schedule) + [lr_log])
     expected = schedules.plateau_rates(fit.history["val_loss"], 0.1, 0.5, 1, 0.001)
     np.testing.assert_allclose(lr_log.rates, expected, rtol=1e-6)
     w = float(model.get_weights()[0][0, 0])

@@ -1,7 +1,6 @@
 """The careful-comparison features: held-out protocol, intervals on differences, ranks, time to accuracy, the
 learning-rate sweep and the range test."""
 
-import json
 import math
 
 import numpy as np

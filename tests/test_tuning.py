@@ -2,7 +2,6 @@
 statistics behind every verdict (scipy intervals, simultaneous intervals)."""
 
 import itertools
-import math
 
 import numpy as np
 import pandas as pd
@@ -61,7 +60,8 @@ def test_tuning_curves_per_seed_and_their_mean_with_a_diverged_run_at_chance():
 
 
 def test_effort_comparisons_are_paired_by_seed_and_corrected():
-    per_seed = pd.DataFrame([{"optimizer": o, "seed": s, "k": k, "expected_best": base + 0.01 * k + 0.001 * s * (o == "adam")}
+    per_seed = pd.DataFrame([{"optimizer": o, "seed": s, "k": k,
+                              "expected_best": base + 0.01 * k + 0.001 * s * (o == "adam")}
                              for o, base in (("sgd", 0.7), ("adam", 0.75), ("sgd_momentum", 0.7))
                              for s in range(4) for k in (1, 2, 3)])
     table = tuning.effort_comparisons(per_seed, ks=(1, None))
@@ -174,7 +174,8 @@ def test_finder_scored_against_the_sweep_s_best_rate():
     tests = pd.DataFrame({"optimizer": ["adam", "adam"], "seed": [0, 1], "lowest ÷ 10": [1e-3, 1e-3],
                           "steepest": [10 ** -3.5, 10 ** -3.5], "valley": [None, 1e-5]})
     table = tuning.finder_against_sweep(tests, sweep).set_index("rule")
-    assert table.loc["lowest ÷ 10", "decades"] == pytest.approx(0) and table.loc["lowest ÷ 10", "lost"] == pytest.approx(0)
+    assert table.loc["lowest ÷ 10", "decades"] == pytest.approx(0)
+    assert table.loc["lowest ÷ 10", "lost"] == pytest.approx(0)
     # half a decade below the best: halfway between 0.70 and 0.80 on the log axis → 5 points lost
     assert table.loc["steepest", "decades"] == pytest.approx(-0.5) and table.loc["steepest", "lost"] == pytest.approx(5)
     # one seed found none; the other's 1e-5 lies beyond the grid: the edge's accuracy, a lower bound
@@ -188,7 +189,8 @@ def _budget_runs():
 
     rows = []
     # Adam leads at 15 epochs; constant-rate SGD gains 6 points with 45 and leads there; step decay gains nothing
-    for key, opt, sched, acc15, acc45 in (("sgd-c", "sgd", "constant", 0.66, 0.72), ("adam", "adam", "constant", 0.70, 0.71),
+    for key, opt, sched, acc15, acc45 in (("sgd-c", "sgd", "constant", 0.66, 0.72),
+                                          ("adam", "adam", "constant", 0.70, 0.71),
                                           ("sgd-s", "sgd", "step_decay", 0.65, 0.65)):
         for seed, noise in enumerate((0.0, 0.01, -0.01)):
             for epochs, acc in ((15, acc15), (45, acc45)):

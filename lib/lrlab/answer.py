@@ -27,6 +27,10 @@ GLOSSARY = [
                       "never averaged in"),
     ("expected best of k rates", "the accuracy you can expect after trying k learning rates drawn at random from "
                                  "the method's grid and keeping the best (Dodge et al. 2019)"),
+    ("decades", "factors of ten between two learning rates (0.01 and 0.1 are one decade apart)"),
+    ("lowest ÷ 10, valley, steepest", "three ways to read a rate off a learning-rate range test: a tenth of the "
+                                      "rate at the lowest smoothed loss; fastai's valley (inside the longest stretch "
+                                      "where the loss keeps falling); the rate where the loss falls fastest"),
 ]
 
 
@@ -39,17 +43,21 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
                    budget=None) -> str:
     """The answer as Markdown bullets: with no tuning, with a few rates tried, at a longer budget (each only where
     the build has the runs for it)."""
-    ok = table[table["failed"] == 0]
+    ok = table[table["failed"] == 0] if not table.empty else table
     if ok.empty:
         return ""
     best = ok.iloc[0]
     lines = []
     clear = diffs[diffs["verdict_adj"] == "clearly better"] if diffs is not None and not diffs.empty else diffs
     worse = diffs[diffs["verdict_adj"] == "clearly worse"] if diffs is not None and not diffs.empty else diffs
-    head = (f"- **With no tuning** (each method at its default rate): {html.escape(name_of.get(best['configuration'], best['configuration']))} "
-            f"scored highest, {_pct(best['final_mean'])}%")
-    if diffs is None or diffs.empty:
+    name = html.escape(name_of.get(best["configuration"], best["configuration"]))
+    head = f"- **With no tuning** (each method at its default rate): {name} scored highest, {_pct(best['final_mean'])}%"
+    tested = diffs[diffs["p"].notna()] if diffs is not None and not diffs.empty else None
+    if tested is None:
         lines.append(head + ".")
+    elif tested.empty:
+        lines.append(head + "; with fewer than two healthy seeds on a side there is no interval, so no verdict on "
+                     "any difference: run more seeds.")
     elif clear.empty:
         lines.append(head + "; but **none is clearly better than constant-rate SGD** after the correction: at these "
                      "defaults and this budget, the choice matters less than the seed"

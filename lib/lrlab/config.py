@@ -29,7 +29,8 @@ PROFILES = {
     # and CI run
     "smoke": {"classes": [CAT, DOG], "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3, "range_test_steps": 20,
+              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3,
+              "range_test_steps": 20,
               "families": STUDY_FAMILIES},
     # the 2017 experiment as it was: cat vs dog, validated on the test set, the 2017 families and methods only
     "paper": {"classes": [CAT, DOG], "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
@@ -40,12 +41,14 @@ PROFILES = {
     # optimizer's learning rate on a grid; short runs, so that it finishes on 2 cores in about an hour
     "study": {"classes": [CAT, DOG], "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
+              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5,
+              "range_test_steps": 1000,
               "families": STUDY_FAMILIES},
     # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
     "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "vgg_bn",
-             "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5, "range_test_steps": 1000,
+             "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5,
+             "range_test_steps": 1000,
              "families": STUDY_FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]

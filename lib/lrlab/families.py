@@ -117,7 +117,8 @@ def custom_configs(schedule, schedule_kwargs, optimizer, optimizer_kwargs, lr0, 
     function is imported and called here, so an error surfaces before anything trains (lrlab.user_code)."""
     if schedule is None and optimizer is None:
         raise ParameterError("the custom notebook needs your code: give schedule='package.module:function' and/or "
-                             "optimizer='package.module:function', e.g. -p schedule=examples.my_code:warmup_then_cosine")
+                             "optimizer='package.module:function', e.g. "
+                             "-p schedule=examples.my_code:warmup_then_cosine")
     per_epoch = steps_per_epoch(settings, dataset)
     passed = {"epochs": settings.epochs, "steps_per_epoch": per_epoch, "total_steps": settings.epochs * per_epoch,
               "lr0": float(lr0)}

@@ -171,7 +171,7 @@ def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="e
         ax.yaxis.set_tick_params(labelleft=True)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    in_groups = histories[histories["label"].isin([l for _, ls in groups for l in ls])]
+    in_groups = histories[histories["label"].isin([label for _, labels in groups for label in labels])]
     _fit_y(axes.flat[0], in_groups, y)
     return _titled(fig, title)
 
@@ -565,7 +565,8 @@ def png(fig) -> tuple[bytes, int]:
     # a figure has few colours: a 256-colour palette image looks the same at a third of the bytes
     from PIL import Image
 
-    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                                       dither=Image.Dither.NONE)
     small = io.BytesIO()
     image.save(small, format="PNG", optimize=True)
     return small.getvalue(), round(image.width * 100 / DPI)

@@ -55,7 +55,8 @@ def findings(summary: pd.DataFrame) -> str:
 
 
 def _markers(profile):
-    return f"<!-- findings:{profile}:start (python -m lrlab.publish writes this) -->", f"<!-- findings:{profile}:end -->"
+    return (f"<!-- findings:{profile}:start (python -m lrlab.publish writes this) -->",
+            f"<!-- findings:{profile}:end -->")
 
 
 def readme_block(readme_text: str, profile: str) -> str | None:

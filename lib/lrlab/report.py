@@ -104,7 +104,8 @@ def describe_runs(runs) -> str:
 
     def value(column, fmt="{}"):
         """One value when every run agrees; otherwise each family's, so a mixed report says it is mixed."""
-        per_family = runs.groupby("family", sort=False)[column].agg(lambda v: ", ".join(sorted({fmt.format(x) for x in v})))
+        per_family = runs.groupby("family", sort=False)[column].agg(
+            lambda v: ", ".join(sorted({fmt.format(x) for x in v})))
         if per_family.nunique() == 1:
             return per_family.iloc[0]
         return "; ".join(f"{v} ({FAMILY_TITLES[f]})" for f, v in per_family.items())
@@ -136,7 +137,8 @@ def caption(what: str, runs) -> str:
     """A curves figure's caption: what is shown, over how many seeds, what the lines are, the validation set."""
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
     return (f"{what} Thin lines: each of the {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; bold: their mean "
-            f"over the healthy seeds; dotted: a failed seed (did not learn, fell back to chance or diverged), left out of the mean. "
+            f"over the healthy seeds; dotted: a failed seed (did not learn, fell back to chance or diverged), left "
+            f"out of the mean. "
             f"Validation set: {_validation(runs)}.")
 
 
@@ -427,14 +429,15 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
             f"build).</p>")
 
 
-def first_screen(runs, answer_markdown: str) -> list:
+def first_screen(runs, answer_markdown: str, lead=(), terms: str = "") -> list:
     """The top of the report, as objects to display: the title naming the task, the answer, budget and protocol in
-    one line, and the place export_html fills with the table of contents."""
+    one line, the lead figure(s), the terms a reader may not know, and the place export_html fills with the table
+    of contents."""
     from IPython.display import HTML, Markdown
 
     return [HTML(f'<h1 id="top">{html.escape(title(runs))}</h1>'),
-            Markdown(f"## In short\n\n{answer_markdown}\n\n*{budget_line(runs)}*"),
-            HTML('<nav class="lrlab-toc" id="contents"></nav>')]
+            Markdown(f"## In short\n\n{answer_markdown}\n\n*{budget_line(runs)}*"), *lead,
+            *([Markdown(terms)] if terms else []), HTML('<nav class="lrlab-toc" id="contents"></nav>')]
 
 
 def finish_html(page: str) -> str:

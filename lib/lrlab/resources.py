@@ -71,8 +71,8 @@ def check(settings, processes, have=None):
     if need["memory"] > have["memory"]:
         raise ResourceError(
             f"the {settings.profile} profile needs about {need['memory'] / gib:.1f} GiB of memory for "
-            f"{processes} training process(es) at once, but {have['memory'] / gib:.1f} GiB is available: use --jobs 1 or a "
-            f"machine with more memory")
+            f"{processes} training process(es) at once, but {have['memory'] / gib:.1f} GiB is available: use --jobs 1 "
+            f"or a machine with more memory")
     if need["disk"] > have["disk"]:
         raise ResourceError(
             f"the {settings.profile} profile needs about {need['disk'] / 2**20:.0f} MiB of disk in "

@@ -208,7 +208,8 @@ def format_summary(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         "family": [FAMILY_TITLES[f] for f in table["family"]],
         "seeds": table["seeds"],
         "failed seeds": [failures_text(r) or "none" for _, r in table.iterrows()],
-        f"final val. accuracy % (mean ± std [{level}], healthy seeds)": [_cell(r, "final") for _, r in table.iterrows()],
+        f"final val. accuracy % (mean ± std [{level}], healthy seeds)": [_cell(r, "final")
+                                                                         for _, r in table.iterrows()],
         f"best val. accuracy % (mean ± std [{level}])": [_cell(r, "best") for _, r in table.iterrows()],
         "epoch of best (mean)": [f"{x:.1f}" if x == x else "n/a" for x in table["best_epoch_mean"]],
         ("seconds per epoch in this build (each run's share: seeds trained together; machine load included)"
@@ -300,7 +301,8 @@ def _accuracy_text(row, level) -> str:
     seeds = f"{row['healthy']} seed{'s' if row['healthy'] > 1 else ''}"
     if row["final_ci_low"] != row["final_ci_low"]:
         return f"{_pct(row['final_mean'])}% ({seeds})"
-    return f"{_pct(row['final_mean'])}% ({level} CI {_pct(row['final_ci_low'])} to {_pct(row['final_ci_high'])}, {seeds})"
+    return (f"{_pct(row['final_mean'])}% ({level} CI {_pct(row['final_ci_low'])} to {_pct(row['final_ci_high'])}, "
+            f"{seeds})")
 
 
 def _eligible(table, families, adaptive_only=False):
@@ -642,7 +644,8 @@ def grid_centre(rates) -> float:
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
     validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
-    beyond). Means are over healthy seeds; a rate at which any seed failed (did not learn, fell back to chance or diverged) is never
+    beyond). Means are over healthy seeds; a rate at which any seed failed (did not learn, fell back to chance or
+    diverged) is never
     the best, since a rate that fails on some seeds is not one to recommend. Test accuracy at the chosen rate is
     reported too: the best rate is picked on validation accuracy, which therefore flatters it, while the test set
     played no part in the choice."""
@@ -861,7 +864,8 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
         interval = (f" ({level} simultaneous CI {_signed(top['gain_low_adj'])} to {_signed(top['gain_high_adj'])})"
                     if top["gain_low_adj"] == top["gain_low_adj"] else "")
         lines.append(f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods gain clearly after "
-                     f"the correction for {len(gains)} comparisons; the largest gain is {top['method']}'s, {_signed(top['gain'])} "
+                     f"the correction for {len(gains)} comparisons; the largest gain is {top['method']}'s, "
+                     f"{_signed(top['gain'])} "
                      f"points{interval}, the smallest {gains.iloc[-1]['method']}'s, {_signed(gains.iloc[-1]['gain'])}.")
     moved = ranks.assign(move=ranks[first] - ranks[last]).sort_values("move")
     if len(moved) and moved["move"].abs().max() > 0:

@@ -216,7 +216,8 @@ def on_device(arrays):
 def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
     side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per
-    configuration, its history (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after the last epoch; None
+    configuration, its history (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after
+    the last epoch; None
     when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is its share of the
     time (the model's epoch time over the number of runs)."""
     k = len(configs)

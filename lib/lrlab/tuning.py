@@ -292,11 +292,16 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
         if not comparisons.empty else comparisons
     if not wilson.empty:
         lines.append("- **Tuned SGD+momentum against Adam** (Wilson et al. 2017's question): " + "; ".join(
-            f"{'with the whole grid' if r['k'] == 'whole grid' else 'at ' + r['k'] + ' rate' + ('s' if r['k'] != '1' else '')} "
+            f"{_rates_tried(r['k'])} "
             f"{_signed(r['difference'])} points ({level} simultaneous CI {_signed(r['ci_low_adj'])} to "
             f"{_signed(r['ci_high_adj'])}), {r['verdict_adj']} after the correction" for _, r in wilson.iterrows())
             + ".")
     return "\n".join(lines)
+
+
+def _rates_tried(k) -> str:
+    """"with the whole grid", "at 1 rate", "at 3 rates"."""
+    return "with the whole grid" if k == "whole grid" else f"at {k} rate" + ("s" if k != "1" else "")
 
 
 def format_finder(table: pd.DataFrame) -> pd.DataFrame:
