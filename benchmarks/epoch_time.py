@@ -3,7 +3,8 @@
 for the settings that decide how long `make report` takes: the validation batch size, steps_per_execution, threads
 per process, processes side by side, seeds trained together as one model, and 16-bit (bfloat16) arithmetic.
 
-    LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/epoch_time.py [--epochs 4] [--json out.json]
+    LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/epoch_time.py \
+        [--epochs 4] [--json out.json]
 
 Each setting runs in fresh processes (thread counts are fixed at start-up) and trains as a report run does
 (`train.train_runs`, validation every epoch) for --epochs + 1 epochs; the first is a warm-up and is left out.

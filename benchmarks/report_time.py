@@ -3,7 +3,8 @@
 process, plain `model.fit(batch_size=64)`, one batch per call, Keras's default validation batch, the 24 runs one
 after another) against `build_report.py --profile paper` from an empty output folder.
 
-    LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/report_time.py [--epochs 3] [--json out.json]
+    LRLAB_CIFAR10=/path/to/cifar-10-python.tar.gz .venv/bin/python benchmarks/report_time.py \
+        [--epochs 3] [--json out.json]
 
 Both train the same 24 configurations for --epochs epochs. Prints wall time, images per second, the network's
 FLOPs per image and the fraction of the CPU's floating-point peak the training reaches, and the largest process's
@@ -123,7 +124,8 @@ def main():
         "cpu_peak_gflops": round(peak / 1e9, 1),
         "sides": {name: {"wall_seconds": round(s, 1), "training_images_per_second": round(images / s),
                          "fraction_of_peak": round(3 * flops * images / s / peak, 4)} for name, s in sides.items()},
-        "largest_process_rss_mb": {"naive": round(naive_rss / 1024), "lrlab (any process so far)": round(lrlab_rss / 1024)},
+        "largest_process_rss_mb": {"naive": round(naive_rss / 1024),
+                                   "lrlab (any process so far)": round(lrlab_rss / 1024)},
         "speedup": round(naive_wall / lrlab_wall, 2),
         "unchanged_rebuild": {"wall_seconds": round(rebuild_wall, 1), "runs_trained": len(rebuild_trained)},
         "one_parameter_changed": {"parameter": "drop=0.6 (step_decay.ipynb)", "wall_seconds": round(change_wall, 1),
