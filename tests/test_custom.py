@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import lrlab
-from lrlab import families, results
+from lrlab import custom_verdict, families
 from lrlab.config import run_label, seed_groups
 from lrlab.parameters import ParameterError, resolve_settings
 from lrlab.store import run_id
@@ -183,7 +183,7 @@ def _runs(yours, constant, cosine, adam, epochs_to=(2, 3, 2, 1)):
 ])
 def test_the_verdict_answers_in_one_sentence_from_paired_differences(yours, sentence):
     runs, histories = _runs(yours, [0.65, 0.655, 0.66], [0.70, 0.715, 0.71], [0.75, 0.76, 0.77])
-    verdict = results.custom_verdict(runs, histories)
+    verdict = custom_verdict.custom_verdict(runs, histories)
     assert re.search(sentence, verdict.sentence), verdict.sentence
     assert "each verdict read from its simultaneous interval over the 3 comparisons" in verdict.sentence
     assert "It first reached the target" in verdict.sentence
@@ -195,7 +195,7 @@ def test_the_verdict_answers_in_one_sentence_from_paired_differences(yours, sent
 
 def test_one_seed_gives_no_verdict_and_says_so():
     runs, histories = _runs([0.8], [0.6], [0.7], [0.75])
-    sentence = results.custom_verdict(runs, histories).sentence
+    sentence = custom_verdict.custom_verdict(runs, histories).sentence
     assert "no interval, so no verdict: run more seeds" in sentence and "yes" not in sentence
 
 

@@ -185,7 +185,7 @@ def test_finder_scored_against_the_sweep_s_best_rate():
 
 
 def _budget_runs():
-    from lrlab.results import budget_table
+    from lrlab.budget_comparison import budget_table
 
     rows = []
     # Adam leads at 15 epochs; constant-rate SGD gains 6 points with 45 and leads there; step decay gains nothing
@@ -200,7 +200,7 @@ def _budget_runs():
 
 
 def test_budget_table_ranks_each_budget_and_pairs_each_gain_by_seed():
-    from lrlab.results import budget_conclusions, format_budget
+    from lrlab.budget_comparison import budget_conclusions, format_budget
 
     table = _budget_runs()
     at = table.set_index(["method", "epochs"])

@@ -267,8 +267,9 @@ def against_baselines(schedule=None, optimizer=None, schedule_kwargs=None, optim
     """Your schedule and/or optimizer ("package.module:function", or the function itself) against constant-rate
     SGD, cosine decay and Adam: what the custom notebook does, from Python. Trains what is not stored (any setting
     of the profile can be overridden: seeds=[0, 1, 2], epochs=10, data_path=...), then returns the verdict
-    (lrlab.results.Verdict: `.sentence`, `.table`)."""
-    from .results import custom_verdict, load_runs  # reading runs back: only once they are trained
+    (lrlab.custom_verdict.Verdict: `.sentence`, `.table`)."""
+    from .custom_verdict import custom_verdict  # reading runs back: only once they are trained
+    from .run_tables import load_runs
 
     settings = resolve_settings(profile, output_dir, **settings)
     params = notebook_defaults("custom") | {

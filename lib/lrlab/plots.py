@@ -20,7 +20,8 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 from .health import HEALTHY
 from . import schedules
 from .optimizers import DISPLAY_NAMES, OPTIMIZERS
-from .results import grid_centre, short_names  # noqa: F401 (the notebooks name lines with it)
+from .results import short_names  # noqa: F401 (the notebooks name lines with it)
+from .sweep import grid_centre
 
 # Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
 # colour in every figure and every report: each schedule's and method's own, declared with it (lrlab.schedules,
@@ -397,7 +398,7 @@ def range_test_figure(curves, tests, title):
     """Smoothed training loss against learning rate, one panel per method, one line per seed's test; the median
     suggestion over the seeds dotted. The first tenth of each test, where the moving average is mostly noise, is
     left out, as the suggestion leaves it out."""
-    from .results import range_tests_by_method
+    from .sweep import range_tests_by_method
 
     by_test = curves.groupby(["method", "seed"], sort=False)
     curves = curves[by_test.cumcount() >= (by_test["lr"].transform("size") // 10).clip(lower=1)]

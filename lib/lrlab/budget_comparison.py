@@ -1,0 +1,114 @@
+"""The budget comparison (the budget notebook, `-p budgets=[15,45]`): each method's accuracy and rank at every
+budget, its gain from the shortest to the longest, and how the ranking moves."""
+
+import math
+
+import pandas as pd
+
+from .health import failures_among
+from .optimizers import DISPLAY_NAMES
+from .results import _healthy
+from .schedules import display_name as schedule_name
+from .statistics import (interval_text, mean_ci, paired_difference, percent_text as _pct, rank_agreement,
+                         signed_text as _signed, with_correction)
+
+
+def _budget_method(row) -> tuple:
+    """A budget run's method, the same at every budget: its optimizer, or its schedule for SGD (a schedule's label
+    carries numbers that change with the epochs)."""
+    return ("optimizer", row["optimizer"]) if row["optimizer"] != "sgd" else ("schedule", row["schedule"])
+
+
+def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """One row per method and budget: mean final validation accuracy over the healthy seeds with its interval, the
+    failed seeds, the method's rank at that budget (1 = best; a method with a failed seed ranks last), and its gain
+    over its own result at the smallest budget (points, paired by seed) with its simultaneous interval over every
+    method's gain and the verdict read from it."""
+    if runs.empty:
+        return pd.DataFrame(columns=["method", "kind", "key", "epochs", "mean", "low", "high", "failed", "rank", "gain",
+                                     "gain_low", "gain_high", "p", "gain_low_adj", "gain_high_adj", "p_adj",
+                                     "verdict_adj", "family_size"])
+    kind, key = zip(*(_budget_method(r) for _, r in runs.iterrows()))
+    runs = runs.assign(kind=kind, key=key)
+    first = runs["epochs"].min()
+    rows = []
+    for (kind, key, epochs), group in runs.groupby(["kind", "key", "epochs"], sort=False):
+        healthy = _healthy(group)
+        mean, _, low, high = mean_ci(healthy["final_val_accuracy"], confidence)
+        base = _healthy(runs[(runs["key"] == key) & (runs["kind"] == kind) & (runs["epochs"] == first)])
+        gain = paired_difference(healthy.set_index("seed")["final_val_accuracy"].astype(float),
+                                 base.set_index("seed")["final_val_accuracy"].astype(float), confidence) \
+            if epochs != first else {"difference": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan,
+                                     "se": math.nan, "df": math.nan}
+        rows.append({"method": DISPLAY_NAMES[key] if kind == "optimizer" else schedule_name(key).replace(
+                         " (SGD)", ""), "kind": kind, "key": key, "epochs": int(epochs), "mean": mean, "low": low,
+                     "high": high, "failed": failures_among(group["status"]), "gain": 100 * gain["difference"],
+                     "gain_low": 100 * gain["ci_low"], "gain_high": 100 * gain["ci_high"], "p": gain["p"],
+                     "se": 100 * gain["se"], "df": gain["df"]})
+    table = pd.DataFrame(rows)
+    score = table["mean"].where(table["failed"] == "", -math.inf)
+    table["rank"] = score.groupby(table["epochs"]).rank(ascending=False, method="min").astype(int)
+    tested = with_correction(table.rename(columns={"gain": "difference", "gain_low": "ci_low",
+                                                   "gain_high": "ci_high"}), confidence)
+    table["gain_low_adj"], table["gain_high_adj"] = tested["ci_low_adj"], tested["ci_high_adj"]
+    table["p_adj"], table["verdict_adj"], table["family_size"] = tested["p_adj"], tested["verdict_adj"], \
+        tested["family_size"]
+    return table.sort_values(["epochs", "rank"], ignore_index=True)
+
+
+def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """One row per method: its accuracy and rank at each budget, and its gain from the smallest to the largest."""
+    level = f"{round(100 * confidence)}%"
+    budgets = sorted(table["epochs"].unique())
+    rows = []
+    for (kind, key), group in table.groupby(["kind", "key"], sort=False):
+        at = group.set_index("epochs")
+        row = {"method": at["method"].iloc[0]}
+        for b in budgets:
+            r = at.loc[b] if b in at.index else None
+            failed = f" ({r['failed']})" if r is not None and r["failed"] else ""
+            row[f"{b} epochs: final val. accuracy % [{level} CI]"] = "–" if r is None else (
+                f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]{failed}")
+            row[f"rank at {b}"] = "–" if r is None else str(r["rank"])
+        last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
+        row[f"gain {budgets[0]} → {budgets[-1]} epochs, points [{level} simultaneous CI]"] = "–" if last is None \
+            else interval_text(last["gain"], last["gain_low_adj"], last["gain_high_adj"])
+        row["verdict (corrected)"] = "–" if last is None else last["verdict_adj"]
+        rows.append(row)
+    order = table[table["epochs"] == budgets[-1]].set_index("method")["rank"]
+    return pd.DataFrame(rows).sort_values("method", key=lambda m: m.map(order), ignore_index=True)
+
+
+def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
+    """How the ranking moves with the budget, from budget_table's numbers."""
+    budgets = sorted(table["epochs"].unique()) if not table.empty else []
+    if len(budgets) < 2:
+        return ""
+    level = f"{round(100 * confidence)}%"
+    lead = {b: table[(table["epochs"] == b)].sort_values("rank").iloc[0] for b in budgets}
+    first, last = budgets[0], budgets[-1]
+    ranks = table[table["epochs"].isin([first, last])].pivot_table(index="key", columns="epochs", values="rank")
+    ranks = ranks.dropna()
+    tau = rank_agreement(ranks[first], ranks[last]) if len(ranks) > 2 else None
+    lines = [f"- **Training budget:** the best at {first} epochs is {lead[first]['method']} "
+             f"({_pct(lead[first]['mean'])}%), at {last} epochs {lead[last]['method']} ({_pct(lead[last]['mean'])}%)"
+             + (f"; the two rankings agree with Kendall's τ = {tau:.2f} over {len(ranks)} methods "
+                f"(1: the same order, 0: unrelated)" if tau is not None else "") + "."]
+    gains = table[(table["epochs"] == last) & table["gain"].notna()].sort_values("gain", ascending=False)
+    if not gains.empty:
+        clear = gains[gains["verdict_adj"] == "clearly better"]
+        top = gains.iloc[0]
+        interval = (f" ({level} simultaneous CI {_signed(top['gain_low_adj'])} to {_signed(top['gain_high_adj'])})"
+                    if top["gain_low_adj"] == top["gain_low_adj"] else "")
+        lines.append(f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods gain clearly after "
+                     f"the correction for {len(gains)} comparisons; the largest gain is {top['method']}'s, "
+                     f"{_signed(top['gain'])} "
+                     f"points{interval}, the smallest {gains.iloc[-1]['method']}'s, {_signed(gains.iloc[-1]['gain'])}.")
+    moved = ranks.assign(move=ranks[first] - ranks[last]).sort_values("move")
+    if len(moved) and moved["move"].abs().max() > 0:
+        up, down = moved.iloc[-1], moved.iloc[0]
+        name = table.drop_duplicates("key").set_index("key")["method"]
+        lines.append(f"  - Moving most: {name[up.name]} from rank {int(up[first])} to {int(up[last])}"
+                     + (f"; {name[down.name]} from {int(down[first])} to {int(down[last])}" if down["move"] < 0 else "")
+                     + ".")
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""Your schedule or optimizer (the custom family) against fixed baselines — constant-rate SGD, cosine decay and
+Adam on the same seeds — in one sentence and one table."""
+
+import html
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .results import (COMPARED_COLUMNS, VERDICTS, _accuracy_text, _corrected_verdicts, _listed, _mean_text,
+                      compare, failures_text, summary_table, time_to_accuracy)
+from .statistics import interval_text, p_text, percent_text as _pct
+
+
+# (name in sentences, which runs): the fixed baselines of lrlab.families.baseline_configs
+CUSTOM_BASELINES = [
+    ("constant-rate SGD", lambda runs: (runs["optimizer"] == "sgd") & (runs["schedule"] == "constant")),
+    ("cosine decay", lambda runs: (runs["optimizer"] == "sgd") & (runs["schedule"] == "cosine_decay")),
+    ("Adam", lambda runs: runs["optimizer"] == "adam"),
+]
+
+
+@dataclass
+class Verdict:
+    """The answer for a custom schedule or optimizer: one sentence, and the table it is read from."""
+    sentence: str  # markdown
+    table: pd.DataFrame  # one row per baseline, as the report shows it
+    differences: pd.DataFrame  # the numbers: yours minus each baseline, in points, with the corrected verdict
+
+    def _repr_markdown_(self):
+        return self.sentence
+
+
+def _custom_label(runs):
+    yours = runs[(runs["schedule"] == "custom") | (runs["optimizer"] == "custom")]
+    return yours["label"].iloc[0] if not yours.empty else None
+
+
+def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """Your configuration minus each baseline in final validation accuracy (points, paired by seed), corrected
+    for the baselines compared (simultaneous intervals)."""
+    yours = _custom_label(runs)
+    rows = []
+    for name, chosen in CUSTOM_BASELINES:
+        baseline = runs[chosen(runs) & (runs["label"] != yours)]
+        if yours is None or baseline.empty:
+            continue
+        rows.append({"baseline": name, "label": baseline["label"].iloc[0],
+                     **compare(runs, yours, baseline["label"].iloc[0], confidence)})
+    return _corrected_verdicts(pd.DataFrame(rows, columns=["baseline", "label", *COMPARED_COLUMNS]), confidence)
+
+
+def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:
+    """Is your schedule or optimizer better than constant-rate SGD, cosine decay and Adam, on the same seeds?
+    The differences (custom_differences), each configuration's time to the target accuracy (time_to_accuracy, over
+    these four), and the one sentence that answers."""
+    yours = _custom_label(runs)
+    if yours is None:
+        return Verdict("No run of your schedule or optimizer is stored for these settings yet.", pd.DataFrame(),
+                       custom_differences(runs, confidence))
+    level = f"{round(100 * confidence)}%"
+    diffs = custom_differences(runs, confidence)
+    table = summary_table(runs, confidence).set_index("configuration")
+    timing, target = time_to_accuracy(histories[histories["label"].isin([yours, *diffs["label"]])], target_fraction)
+    epochs_to = timing.set_index("configuration")["epochs"] if not timing.empty else pd.Series(dtype=object)
+    shown = pd.DataFrame({
+        "baseline": diffs["label"],
+        "its final accuracy (%)": [_mean_text(*table.loc[label, ["final_mean", "final_std", "final_ci_low",
+                                                                   "final_ci_high"]]) for label in diffs["label"]],
+        "verdict (corrected)": diffs["verdict_adj"],
+        f"yours minus it, points [{level} simultaneous CI]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
+        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in diffs.iterrows()],
+        "p, Bonferroni-adjusted": diffs["p_adj"].map(p_text),
+        "epochs to the target: it / yours": [f"{epochs_to.get(label, 'not reached')} / "
+                                             f"{epochs_to.get(yours, 'not reached')}" for label in diffs["label"]],
+    })
+    return Verdict(_custom_sentence(table.loc[yours], diffs, level, target, epochs_to.get(yours)), shown, diffs)
+
+
+def _custom_sentence(row, diffs, level, target, epochs) -> str:
+    what = "your optimizer" if row["optimizer"] == "custom" else "your schedule"
+    head = f"**{what.capitalize()}** ({html.escape(row.name)}) reached {_accuracy_text(row, level)} final " \
+           f"validation accuracy"
+    if row["healthy"] == 0:
+        return f"{head}: every seed failed ({failures_text(row)}), so it is worse than every baseline that learned."
+    tested = diffs[diffs["p"].notna()]
+    by = {v: list(tested.loc[tested["verdict_adj"] == v, "baseline"]) for v in VERDICTS}
+    untested = list(diffs.loc[diffs["p"].isna(), "baseline"])
+    if tested.empty:
+        answer = ("no baseline is stored to compare it with" if diffs.empty else
+                  "with fewer than two healthy seeds on a side there is no interval, so no verdict: run more seeds "
+                  "(-p seeds=[0,1,2])")
+    elif not by["clearly better"]:
+        parts = [f"clearly worse than {_listed(by['clearly worse'])}"] if by["clearly worse"] else []
+        parts += [f"no clear difference from {_listed(by['no clear difference'])}"] if by["no clear difference"] \
+            else []
+        answer = "**no, it is not clearly better than any baseline**: " + "; ".join(parts)
+    elif len(by["clearly better"]) == len(diffs):
+        answer = f"**yes, it is clearly better than every baseline**: {_listed(by['clearly better'])}"
+    else:
+        rest = tested[tested["verdict_adj"] != "clearly better"]
+        answer = f"**it is clearly better than {_listed(by['clearly better'])}**, but not than " + _listed(
+            [f"{r['baseline']} ({r['verdict_adj']})" for _, r in rest.iterrows()]).replace(" and ", " or ")
+    if untested and not tested.empty:
+        answer += f" ({_listed(untested)}: no interval, fewer than two healthy seeds on a side)"
+    failed = f"; {failures_text(row)}" if row["failed"] else ""
+    pace = "" if epochs is None or target != target else \
+        f" It first reached the target, {_pct(target)}% mean validation accuracy, at epoch {epochs}." \
+        if epochs != "not reached" else f" It never reached the target, {_pct(target)}% mean validation accuracy."
+    return (f"{head}{failed}. Against the baselines on the same seeds, each verdict read from its simultaneous "
+            f"interval over the {len(diffs)} comparisons: {answer}.{pace}")

@@ -1,0 +1,128 @@
+"""The learning-rate sweep and the range test as the report shows them: each method's best rate on its grid and
+what the default costs, and each range test's suggestion beside the rates the compared configurations used."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .health import failures_among
+from .optimizers import DISPLAY_NAMES
+from .results import _healthy
+from .statistics import log_median, percent_text as _pct, signed_text as _signed
+
+
+def grid_centre(rates) -> float:
+    """A sweep's default rate: the centre of its grid on the log scale (`config.learning_rate_grid`)."""
+    return float(np.exp(np.log(np.asarray(rates, dtype=float)).mean()))
+
+
+def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
+    validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
+    beyond). Means are over healthy seeds; a rate at which any seed failed (did not learn, fell back to chance or
+    diverged) is never
+    the best, since a rate that fails on some seeds is not one to recommend. Test accuracy at the chosen rate is
+    reported too: the best rate is picked on validation accuracy, which therefore flatters it, while the test set
+    played no part in the choice."""
+    rows = []
+    for optimizer, group in runs.groupby("optimizer", sort=False):
+        by_rate = {lr: g for lr, g in group.groupby("lr0")}
+        means = pd.Series({lr: _healthy(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
+        tests = pd.Series({lr: _healthy(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
+        failed = {lr: failures_among(g["status"]) for lr, g in by_rate.items()}
+        eligible = means[[not failed[lr] for lr in means.index]].dropna()
+        if eligible.empty:
+            continue
+        default = grid_centre(means.index)
+        on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
+        best = eligible.idxmax()
+        rows.append({"method": DISPLAY_NAMES[optimizer], "default_lr": default, "best_lr": best,
+                     "at_default": means[on_grid[0]] if on_grid else math.nan, "at_best": means[best],
+                     "default_failed": failed[on_grid[0]] if on_grid else "",
+                     "test_at_default": tests[on_grid[0]] if on_grid else math.nan, "test_at_best": tests[best],
+                     "failed_rates": "; ".join(f"{lr:.3g} ({text})" for lr, text in sorted(failed.items()) if text),
+                     "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
+                     "on_edge": best in (means.index.min(), means.index.max())})
+    return pd.DataFrame(rows)
+
+
+def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return pd.DataFrame({"method": [], "note": []})
+    return pd.DataFrame({
+        "method": table["method"],
+        "default lr": table["default_lr"].map(lambda x: f"{x:g}"),
+        "final val. accuracy % at default": [_pct(a) + (f" ({f})" if f else "")
+                                             for a, f in zip(table["at_default"], table["default_failed"])],
+        "best lr on the grid": table["best_lr"].map(lambda x: f"{x:.3g}"),
+        "final val. accuracy % at best": table["at_best"].map(_pct),
+        "gain, points": [_signed(100 * (b - a)) for a, b in zip(table["at_default"], table["at_best"])],
+        "test accuracy % at default → at best": [f"{_pct(a)} → {_pct(b)}" for a, b in
+                                                 zip(table["test_at_default"], table["test_at_best"])],
+        "grid": table["grid"],
+        "rates where a seed failed": table["failed_rates"].replace("", "none"),
+        "best on the grid's edge": table["on_edge"].map({True: "yes — widen the grid", False: "no"}),
+    })
+
+
+def range_tests_by_method(tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per method from its tests on every seed: the median suggestion (a tenth of the lowest loss's
+    rate) and the median rate at the lowest loss, the number of tests and of tests without a suggestion, and
+    whether any stopped with the loss still falling."""
+    rows = []
+    for method, group in tests.groupby("method", sort=False):
+        rows.append({"method": method, "optimizer": group["optimizer"].iloc[0],
+                     "suggested_lr": log_median(group["suggested_lr"]),
+                     "min_loss_lr": log_median(group["min_loss_lr"]), "steps": int(group["steps"].median()),
+                     "tests": len(group), "no_dip": int(group["suggested_lr"].isna().sum()),
+                     "seeds": sorted(group["seed"]), "still_falling": bool(group["still_falling"].any()),
+                     "settings": group["settings"].iloc[0] if "settings" in group else ""})
+    return pd.DataFrame(rows, columns=["method", "optimizer", "suggested_lr", "min_loss_lr", "steps", "tests",
+                                       "no_dip", "seeds", "still_falling", "settings"])
+
+
+def format_range_tests(tests: pd.DataFrame) -> pd.DataFrame:
+    from .optimizers import ADAPTIVE_DEFAULTS
+
+    suggestions = range_tests_by_method(tests)
+    return pd.DataFrame({
+        "method": suggestions["method"],
+        "suggested lr (median over seeds)": [_rate(x) + (f" ({n} of {t} tests: no clear dip)" if n else "")
+                                             for x, n, t in zip(suggestions["suggested_lr"], suggestions["no_dip"],
+                                                                suggestions["tests"])],
+        "lowest smoothed loss at lr": suggestions["min_loss_lr"].map(_rate),
+        "default lr": suggestions["optimizer"].map(lambda o: f"{ADAPTIVE_DEFAULTS[o]['lr']:g}"
+                                                   if o in ADAPTIVE_DEFAULTS else "see families"),
+        "batches run (median)": suggestions["steps"],
+        "seeds": suggestions["seeds"].map(lambda seeds: ", ".join(map(str, seeds))),
+    })
+
+
+def _rate(x):
+    return "no clear dip" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+
+def rates_used_vs_suggested(runs: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per range-tested method: its suggestion (median over the seeds' tests), where the loss was lowest
+    (flagged when it was still falling at the top of the range, so the suggestion is set by the range, not by the
+    loss), the rates the compared configurations used with it, the ratio of each to the suggestion, and the seeds
+    that failed there."""
+    rows = []
+    for _, test in range_tests_by_method(tests).iterrows():
+        used = runs[runs["optimizer"] == test["optimizer"]]
+        rates = sorted(used["lr0"].unique()) if not used.empty else []
+        lowest = _rate(test["min_loss_lr"]) + (" — still falling at the top of the range: raise range_max"
+                                               if test.get("still_falling") else "")
+        suggested = test["suggested_lr"]
+        count = used["label"].nunique()
+        rows.append({
+            "method": test["method"], "settings of the test": test.get("settings", ""),
+            "suggested lr": _rate(suggested), "lowest smoothed loss at lr": lowest,
+            "rates used in the comparison": ", ".join(f"{lr:g}" for lr in rates) + (
+                f" ({count} configurations)" if count > 1 else "") if rates else "not compared",
+            "used ÷ suggested": ", ".join(f"{lr / suggested:.2f}" for lr in rates)
+            if rates and suggested == suggested else "n/a",
+            "failed seeds at the rates used": failures_among(used["status"]) or "none",
+        })
+    return pd.DataFrame(rows)

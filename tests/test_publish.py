@@ -1,0 +1,46 @@
+"""The README's headline numbers are the published reports' own (lrlab.publish), and the published reports can
+be re-rendered from the runs committed beside them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lrlab import publish
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("profile", publish.PUBLISHED)
+def test_the_readme_headline_numbers_are_the_published_report_s(profile):
+    readme = (ROOT / "README.md").read_text()
+    block = publish.readme_block(readme, profile)
+    assert block is not None, f"README.md has no findings block for {profile}: run python -m lrlab.publish"
+    summary = publish.embedded_csv(ROOT / "outputs" / profile / "report.html", "summary.csv")
+    assert block == publish.findings(summary), "README.md disagrees with the report: run python -m lrlab.publish"
+
+
+def test_findings_follow_the_numbers():
+    import pandas as pd
+
+    summary = pd.DataFrame([
+        {"family": "adaptive", "configuration": "Adam", "seeds": 3, "healthy": 3, "failed": 0, "final_mean": 0.71,
+         "final_ci_low": 0.70, "final_ci_high": 0.72},
+        {"family": "constant", "configuration": "SGD", "seeds": 3, "healthy": 3, "failed": 0, "final_mean": 0.69,
+         "final_ci_low": 0.68, "final_ci_high": 0.70},
+        {"family": "exponential_decay", "configuration": "exp", "seeds": 3, "healthy": 1, "failed": 2,
+         "final_mean": 0.75, "final_ci_low": float("nan"), "final_ci_high": float("nan")}])
+    text = publish.findings(summary)
+    assert text.startswith("- Best configuration: **Adam**, 71.0% [70.0, 72.0]")  # not exp: a seed failed
+    assert text.endswith("- Failed seeds: 2 of 9 (exp: 2 of 3).")
+
+
+def test_the_published_paper_report_s_runs_are_committed_beside_it():
+    """Every run the paper report draws on is in outputs/paper/runs/ (configuration, history, summary): a fresh
+    clone re-renders it without training (make publish)."""
+    runs = publish.embedded_csv(ROOT / "outputs" / "paper" / "report.html", "runs.csv")
+    stored = ROOT / "outputs" / "paper" / "runs"
+    for rid in runs["run_id"].unique():
+        for name in ("config.json", "history.csv", "summary.json"):
+            assert (stored / rid / name).is_file(), f"{rid}/{name} is not committed"
+        assert json.loads((stored / rid / "summary.json").read_text())["run_id"] == rid
