@@ -8,6 +8,7 @@ from pathlib import Path
 import papermill
 import pytest
 import yaml
+from lrlab.notebook_text import FAMILY_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -94,3 +95,24 @@ def test_the_code_is_clean_under_ruff():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "lib", "tests", "benchmarks",
                            "examples", "build_report.py"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("name", FAMILY_NOTEBOOKS)
+def test_the_family_notebooks_shared_text_is_written_once(name):
+    """Their shared sections are lrlab.notebook_text's (which says how the figure draws training and validation
+    from lrlab.plots): `python -m lrlab.notebook_text` rewrites a notebook that drifted."""
+    from lrlab import notebook_text
+
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    assert notebook_text.check(path) == []
+    sections = [h for h in notebook_text.SHARED if h in path.read_text()]
+    assert len(sections) == len(notebook_text.SHARED)
+
+
+def test_the_notebook_text_says_what_the_figure_draws():
+    from lrlab import notebook_text, plots
+
+    text = notebook_text.SHARED["## Learning rate, accuracy and loss per epoch"]
+    assert f"{plots.VALIDATION_STYLE.capitalize()} lines are validation" in text
+    assert f"{plots.TRAINING_STYLE} lines the training" in text
+    assert (plots.TRAINING_STYLE, plots.VALIDATION_STYLE) == ("dashed", "solid")

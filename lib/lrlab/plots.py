@@ -37,6 +37,8 @@ def schedule_colour(name):
 def optimizer_colour(name):
     return schedules.CUSTOM_COLOUR if name == "custom" else getattr(OPTIMIZERS.get(name), "colour", None)
 MAX_LINES = 8
+# how a family notebook's figure draws training and validation (lrlab.notebook_text says it in words from this)
+TRAINING_STYLE, VALIDATION_STYLE = "dashed", "solid"
 DPI = 200  # twice the 100 px per inch the report lays figures out at: sharp on high-density screens
 
 
@@ -307,11 +309,11 @@ def family_figure(histories, title):
             _draw(ax, history, "epoch", f"val_{metric}", palette[label], label)
             healthy = history[history["status"] == HEALTHY]
             mean = (healthy if not healthy.empty else history).groupby("epoch")[metric].mean()
-            ax.plot(mean.index, _scale(metric) * mean, color=palette[label], ls="--", lw=1.2)
+            ax.plot(mean.index, _scale(metric) * mean, color=palette[label], ls=TRAINING_STYLE, lw=1.2)
     axes[0].set(title="Learning rate at each epoch's first batch", xlabel="epoch", ylabel="learning rate",
                 yscale="log")
-    axes[1].set(title="Accuracy (dashed: training)", xlabel="epoch", ylabel="accuracy (%)")
-    axes[2].set(title="Loss (dashed: training)", xlabel="epoch", ylabel="loss")
+    axes[1].set(title=f"Accuracy ({TRAINING_STYLE}: training)", xlabel="epoch", ylabel="accuracy (%)")
+    axes[2].set(title=f"Loss ({TRAINING_STYLE}: training)", xlabel="epoch", ylabel="loss")
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend_below(fig, axes[0], title)
