@@ -241,6 +241,8 @@ def failure_lines(table: pd.DataFrame, level) -> list:
 def budget_note(table: pd.DataFrame):
     """When most healthy configurations reach their best accuracy in the last fifth of their epochs, the runs were
     still improving: say so, with the count (None otherwise)."""
+    if table.empty:
+        return None
     healthy = table[(table["failed"] == 0) & table["best_epoch_mean"].notna()]
     if healthy.empty or "epochs" not in healthy:
         return None
