@@ -152,19 +152,42 @@ def test_valley_equals_fastai_s_double_loop_on_noisy_curves(seed):
     assert tuning.valley(lrs, losses) == _fastai_valley(lrs, losses)
 
 
+def _fastai_smoothed(losses, beta=0.98):
+    """fastai's Recorder smoothing as fastai writes it: avg = lerp(loss, avg, beta), debiased by 1 - beta^count."""
+    avg, out = 0.0, []
+    for count, loss in enumerate(losses, start=1):
+        avg = loss + beta * (avg - loss)  # torch.lerp(loss, avg, beta)
+        out.append(avg / (1 - beta ** count))
+    return np.array(out)
+
+
+def test_the_finder_is_read_as_fastai_reads_it():
+    """fastai records 100 iterations, smooths them with beta 0.98 and reads steep and valley on
+    lrs[num_it//10:-5]: a 1,000-batch test is read through the same view, not batch by batch."""
+    lrs = np.logspace(-6, 1, 1000)
+    raw = 0.7 + 0.05 * np.random.default_rng(0).standard_normal(1000)
+    view_lrs, view_losses = tuning.fastai_view(pd.DataFrame({"lr": lrs, "loss": raw, "smoothed_loss": raw}))
+    idx = np.linspace(0, 999, 100).round().astype(int)
+    np.testing.assert_allclose(view_losses, _fastai_smoothed(raw[idx])[10:-5], rtol=1e-12)
+    np.testing.assert_array_equal(view_lrs, lrs[idx][10:-5])
+    # a test shorter than fastai's 100 iterations is read whole
+    assert len(tuning.fastai_view(pd.DataFrame({"lr": lrs[:20], "loss": raw[:20]}))[0]) == 20 - 2 - 5
+
+
 def test_each_rule_on_a_curve_with_a_known_answer():
-    lrs = np.logspace(-6, 1, 701)  # 100 points per decade
+    lrs = np.logspace(-6, 1, 1000)
     x = np.log10(lrs)
-    # falls fastest at 1e-3 (a tanh step centred there), lowest at 1e-1, then climbs
-    smoothed = 1.0 - 0.4 * np.tanh((x + 3) / 0.5) + 0.5 * np.clip(x + 1, 0, None) ** 2
-    history = pd.DataFrame({"lr": lrs, "smoothed_loss": smoothed})
+    # the loss drops by 0.3 at 1e-3 (where it falls fastest, however it is smoothed), is lowest at 1e-1, then climbs
+    raw = 1.0 - 0.3 * (x >= -3) + 0.5 * np.clip(x + 1, 0, None) ** 2
+    history = pd.DataFrame({"lr": lrs, "loss": raw, "smoothed_loss": _fastai_smoothed(raw, beta=0.98)})
     found = tuning.suggestions(history)
-    assert found["steepest"] == pytest.approx(1e-3, rel=0.03)
-    lowest = lrs[70:696][np.argmin(smoothed[70:696])]
+    view = tuning.fastai_view(history)[0]
+    assert found["steepest"] == view[np.searchsorted(view, 1e-3) - 1]  # the left end of the drop's segment
+    assert found["valley"] > 1e-3  # inside the fall that follows the drop
+    smoothed = history["smoothed_loss"].to_numpy()
+    lowest = lrs[100:][np.argmin(smoothed[100:])]
     assert found["lowest ÷ 10"] == pytest.approx(lowest / 10)
-    # the valley runs from the first searched point to the lowest one: about halfway along it, on the log scale
-    assert 10 ** ((x[70] + np.log10(lowest)) / 2) / 1.3 < found["valley"] < 10 ** ((x[70] + np.log10(lowest)) / 2) * 1.3
-    flat = tuning.suggestions(pd.DataFrame({"lr": lrs, "smoothed_loss": 0.7 + 0.001 * x}))
+    flat = tuning.suggestions(pd.DataFrame({"lr": lrs, "loss": 0.7 + 0.001 * x, "smoothed_loss": 0.7 + 0.001 * x}))
     assert flat == {"lowest ÷ 10": None, "steepest": None, "valley": None}  # the loss never falls
 
 

@@ -170,7 +170,7 @@ def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="e
     for ax, (group_title, labels) in zip(axes.flat, groups):
         _panel(ax, histories, labels, x, y, colour_of, name_of, baseline, group_title)
         # under the panel, never over the curves
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=9, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=10, frameon=False)
         ax.yaxis.set_tick_params(labelleft=True)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -255,9 +255,9 @@ def schedule_shapes_figure(runs, histories, colour_of, name_of, title):
         ax.yaxis.set_major_locator(LogLocator(numticks=4))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(name_of[row["label"]], fontsize=11)
-        ax.set_xlabel("epoch", fontsize=9)
-        ax.set_ylabel("learning rate", fontsize=9)
-        ax.tick_params(labelsize=8)
+        ax.set_xlabel("epoch", fontsize=10)
+        ax.set_ylabel("learning rate", fontsize=10)
+        ax.tick_params(labelsize=10)
     return _titled(fig, title)
 
 
@@ -356,7 +356,7 @@ def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
                 f"a failed seed (did not learn: {failed['accuracy'].min():.1f}–{failed['accuracy'].max():.1f}%), "
                 f"drawn at the left edge")
         ax.legend(ax.get_legend_handles_labels()[0][:1], [text], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)), fontsize=9, frameon=False)
+                  bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)), fontsize=10, frameon=False)
     ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
     fig.tight_layout()
     return fig
@@ -385,12 +385,12 @@ def sensitivity_figure(runs, title):
         ax.plot(mean.index, 100 * mean.values, color=colour, lw=2, marker="o", ms=4)
         for lr, group in data[~ok].groupby("lr0"):
             ax.annotate(f"{len(group)} of {(data['lr0'] == lr).sum()} failed", (lr, chance), textcoords="offset points",
-                        xytext=(0, 7), ha="center", fontsize=8, color="#b00020")
+                        xytext=(0, 7), ha="center", fontsize=10, color="#b00020")
         ax.axvline(grid_centre(data["lr0"].unique()), ls="--", c="0.5")
         ax.set_xscale("log")
         ax.set_title(DISPLAY_NAMES.get(method, method))
-        ax.set_xlabel("initial learning rate (log scale)", fontsize=9)
-        ax.set_ylabel("final validation accuracy (%)", fontsize=9)
+        ax.set_xlabel("initial learning rate (log scale)", fontsize=10)
+        ax.set_ylabel("final validation accuracy (%)", fontsize=10)
         ax.yaxis.set_tick_params(labelleft=True)
     return _titled(fig, title)
 
@@ -421,8 +421,8 @@ def range_test_figure(curves, tests, title):
         # from the lowest loss to a little above the starting one: the final blow-up would flatten the dip
         ax.set_ylim(low - 0.1 * (start - low) - 0.005, start + 0.5 * (start - low) + 0.01)
         ax.set_title(method, fontsize=11)
-        ax.set_xlabel("learning rate (log scale)", fontsize=9)
-        ax.set_ylabel("training loss (smoothed)", fontsize=9)
+        ax.set_xlabel("learning rate (log scale)", fontsize=10)
+        ax.set_ylabel("training loss (smoothed)", fontsize=10)
     return _titled(fig, title)
 
 
@@ -445,8 +445,8 @@ def tuning_effort_figure(curves, title):
         ax.plot(curve["k"], 100 * curve["expected_best"], color=colour, lw=2.2, marker="o", ms=4)
         ax.set_title(DISPLAY_NAMES.get(method, method))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("learning rates tried (k)", fontsize=9)
-        ax.set_ylabel("expected best val. accuracy (%)", fontsize=9)
+        ax.set_xlabel("learning rates tried (k)", fontsize=10)
+        ax.set_ylabel("expected best val. accuracy (%)", fontsize=10)
         ax.yaxis.set_tick_params(labelleft=True)
     return _titled(fig, title)
 
@@ -502,7 +502,7 @@ def budget_figure(table, title):
                      color=colour, ls=style, marker="o", ms=4, capsize=3, lw=1.6, label=group["method"].iloc[0])
         rank.plot(x, group["rank"], color=colour, ls=style, marker="o", ms=5, lw=1.6)
         rank.annotate(group["method"].iloc[-1], (x.iloc[-1], group["rank"].iloc[-1]), xytext=(6, 0),
-                      textcoords="offset points", va="center", fontsize=8, color=colour)
+                      textcoords="offset points", va="center", fontsize=10, color=colour)
     for ax in (acc, rank):
         ax.set_xticks(range(len(budgets)), [f"{b} epochs" for b in budgets])
         ax.set_xlim(-0.3, len(budgets) - 0.3 + (0.9 if ax is rank else 0))

@@ -5,7 +5,8 @@ random from the sweep's grid of rates, exactly from the sorted results, per seed
 the seeds. Methods are compared at equal k, paired by seed.
 
 The learning-rate finder against the truth: three rules read a suggestion off each range-test curve (a tenth of
-the rate at the lowest smoothed loss, the steepest descent, fastai's "valley"), on every seed; the sweep says
+the rate at the lowest smoothed loss; fastai's "steep" and "valley" as fastai's finder reads the curve), on every
+seed; the sweep says
 where the best rate really was, and how much accuracy training at the suggestion instead would have cost.
 """
 
@@ -109,16 +110,31 @@ SCALED = ("difference", "ci_low", "ci_high", "se")  # fractions of accuracy, sho
 # --- the learning-rate finder against the sweep ---
 
 RULES = {"lowest ÷ 10": "a tenth of the rate at the lowest smoothed loss (this project's suggestion)",
-         "steepest": "where the smoothed loss falls fastest per decade of rate",
-         "valley": "fastai's valley: about halfway along the longest stretch of falling loss"}
+         "steepest": "fastai's steep: where the loss falls fastest per decade of rate, read as fastai reads it",
+         "valley": "fastai's valley: about halfway along the longest stretch of falling loss, read as fastai reads it"}
+# fastai's learning-rate finder: 100 iterations, the loss smoothed with β = 0.98 (debiased), its first tenth and last
+# five points left out before steep and valley read it (fastai.callback.schedule.lr_find)
+FASTAI_POINTS, FASTAI_BETA = 100, 0.98
 
 
-def _searched(history: pd.DataFrame, skip_fraction=0.1, skip_end=5):
-    """The part of a range test's curve the rules read: the first tenth left out (the moving average is still
-    mostly noise there), the last few batches too (the loss is blowing up), and any non-finite loss."""
-    curve = history.iloc[max(1, int(skip_fraction * len(history))):len(history) - skip_end]
-    curve = curve[np.isfinite(curve["smoothed_loss"])]
-    return curve["lr"].to_numpy(dtype=float), curve["smoothed_loss"].to_numpy(dtype=float)
+def fastai_view(history: pd.DataFrame, points=FASTAI_POINTS, beta=FASTAI_BETA):
+    """The range test as fastai's finder would have recorded it: `points` batches spread evenly over the test
+    (all of them when it is shorter), their own losses smoothed as fastai smooths them, then its first tenth and
+    last five points left out. A 1,000-batch test read batch by batch is ten times noisier in slope than what
+    fastai's rules were designed for: this is the view they are scored on."""
+    n = len(history)
+    idx = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int))
+    raw = history["loss"].to_numpy(dtype=float)[idx] if "loss" in history else \
+        history["smoothed_loss"].to_numpy(dtype=float)[idx]
+    smoothed, average = np.empty(len(raw)), 0.0
+    for i, loss in enumerate(raw):
+        average = beta * average + (1 - beta) * loss
+        smoothed[i] = average / (1 - beta ** (i + 1))
+    lrs = history["lr"].to_numpy(dtype=float)[idx]
+    keep = slice(len(idx) // 10, len(idx) - 5)
+    lrs, smoothed = lrs[keep], smoothed[keep]
+    finite = np.isfinite(smoothed)
+    return lrs[finite], smoothed[finite]
 
 
 def steepest(lrs, losses):
@@ -153,7 +169,7 @@ def valley(lrs, losses):
 
 def suggestions(history: pd.DataFrame) -> dict:
     """Each rule's suggested rate (None where it finds none) from one range test's history."""
-    lrs, losses = _searched(history)
+    lrs, losses = fastai_view(history)
     return {"lowest ÷ 10": range_test_suggestion(history)[0], "steepest": steepest(lrs, losses),
             "valley": valley(lrs, losses)}
 
