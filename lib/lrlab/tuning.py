@@ -6,8 +6,8 @@ the seeds. Methods are compared at equal k, paired by seed.
 
 The learning-rate finder against the truth: three rules read a suggestion off each range-test curve (a tenth of
 the rate at the lowest smoothed loss; fastai's "steep" and "valley" as fastai's finder reads the curve), on every
-seed; the sweep says
-where the best rate really was, and how much accuracy training at the suggestion instead would have cost.
+seed; the sweep says where the best rate really was, and how much accuracy training at the suggestion instead
+would have cost.
 """
 
 import math
