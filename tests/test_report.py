@@ -233,6 +233,10 @@ def test_a_table_has_no_index_escapes_its_text_and_marks_verdicts():
     assert "border-left: 6px solid #123456" in html and "background-color: #dff3e4" in html
     assert "font-weight: 700" in html
     assert '<div class="lrlab-scroll">' in html  # scrolls inside its box on a phone
+    assert "lrlab-fold" not in html  # a short table is shown whole ...
+    long = doc.table(pd.DataFrame({"configuration": [f"c{i}" for i in range(30)]}), "Long.").data
+    assert '<details class="lrlab-fold"><summary>Show its 30 rows</summary>' in long  # ... a long one folded
+    assert 'id="table-2"' in long and "Table 2." in long.split("<details")[0]  # its caption and anchor in view
 
 
 def test_the_contents_link_every_section_and_the_tab_names_the_report():

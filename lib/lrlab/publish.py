@@ -61,8 +61,8 @@ def _markers(profile):
 
 def readme_block(readme_text: str, profile: str) -> str | None:
     start, end = _markers(profile)
-    found = re.search(re.escape(start) + r"\n(.*?)\n" + re.escape(end), readme_text, flags=re.S)
-    return found.group(1) if found else None
+    found = re.search(re.escape(start) + r"\n(.*?)" + re.escape(end), readme_text, flags=re.S)
+    return found.group(1).rstrip("\n") if found else None
 
 
 def update_readme(readme: Path, root: Path = PROJECT_ROOT) -> list:
@@ -75,7 +75,7 @@ def update_readme(readme: Path, root: Path = PROJECT_ROOT) -> list:
             continue
         start, end = _markers(profile)
         block = findings(embedded_csv(report, "summary.csv"))
-        text = re.sub(re.escape(start) + r"\n.*?\n" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", text,
+        text = re.sub(re.escape(start) + r"\n.*?" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", text,
                       flags=re.S)
         written.append(profile)
     readme.write_text(text)

@@ -301,6 +301,9 @@ def seeds_caption(runs) -> str:
             + f" Validation set: {_validation(runs)}.")
 
 
+FOLD_ROWS = 24  # tables longer than this are folded away (the full sweep, every seed's rows)
+
+
 class Document:
     """Numbers the report's figures and tables in the order they appear and gives each an anchor, a caption and
     (figures) an alt text; what it returns displays as HTML in the notebook and in the exported report."""
@@ -339,10 +342,12 @@ class Document:
             styler = styler.apply(lambda _: pd.DataFrame(
                 [["font-weight: 700" if (i, c) in bold else "" for c in frame.columns] for i in range(len(frame))],
                 index=frame.index, columns=frame.columns), axis=None)
-        body = styler.to_html(table_attributes='class="lrlab-table"')
+        body = '<div class="lrlab-scroll">' + styler.to_html(table_attributes='class="lrlab-table"') + "</div>"
+        if len(frame) > FOLD_ROWS:  # a long table is there to look things up in: folded, one click away
+            body = f'<details class="lrlab-fold"><summary>Show its {len(frame)} rows</summary>{body}</details>'
         return HTML(f'<figure class="lrlab-table-box" id="table-{self.tables}"><figcaption>'
                     f'<a href="#table-{self.tables}">Table {self.tables}.</a> {_inline(caption)}</figcaption>'
-                    f'<div class="lrlab-scroll">{body}</div></figure>')
+                    f'{body}</figure>')
 
 
 def _verdict_style(value) -> str:
