@@ -238,10 +238,10 @@ def test_a_rate_where_a_seed_diverged_is_never_the_best():
 
 
 def test_figures_of_runs_that_all_diverged_say_so():
-    from lrlab import plots
+    from lrlab import plots, tuning_plots
 
     runs = _runs([("adaptive", "lion", s, math.nan, "lion", 1e-4) for s in range(2)]).assign(status="diverged")
-    for figure in (plots.final_accuracy_figure(runs, "t"), plots.sensitivity_figure(runs, "t")):
+    for figure in (plots.final_accuracy_figure(runs, "t"), tuning_plots.sensitivity_figure(runs, "t")):
         assert "Nothing to draw" in figure.axes[0].texts[0].get_text()
 
 
@@ -270,7 +270,7 @@ def test_a_range_test_suggests_only_where_the_loss_clearly_dipped():
 
 
 def test_range_test_figure_draws_every_seed_s_test_and_leaves_out_its_noisy_start():
-    from lrlab import plots
+    from lrlab import tuning_plots
 
     lr = np.logspace(-6, 1, 50)
     curves = pd.concat([pd.DataFrame({"method": m, "seed": seed, "step": np.arange(50), "lr": lr,
@@ -279,7 +279,7 @@ def test_range_test_figure_draws_every_seed_s_test_and_leaves_out_its_noisy_star
     tests = pd.DataFrame({"method": ["SGD", "SGD", "Adam"], "optimizer": ["sgd", "sgd", "adam"], "seed": [0, 1, 0],
                           "suggested_lr": [0.01, 0.04, math.nan], "min_loss_lr": [0.1, 0.4, math.nan],
                           "steps": 50, "still_falling": False, "settings": ""})
-    figure = plots.range_test_figure(curves, tests, "t")
+    figure = tuning_plots.range_test_figure(curves, tests, "t")
     sgd, adam = figure.axes
     assert sgd.lines[0].get_xdata()[0] == pytest.approx(lr[5])  # the first tenth is not drawn
     assert len(sgd.lines) == 3 and len(adam.lines) == 1  # a line per seed; the suggestion only where there is one
