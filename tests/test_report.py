@@ -264,3 +264,17 @@ def test_the_device_a_run_trained_on_is_named():
     text = report.trained_on(runs)
     assert text.startswith("NVIDIA H100 80GB HBM3 with Keras 3.15.1 on jax 0.11.2, CUDA 12 (3 runs); ")
     assert "device not recorded (1 run stored before lrlab recorded it)" in text
+
+
+def test_the_optional_sections_prose_comes_from_their_templates():
+    """compare.ipynb keeps no prose in its Python: each optional section's opening is a Markdown template."""
+    import nbformat
+
+    from conftest import ROOT
+
+    code = "\n".join(c.source for c in nbformat.read(ROOT / "notebooks" / "compare.ipynb", as_version=4).cells
+                     if c.cell_type == "code")
+    assert 'Markdown("#' not in code
+    for name in ("custom", "sensitivity", "tuning_effort", "range_test", "finder", "budget"):
+        assert f'report.section("{name}")' in code
+        assert report.section(name).startswith("#")

@@ -276,7 +276,7 @@ def execute_notebook(name, parameters, output_path):
 def _library_digest() -> bytes:
     library = Path(__file__).parent
     return b"".join(hashlib.sha256(path.read_bytes()).digest() for path in sorted(library.rglob("*"))
-                    if path.is_file() and path.suffix in (".py", ".j2", ".json"))
+                    if path.is_file() and path.suffix in (".py", ".j2", ".json", ".md"))
 
 
 def inputs_digest(name, parameters, inputs) -> str:

@@ -6,6 +6,7 @@ import json
 import platform
 import subprocess
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 
@@ -432,6 +433,15 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     return ('<p class="lrlab-downloads">Download the numbers behind this report: ' + " · ".join(links) +
             f" (also written beside the report, in <code>outputs/{html.escape(folder.name)}/</code> of the "
             f"build).</p>")
+
+
+SECTIONS = Path(__file__).parent / "templates" / "sections"
+
+
+def section(name: str) -> str:
+    """The opening prose of one of the report's optional sections (templates/sections/<name>.md): compare.ipynb
+    shows it when the section's runs are there, and keeps no prose inside its Python."""
+    return (SECTIONS / f"{name}.md").read_text().strip()
 
 
 def first_screen(runs, answer_markdown: str, lead=(), terms: str = "") -> list:
