@@ -178,3 +178,19 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     ids = {family: run_id(config) for family, config in _study_configs().items()}
     (ROOT / "tests" / "fixtures" / "golden_run_ids.json").write_text(json.dumps(ids, indent=1) + "\n")
     print(f"wrote {GOLDEN} and the pinned run ids")
+
+
+def test_two_copies_of_one_configuration_are_both_kept(tmp_path):
+    """Two old runs that differed only in their label are one configuration now: the first takes the new id, the
+    second keeps its old name (marked as numerics 1, so never reused), and neither is deleted."""
+    root, old_id, config = _old_store(tmp_path)
+    twin = dict(config, label="the same run, reworded")
+    twin_id = run_id(twin)
+    (root / twin_id).mkdir()
+    for name in ("history.csv", "summary.json"):
+        (root / twin_id / name).write_text((root / old_id / name).read_text())
+    (root / twin_id / "config.json").write_text(json.dumps(twin))
+    migrate(root, log=lambda m: None)
+    folders = sorted(p.name for p in root.iterdir())
+    assert len(folders) == 2
+    assert all(json.loads((root / f / "config.json").read_text())["numerics"] == 1 for f in folders)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .results import _listed
 from .statistics import percent_text as _pct, signed_text as _signed
 
 # the difference a practitioner would act on, in points of accuracy, and the power to detect it
@@ -35,8 +36,7 @@ GLOSSARY = [
 
 
 def _names(rows, name_of) -> str:
-    names = [html.escape(name_of.get(c, c)) for c in rows]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return _listed([html.escape(name_of.get(c, c)) for c in rows])
 
 
 def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effort=None, effort_comparisons=None,
@@ -59,14 +59,17 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
         lines.append(head + "; with fewer than two healthy seeds on a side there is no interval, so no verdict on "
                      "any difference: run more seeds.")
     elif clear.empty:
-        lines.append(head + "; but **none is clearly better than constant-rate SGD** after the correction: at these "
-                     "defaults and this budget, the choice matters less than the seed"
-                     + (f" (clearly worse: {_names(worse['configuration'], name_of)})" if not worse.empty else "")
+        lines.append(head + "; but **none is clearly better than constant-rate SGD** after the correction: no clear "
+                     "difference at this build's resolution (below)"
+                     + (f"; clearly worse: {_names(worse['configuration'], name_of)}" if not worse.empty else "")
                      + ".")
     else:
         unanimous = clear[clear["wins"] == clear["pairs"]]
+        failed = {r["configuration"]: f" ({r['failed']}, over the healthy ones)" for _, r in clear.iterrows()
+                  if r["failed"]}
+        named = [html.escape(name_of.get(c, c)) + failed.get(c, "") for c in clear["configuration"]]
         lines.append(head + f"; clearly better than constant-rate SGD after the correction: "
-                     f"{_names(clear['configuration'], name_of)}"
+                     f"{_listed(named)}"
                      + (f" ({len(unanimous)} of them ahead on every seed)" if len(unanimous) else "") + ".")
     if effort is not None and not effort.empty:
         at3 = effort[effort["k"] == 3].sort_values("expected_best", ascending=False)
@@ -98,7 +101,9 @@ def seeds_needed(sd, m, points=ACTIONABLE_POINTS, power=POWER, confidence=0.95, 
     """The fewest seeds with which a paired difference of `points` is called clear (its simultaneous interval
     over m comparisons excludes zero) with probability `power`, for a paired spread `sd` (points); None beyond
     `most`. The usual approximation: n ≥ ((t_{1−α/2m} + t_power) · sd / points)², with t on n − 1 degrees."""
-    if not sd == sd or sd <= 0:
+    if not sd == sd:
+        return None
+    if sd <= 0:
         return 2
     alpha = (1 - confidence) / max(1, m)
     for n in range(2, most + 1):
@@ -119,6 +124,8 @@ def resolving_power(diffs: pd.DataFrame, confidence=0.95) -> dict | None:
         return None
     n = int(tested["pairs"].median())
     sd = float(np.median(tested["se"] * np.sqrt(tested["pairs"])))
+    if not sd == sd:
+        return None
     m = int(tested["family_size"].iloc[0])
     smallest = float(stats.t.ppf(1 - (1 - confidence) / (2 * m), n - 1)) * sd / math.sqrt(n)
     return {"seeds": n, "comparisons": m, "spread": sd, "smallest_clear": smallest,

@@ -48,11 +48,13 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     score = table["mean"].where(table["failed"] == "", -math.inf)
     table["rank"] = score.groupby(table["epochs"]).rank(ascending=False, method="min").astype(int)
-    tested = with_correction(table.rename(columns={"gain": "difference", "gain_low": "ci_low",
-                                                   "gain_high": "ci_high"}), confidence)
-    table["gain_low_adj"], table["gain_high_adj"] = tested["ci_low_adj"], tested["ci_high_adj"]
-    table["p_adj"], table["verdict_adj"], table["family_size"] = tested["p_adj"], tested["verdict_adj"], \
-        tested["family_size"]
+    # the family is the gains the report shows: from the shortest budget to the longest
+    longest = table["epochs"] == table["epochs"].max()
+    tested = with_correction(table[longest].rename(columns={"gain": "difference", "gain_low": "ci_low",
+                                                            "gain_high": "ci_high"}), confidence)
+    for column, source in (("gain_low_adj", "ci_low_adj"), ("gain_high_adj", "ci_high_adj"), ("p_adj", "p_adj"),
+                           ("verdict_adj", "verdict_adj"), ("family_size", "family_size")):
+        table[column] = tested[source].reindex(table.index)
     return table.sort_values(["epochs", "rank"], ignore_index=True)
 
 

@@ -77,9 +77,10 @@ DEFAULT_STEPS_PER_EXECUTION = 16
 # move a stored run's numbers (the model, the data feed, an optimizer's construction, how towers share a model),
 # so that runs trained by other code are retrained, never reused. tests/test_run_identity.py fails when the numbers
 # of a fixed group move or a run id changes, as a reminder.
-#   1: runs stored before the version existed (their ids also hashed the display label); some of their tower
-#      groups no longer reproduce (the paper profile's exponential-decay seed 2), so none is reused.
-#   2: 2026-12-02, the code of 24e058d onwards.
+#   1: every run stored before the version existed (their ids also hashed the display label). They were trained
+#      by several versions of the code, which a stored run does not record, and some no longer reproduce (the
+#      paper profile's Adagrad, Adadelta and RMSprop runs), so none is reused.
+#   2: 2026-12-02 onwards.
 NUMERICS_VERSION = 2
 
 

@@ -107,5 +107,6 @@ def _custom_sentence(row, diffs, level, target, epochs) -> str:
     pace = "" if epochs is None or target != target else \
         f" It first reached the target, {_pct(target)}% mean validation accuracy, at epoch {epochs}." \
         if epochs != "not reached" else f" It never reached the target, {_pct(target)}% mean validation accuracy."
+    size = int(diffs["family_size"].max()) if len(diffs) else 0
     return (f"{head}{failed}. Against the baselines on the same seeds, each verdict read from its simultaneous "
-            f"interval over the {len(diffs)} comparisons: {answer}.{pace}")
+            f"interval over the {size} comparison{'s' if size != 1 else ''}: {answer}.{pace}")

@@ -4,7 +4,7 @@ judged by it too. The rule reads the training loss, not one lucky validation epo
 - `diverged`: its training loss became NaN or infinite (training stopped there).
 - `did_not_learn`: no epoch's training loss fell clearly below the loss of guessing, ln(classes), with its
   training accuracy clearly above chance.
-- `collapsed`: it learned, then its last epoch no longer did ("fell back to chance").
+- `collapsed`: it learned, then its last epoch's training accuracy was a guess's again ("fell back to chance").
 - `completed`: none of these. Only these are "healthy": means, intervals and differences are taken over them,
   and a configuration's failed seeds are counted beside its numbers, never averaged in.
 
@@ -31,8 +31,6 @@ FAILED = ("did_not_learn", "collapsed", "diverged")
 # what a reader is told about a failed seed, everywhere one is left out
 FAILURE_TEXT = {"did_not_learn": "did not learn", "collapsed": "learned, then fell back to chance",
                 "diverged": "diverged"}
-# statuses that runs stored before this rule carry in summary.json; they are judged again when read
-LEGACY_STATUSES = ("stuck",)
 
 
 def nan_epochs(history: pd.DataFrame) -> pd.Series:
@@ -70,7 +68,8 @@ def run_status(history: pd.DataFrame, n_classes: int, n_train: int) -> str:
     learning = learning_epochs(history, n_classes, n_train)
     if not learning.any():
         return "did_not_learn"
-    if not learning[-1]:
+    # back at chance: the last epoch's accuracy is a guess's again (a loss spike alone, at a good accuracy, is not)
+    if history["accuracy"].iloc[-1] < evidence_accuracy(n_classes, n_train):
         return "collapsed"
     return HEALTHY
 

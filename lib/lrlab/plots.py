@@ -19,7 +19,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 from .health import HEALTHY
 from . import schedules
-from .optimizers import OPTIMIZERS
+from .optimizers import CLASSIC_ADAPTIVE, OPTIMIZERS
 from .results import short_names  # noqa: F401 (the notebooks name lines with it)
 
 # Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
@@ -77,7 +77,7 @@ def panel_groups(runs: pd.DataFrame, baseline=None) -> list:
     """[(title, labels)]: the compared configurations in panels of at most MAX_LINES lines, the constant-rate
     baseline first in each; the 2017 schedules, the modern ones, the 2017 adaptive methods, the later ones."""
     configs = runs.drop_duplicates("label")
-    classic = ("adagrad", "adadelta", "rmsprop", "adam")
+    classic = CLASSIC_ADAPTIVE
     groups = [("The 2017 schedules (SGD)", configs["family"].isin(["constant", "time_based_decay", "step_decay",
                                                                    "exponential_decay"])),
               ("Modern schedules (SGD)", configs["family"] == "modern_schedules"),
@@ -275,7 +275,8 @@ def schedule_mismatch(runs, histories) -> float:
         logged = histories[(histories["label"] == row["label"])]
         for epoch, lr in zip(logged["epoch"], logged["lr"]):
             expected = schedules.lr_at(schedule, int(epoch) - 1, steps)
-            worst = max(worst, abs(lr - expected) / expected)
+            # relative where the rate is not zero (a warm-up from zero, a decay to zero: absolute there)
+            worst = max(worst, abs(lr - expected) / expected if expected else abs(lr))
     return worst
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import PROJECT_ROOT
+from .statistics import percent_text as _pct
 
 PUBLISHED = ("paper", "study")
 
@@ -30,19 +31,18 @@ def embedded_csv(report: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(base64.b64decode(found.group(1)).decode()))
 
 
-def _pct(x) -> str:
-    return f"{100 * x:.1f}"
-
-
 def findings(summary: pd.DataFrame) -> str:
     """The headline numbers of one report, as the README prints them: the best configuration whose every seed
     learned with its interval, constant-rate SGD's, and the failed runs."""
     ok = summary[summary["failed"] == 0].sort_values("final_mean", ascending=False)
-    best = ok.iloc[0]
     constant = summary[summary["family"] == "constant"]
-    lines = [f"- Best configuration: **{best['configuration']}**, {_pct(best['final_mean'])}% "
-             f"[{_pct(best['final_ci_low'])}, {_pct(best['final_ci_high'])}] final validation accuracy "
-             f"({int(best['healthy'])} seeds, 95% interval)."]
+    if ok.empty:
+        lines = ["- Best configuration: none — every configuration had a failed seed."]
+    else:
+        best = ok.iloc[0]
+        lines = [f"- Best configuration: **{best['configuration']}**, {_pct(best['final_mean'])}% "
+                 f"[{_pct(best['final_ci_low'])}, {_pct(best['final_ci_high'])}] final validation accuracy "
+                 f"({int(best['healthy'])} seeds, 95% interval)."]
     if not constant.empty:
         c = constant.iloc[0]
         lines.append(f"- Constant-rate SGD: {_pct(c['final_mean'])}% [{_pct(c['final_ci_low'])}, "

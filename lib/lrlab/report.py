@@ -158,11 +158,15 @@ def forest_caption(diffs, confidence) -> str:
 def forest_alt(diffs, name_of) -> str:
     """The forest plot's alt text states its finding."""
     shown = diffs[~diffs["identical"].astype(bool) & diffs["difference"].notna()]
-    better = [name_of.get(c, c) for c in shown.loc[shown["verdict_adj"] == "clearly better", "configuration"]]
-    worse = [name_of.get(c, c) for c in shown.loc[shown["verdict_adj"] == "clearly worse", "configuration"]]
+    def named(verdict):
+        return ", ".join(name_of.get(c, c) for c in shown.loc[shown["verdict_adj"] == verdict, "configuration"])
+
+    untested = shown[shown["ci_low_adj"].isna()]
     return (f"Forest plot of {len(shown)} differences to constant-rate SGD. Clearly better: "
-            f"{', '.join(better) or 'none'}. Clearly worse: {', '.join(worse) or 'none'}. The rest: no clear "
-            f"difference.")
+            f"{named('clearly better') or 'none'}. Clearly worse: {named('clearly worse') or 'none'}. No clear "
+            f"difference: {named('no clear difference') or 'none'}."
+            + (f" Without an interval (fewer than two healthy seeds): "
+               f"{', '.join(name_of.get(c, c) for c in untested['configuration'])}." if len(untested) else ""))
 
 
 def _validation(runs) -> str:
@@ -181,9 +185,10 @@ def failure_rule(runs) -> str:
             f"{100 / n_classes:.0f}%, plus three standard errors of guessing on {n_train:,} training images) with a "
             f"training loss below {learned_loss(n_classes, n_train):.5f} (what a calibrated classifier of that "
             f"accuracy scores; guessing scores ln {n_classes} = {guessing_loss(n_classes):.5f}). It *fell back to "
-            f"chance* when it learned but its last epoch no longer did, and *diverged* when its training loss became "
-            f"NaN. Judged on training, not on one lucky validation epoch. Failed runs are counted beside every mean "
-            f"and never averaged in: means, intervals, rankings and differences use the healthy seeds.")
+            f"chance* when it learned but its last epoch's training accuracy was back below that line, and *diverged* "
+            f"when its training loss became NaN. Judged on training, not on one lucky validation epoch. Failed runs "
+            f"are counted beside every mean and never averaged in: means, intervals, rankings and differences use the "
+            f"healthy seeds.")
 
 
 def optimizer_settings(optimizers, hyper) -> str:

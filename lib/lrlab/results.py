@@ -1,7 +1,8 @@
-"""The report's core comparison, from the tables of runs (lrlab.runs): means across seeds with their intervals,
+"""The report's core comparison, from the tables of runs (lrlab.run_tables): means across seeds with their intervals,
 each configuration against constant-rate SGD with the simultaneous interval its verdict is read from, the ranking,
 time to accuracy, and the first screen's and the conclusions' sentences written from those numbers. The other
-sections have modules of their own: lrlab.sweep, lrlab.budget, lrlab.custom_verdict, lrlab.tuning, lrlab.answer."""
+sections have modules of their own: lrlab.sweep, lrlab.budget_comparison, lrlab.custom_verdict, lrlab.tuning,
+lrlab.answer."""
 
 import html
 import math
@@ -489,7 +490,7 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     size = int(diffs["family_size"].max()) if len(diffs) else 0
     return pd.DataFrame({
         "configuration": diffs["configuration"],
-        f"verdict (corrected for {size} comparisons)": diffs["verdict_adj"],
+        f"verdict (corrected for {_count(size, 'comparison')})": diffs["verdict_adj"],
         f"difference, points [{level} simultaneous CI, Bonferroni]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
         "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in diffs.iterrows()],

@@ -122,6 +122,14 @@ MODERN: list = []  # the modern family's schedules, in the order they are shown
 
 
 def register(schedule: Schedule) -> Schedule:
+    """Add a schedule to every list, parameter and figure of the project. One that advances per batch needs the
+    Keras schedule that applies it (a float would train at lr0 throughout); one without a closed form must be a
+    callback the project knows (reduce on plateau)."""
+    if schedule.per_batch and schedule.keras is None:
+        raise ValueError(f"schedule {schedule.name!r} advances per batch: give keras=, the Keras schedule that "
+                         f"applies it")
+    if schedule.formula is None and schedule.name != "reduce_on_plateau":
+        raise ValueError(f"schedule {schedule.name!r} has no formula: give its closed form")
     SCHEDULES[schedule.name] = schedule
     if schedule.modern_spec is not None and schedule.name not in MODERN:
         MODERN.append(schedule.name)

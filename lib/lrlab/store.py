@@ -38,38 +38,43 @@ def migrate(root: Path, log=print) -> int:
     """Give runs stored before the numerics version existed their ids under today's rule, in place: their
     configuration loses its display label (no longer part of a run's identity) and gains `"numerics": 1`, the
     version of the code that trained them (lrlab.config.NUMERICS_VERSION), so they stay readable and are never
-    reused in place of a run the current code would train. Each run is renamed whole (a rename is atomic); the
-    family manifests that name old ids are rewritten. Returns the number of runs renamed; running it again finds
-    none."""
+    reused in place of a run the current code would train. The family manifests are rewritten to the new ids
+    first, then each run is renamed whole (a rename is atomic) and its files rewritten, so a process killed at any
+    point leaves a store the next pass completes. A run whose new id is already taken (two copies of one
+    configuration that differed only in their label) keeps its old name, marked, and is never deleted. Another
+    process migrating the same store at the same time is tolerated. Returns the number of runs renamed."""
     root = Path(root)
-    renamed = {}
-    for folder in sorted(root.glob("*/config.json")) if root.is_dir() else []:
-        folder = folder.parent
+    pending = []
+    for path in sorted(root.glob("*/config.json")) if root.is_dir() else []:
         try:
-            config = json.loads((folder / "config.json").read_text())
+            config = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if "numerics" in config or folder.name.startswith("."):
+        if "numerics" in config or path.parent.name.startswith("."):
             continue
-        config.pop("label", None)
-        config = {"numerics": 1} | config
-        new = run_id(config)
-        if folder.name != new:
-            if (root / new).exists():  # a second copy of a run already renamed
-                shutil.rmtree(folder, ignore_errors=True)
-                renamed[folder.name] = new
-                continue
-            os.rename(folder, root / new)  # first, so that a process killed here leaves a run its next pass finds
-        atomic_write_text(root / new / "config.json", json.dumps(config, indent=2, sort_keys=True))
-        summary_path = root / new / "summary.json"
-        if summary_path.is_file():
-            summary = json.loads(summary_path.read_text()) | {"run_id": new}
-            atomic_write_text(summary_path, json.dumps(summary, indent=2))
-        renamed[folder.name] = new
+        config = {"numerics": 1} | {k: v for k, v in config.items() if k != "label"}
+        pending.append((path.parent, config, run_id(config)))
+    renamed, taken = {}, set()
+    for folder, _, new in pending:  # each new id goes to one run: the first, or the one already under it
+        if new not in taken and (folder.name == new or not (root / new).exists()):
+            renamed[folder.name] = new
+            taken.add(new)
     for path in root.parent.glob("families/*.json") if renamed else []:
         manifest = json.loads(path.read_text())
         manifest["run_ids"] = [renamed.get(rid, rid) for rid in manifest["run_ids"]]
         atomic_write_text(path, json.dumps(manifest, indent=2))
+    for folder, config, new in pending:
+        target = root / new if folder.name in renamed else folder  # a taken id: stays, marked, under its old name
+        try:
+            if target != folder:
+                os.rename(folder, target)
+            atomic_write_text(target / "config.json", json.dumps(config, indent=2, sort_keys=True))
+            summary_path = target / "summary.json"
+            if summary_path.is_file():
+                summary = json.loads(summary_path.read_text()) | {"run_id": target.name}
+                atomic_write_text(summary_path, json.dumps(summary, indent=2))
+        except OSError:  # another process migrated it first
+            continue
     if renamed:
         log(f"{root}: {len(renamed)} stored run(s) renamed to their ids without display text (numerics version 1)")
     return len(renamed)

@@ -95,6 +95,8 @@ def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_mom
         for a, b in compared:
             if at(a, k).empty or at(b, k).empty:  # fewer rates than k
                 continue
+            if k is not None and None in ks and k >= whole[a] and k >= whole[b]:  # the whole grid, counted once
+                continue
             d = paired_difference(at(a, k), at(b, k), confidence)
             rows.append({"k": "whole grid" if k is None else str(k), "optimizer": a, "against_optimizer": b,
                          "configuration": DISPLAY_NAMES[a], "against": DISPLAY_NAMES[b], "test": d.pop("method"),
