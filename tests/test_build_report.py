@@ -183,7 +183,7 @@ def test_a_diverging_run_is_reported_as_diverged(built_copy):
     out = built_copy
     result = build("--profile", "smoke", "--only", "constant", "-p", "lr=1e12", "-p", f"output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "(diverged: the loss became NaN)" in result.stdout
+    assert "(diverged)" in result.stdout
     html = (out / "smoke" / "report.html").read_text()
     assert "1 of 1 seeds diverged" in html and "<strong>Failed runs</strong>" in html
     assert "Adam (lr=0.001)" in html  # the rest of the report stands
