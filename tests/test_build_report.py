@@ -185,7 +185,7 @@ def test_a_diverging_run_is_reported_as_diverged(built_copy):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(diverged)" in result.stdout
     html = (out / "smoke" / "report.html").read_text()
-    assert "1 of 1 seeds diverged" in html and "<strong>Failed runs</strong>" in html
+    assert "1 of 1 seed diverged" in html and "<strong>Failed runs</strong>" in html
     assert "Adam (lr=0.001)" in html  # the rest of the report stands
 
 
