@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from .results import _listed
-from .statistics import percent_text as _pct, signed_text as _signed
+from .statistics import percent_text as _pct, signed_text as _signed, simultaneous_interval
 
 # the difference a practitioner would act on, in points of accuracy, and the power to detect it
 ACTIONABLE_POINTS = 1.5
@@ -127,7 +127,7 @@ def resolving_power(diffs: pd.DataFrame, confidence=0.95) -> dict | None:
     if not sd == sd:
         return None
     m = int(tested["family_size"].iloc[0])
-    smallest = float(stats.t.ppf(1 - (1 - confidence) / (2 * m), n - 1)) * sd / math.sqrt(n)
+    smallest = simultaneous_interval(0.0, sd / math.sqrt(n), n - 1, m, confidence)[1]  # its half-width
     return {"seeds": n, "comparisons": m, "spread": sd, "smallest_clear": smallest,
             "seeds_needed": seeds_needed(sd, m, confidence=confidence)}
 

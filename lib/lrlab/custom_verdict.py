@@ -8,7 +8,7 @@ import pandas as pd
 
 from .results import (COMPARED_COLUMNS, VERDICTS, _accuracy_text, _corrected_verdicts, _listed, _mean_text,
                       compare, failures_text, summary_table, time_to_accuracy)
-from .statistics import interval_text, p_text, percent_text as _pct
+from .statistics import interval_text, p_text, percent_text as _pct, seeds_ahead_cell
 
 
 # (name in sentences, which runs): the fixed baselines of lrlab.families.baseline_configs
@@ -69,7 +69,7 @@ def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95,
         "verdict (corrected)": diffs["verdict_adj"],
         f"yours minus it, points [{level} simultaneous CI]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
-        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in diffs.iterrows()],
+        "seeds ahead": [seeds_ahead_cell(r) for _, r in diffs.iterrows()],
         "p, Bonferroni-adjusted": diffs["p_adj"].map(p_text),
         "epochs to the target: it / yours": [f"{epochs_to.get(label, 'not reached')} / "
                                              f"{epochs_to.get(yours, 'not reached')}" for label in diffs["label"]],

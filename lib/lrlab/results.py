@@ -13,8 +13,8 @@ from .config import COMPARED_FAMILIES, FAMILY_TITLES, SCHEDULE_FAMILIES  # noqa:
 from .optimizers import DISPLAY_NAMES, is_sgd
 from .schedules import display_name as schedule_name
 from .health import FAILED, HEALTHY, describe_failures, failure_counts, failures_among
-from .statistics import (mean_ci, paired_difference, percent_text as _pct, interval_text, p_text, seeds_won_text,
-                         signed_text as _signed, verdict as verdict_of, with_correction)
+from .statistics import (interval_text, mean_ci, p_text, paired_difference, percent_text as _pct, seeds_ahead_cell,
+                         seeds_won_text, signed_text as _signed, verdict as verdict_of, with_correction)
 
 
 def short_names(runs: pd.DataFrame) -> dict:
@@ -493,7 +493,7 @@ def format_differences(diffs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         f"verdict (corrected for {_count(size, 'comparison')})": diffs["verdict_adj"],
         f"difference, points [{level} simultaneous CI, Bonferroni]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
-        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in diffs.iterrows()],
+        "seeds ahead": [seeds_ahead_cell(r) for _, r in diffs.iterrows()],
         "p, Bonferroni-adjusted": diffs["p_adj"].map(p_text),
         "family": [FAMILY_TITLES[f] for f in diffs["family"]],
         f"on its own: difference [{level} CI]": [interval_text(r["difference"], r["ci_low"], r["ci_high"])

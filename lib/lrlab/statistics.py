@@ -1,6 +1,6 @@
 """The statistics behind every interval and verdict of the report, from the libraries that own them: t-intervals
 from scipy.stats (paired by seed where two sides share seeds, Welch's otherwise) and, for a family of
-comparisons, Bonferroni's simultaneous intervals with the matching adjusted p-values (statsmodels).
+comparisons, Bonferroni's simultaneous intervals with the matching adjusted p-values.
 
 A verdict and the interval printed beside it always agree: on its own, a difference is clear when its
 confidence-level interval excludes zero (p < 1 - confidence); within a family of m comparisons, when its
@@ -13,7 +13,6 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 
 def mean_ci(values, confidence=0.95):
@@ -85,16 +84,13 @@ def simultaneous_interval(difference, se, df, m, confidence=0.95) -> tuple[float
 def with_correction(table: pd.DataFrame, confidence=0.95, m=None) -> pd.DataFrame:
     """`table` (one row per comparison, paired_difference's columns, in the same units as `se`) with the family's
     size `family_size` (its tested rows, or `m` when the comparison stands for more: one chosen after looking
-    among m possible), the Bonferroni-adjusted p-value (`p_adj`, statsmodels), the simultaneous interval
+    among m possible), the Bonferroni-adjusted p-value (`p_adj`: min(1, m p)), the simultaneous interval
     (`ci_low_adj`, `ci_high_adj`) and both verdicts: each interval on its own (`verdict`) and the simultaneous one
     (`verdict_adj`). A row without a test (NaN p) is left out of the family and gets "no test"."""
     p = table["p"].to_numpy(dtype=float)
     tested = np.isfinite(p)
     size = int(m if m is not None else tested.sum())
-    adjusted = np.full(len(p), np.nan)
-    if tested.any():
-        adjusted[tested] = np.minimum(1.0, p[tested] * size) if m is not None else \
-            multipletests(p[tested], alpha=1 - confidence, method="bonferroni")[1]
+    adjusted = np.where(tested, np.minimum(1.0, p * size), np.nan)
     bounds = [simultaneous_interval(r["difference"], r["se"], r["df"], size, confidence) if t else (math.nan,) * 2
               for t, (_, r) in zip(tested, table.iterrows())]
     low = [b[0] for b in bounds]
@@ -103,6 +99,11 @@ def with_correction(table: pd.DataFrame, confidence=0.95, m=None) -> pd.DataFram
         family_size=size, p_adj=adjusted, ci_low_adj=low, ci_high_adj=high,
         verdict=[verdict(r, r["ci_low"] > 0 or r["ci_high"] < 0) for _, r in table.iterrows()],
         verdict_adj=[verdict(r, lo > 0 or hi < 0) for lo, hi, (_, r) in zip(low, high, table.iterrows())])
+
+
+def seeds_ahead_cell(row) -> str:
+    """A table's "seeds ahead" cell of a paired comparison: "4 of 5", "–" where nothing was paired."""
+    return f"{int(row['wins'])} of {int(row['pairs'])}" if row["pairs"] else "–"
 
 
 def seeds_won_text(wins, pairs) -> str:

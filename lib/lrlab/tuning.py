@@ -18,8 +18,8 @@ from scipy import special
 
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
-from .statistics import (log_median, p_text, paired_difference, percent_text as _pct, signed_text as _signed,
-                         interval_text, with_correction)
+from .statistics import (interval_text, log_median, p_text, paired_difference, percent_text as _pct,
+                         seeds_ahead_cell, signed_text as _signed, with_correction)
 from .summary import range_test_suggestion
 
 BOOTSTRAP_SAMPLES = 2000
@@ -274,7 +274,7 @@ def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             table["verdict_adj"],
         f"difference, points [{level.replace('CI', 'simultaneous CI')}]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
-        "seeds ahead": [f"{int(r['wins'])} of {int(r['pairs'])}" if r["pairs"] else "–" for _, r in table.iterrows()],
+        "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
         "p, Bonferroni-adjusted": table["p_adj"].map(p_text),
         f"on its own: difference [{level}]": [interval_text(r["difference"], r["ci_low"], r["ci_high"])
                                               for _, r in table.iterrows()],
