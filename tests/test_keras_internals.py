@@ -22,6 +22,7 @@ OPTIMIZER_METHODS = {
     "_use_weight_decay": ["variable"],
     "_get_variable_index": ["variable"],
     "_track_variable": ["variable"],
+    "_backend_update_step": ["grads", "trainable_variables", "learning_rate"],
 }
 
 

@@ -42,8 +42,32 @@ def learning_rate_of(optimizer):
 #   _get_variable_index(variable): the variable's position among those the optimizer was built with.
 #   _track_variable(variable): makes a variable the optimizer's own (in .variables, saved with it), as Keras does
 #       with its own learning_rate variable.
-OPTIMIZER_OVERRIDES = ("update_step", "_apply_weight_decay")
+#   _backend_update_step(grads, trainable_variables, learning_rate): the step of every variable at once, after
+#       gradient clipping and Keras's weight decay, before the iteration count moves; by default it calls
+#       update_step per variable (TensorFlow's through tf.distribute). WholeStepOptimizer overrides it.
+OPTIMIZER_OVERRIDES = ("update_step", "_apply_weight_decay", "_backend_update_step")
 OPTIMIZER_CALLS = ("_use_weight_decay", "_get_variable_index", "_track_variable")
+
+
+class WholeStepOptimizer(keras.optimizers.Optimizer):
+    """A Keras optimizer whose step sees every variable at once, for methods whose update depends on sums over all
+    parameters (D-Adaptation, Prodigy, DoG): subclasses implement `update_all(grads, variables, learning_rate)`
+    instead of update_step. Keras's own path calls update_step one variable at a time, which cannot hold such a
+    sum. Only without tf.distribute (the TensorFlow backend's version of the overridden method merges across
+    replicas; lrlab trains on one device per process)."""
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        self.update_all(list(grads), list(trainable_variables), learning_rate)
+
+    def update_all(self, grads, variables, learning_rate):
+        raise NotImplementedError
+
+    def update_step(self, gradient, variable, learning_rate):
+        raise NotImplementedError(f"{type(self).__name__} updates all its variables at once (update_all)")
+
+    def variable_rate(self, variable, learning_rate):
+        """The rate to apply to `variable`: the optimizer's own, unless rate_per_variable gives each its own."""
+        return learning_rate
 
 
 def rate_per_variable(optimizer_class, rates_for):
@@ -60,18 +84,18 @@ def rate_per_variable(optimizer_class, rates_for):
                 self._track_variable(rate)
             self._lrlab_rates = rates
 
-        def _rate_of(self, variable):
+        def variable_rate(self, variable, learning_rate):  # WholeStepOptimizer's update_all asks for it here
             return self._lrlab_rates[self._get_variable_index(variable)]
 
         def update_step(self, gradient, variable, learning_rate):
-            return super().update_step(gradient, variable, self._rate_of(variable))
+            return super().update_step(gradient, variable, self.variable_rate(variable, learning_rate))
 
         def _apply_weight_decay(self, variables):
             if self.weight_decay is None:
                 return
             for variable in variables:
                 if self._use_weight_decay(variable):
-                    lr = keras.ops.cast(self._rate_of(variable), variable.dtype)
+                    lr = keras.ops.cast(self.variable_rate(variable, None), variable.dtype)
                     wd = keras.ops.cast(self.weight_decay, variable.dtype)
                     variable.assign(variable - variable * wd * lr)
 
