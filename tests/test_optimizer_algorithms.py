@@ -36,10 +36,12 @@ def _keras_optimizer(method, kwargs):
 
 @pytest.fixture
 def float64():
-    kept = keras.config.floatx()
+    kept, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")  # the optimizer's own rate variable too
+    keras.config.set_dtype_policy("float64")  # and layers' weights, whatever policy a run left set
     yield
     keras.config.set_floatx(kept)
+    keras.config.set_dtype_policy(policy)
 
 
 @pytest.mark.parametrize("case", REFERENCES["cases"], ids=[c["name"] for c in REFERENCES["cases"]])
@@ -75,3 +77,67 @@ def test_the_references_cover_every_method_with_warm_up_and_weight_decay():
     for case in cases.values():
         end = np.concatenate([np.ravel(a) for a in case["parameters"][-1]])
         assert np.abs(end - start).max() > 1e-3, case["name"]
+
+
+# --- in training: towers, evaluation points ---
+
+
+@pytest.fixture(scope="module")
+def two_seed_settings(synthetic_archive, tmp_path_factory):
+    from lrlab.data import load_dataset
+    from lrlab.parameters import resolve_settings
+
+    settings = resolve_settings("smoke", epochs=2, seeds=[0, 1], data_path=str(synthetic_archive),
+                                output_dir=str(tmp_path_factory.mktemp("out")), steps_per_execution=2)
+    return settings, load_dataset(settings)
+
+
+@pytest.mark.parametrize("method", [
+    "dog", "schedule_free_adamw",
+    pytest.param("prodigy", marks=pytest.mark.slow), pytest.param("dadapt_adam", marks=pytest.mark.slow),
+    pytest.param("schedule_free_sgd", marks=pytest.mark.slow)])
+def test_seeds_side_by_side_get_the_numbers_they_get_alone(method, two_seed_settings):
+    """The step sizes of Prodigy, D-Adaptation and DoG sum over all parameters, the schedule-free average weighs
+    by the rate: each is per tower, so two seeds in one model are each exactly the run alone."""
+    from lrlab import families, train
+
+    settings, dataset = two_seed_settings
+    configs = families.adaptive_configs([method], settings, dataset, **families.default_hyperparameters([method]))
+    together = train.train_runs(configs, dataset, steps_per_execution=2, log=lambda m: None)
+    for config, (history, test) in zip(configs, together):
+        (alone, alone_test), = train.train_runs([config], dataset, steps_per_execution=2, log=lambda m: None)
+        columns = [c for c in history.columns if c != "epoch_time_s"]
+        np.testing.assert_array_equal(history[columns].to_numpy(), alone[columns].to_numpy())
+        assert test == alone_test
+    assert together[0][0]["loss"].iloc[0] != together[1][0]["loss"].iloc[0]  # two runs, not one twice
+
+
+def test_a_schedule_free_model_is_evaluated_at_its_average_and_trains_on_at_its_training_point(float64):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=optimizer_algorithms.ScheduleFree(learning_rate=0.1, beta_1=0.8), loss="mse")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(32, 3)), rng.normal(size=(32, 2)), batch_size=8, epochs=2, verbose=0)
+    y = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    z = [keras.ops.convert_to_numpy(model.optimizer._z[model.optimizer._get_variable_index(v)])
+         for v in model.trainable_variables]
+    with optimizer_algorithms.evaluation_point(model):
+        inside = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    after = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    for y_, z_, x_, back in zip(y, z, inside, after):
+        np.testing.assert_allclose(x_, (y_ - (1 - 0.8) * z_) / 0.8, rtol=1e-12)  # x = (y − (1 − β1) z) / β1
+        assert not np.allclose(x_, y_)
+        np.testing.assert_array_equal(back, y_)  # exactly the training point again
+
+
+def test_a_schedule_free_run_records_both_evaluation_points(two_seed_settings):
+    from lrlab import families, train
+
+    settings, dataset = two_seed_settings
+    name = "schedule_free_sgd"
+    config = families.adaptive_configs([name], settings, dataset, **families.default_hyperparameters([name]))[0]
+    (history, test), = train.train_runs([config], dataset, steps_per_execution=2, log=lambda m: None)
+    assert {"val_accuracy_at_training_point", "val_loss_at_training_point"} <= set(history.columns)
+    assert set(test) == {"loss", "accuracy", "loss_at_training_point", "accuracy_at_training_point"}
+    # the two points are different weights, so their losses differ
+    assert (history["val_loss"] != history["val_loss_at_training_point"]).all()
+    assert test["loss"] != test["loss_at_training_point"]

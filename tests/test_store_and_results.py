@@ -282,6 +282,9 @@ FUSED_RATES = textwrap.dedent("""
     ("tensorflow", "rmsprop"),
     pytest.param("tensorflow", "adamw", marks=pytest.mark.slow),
     pytest.param("jax", "adagrad", marks=pytest.mark.slow),  # and the arrays the model is fed, kept on the device
+    # a step size from sums over each tower's parameters at each tower's rate; a rate-weighted average per tower
+    pytest.param("tensorflow", "prodigy", marks=pytest.mark.slow),
+    pytest.param("tensorflow", "schedule_free_adamw", marks=pytest.mark.slow),
 ])
 def test_rates_of_a_sweep_trained_together_give_the_numbers_they_give_alone(tmp_path, synthetic_archive, backend,
                                                                            optimizer):

@@ -137,11 +137,12 @@ class PerTowerSums(WholeStepOptimizer):
         if self.built:
             return
         super().build(variables)
-        tower_of = {key: t for t, keys in enumerate(getattr(self, "_towers", [])) for key in keys}
-        groups = {}
-        for i, v in enumerate(variables):
-            groups.setdefault(tower_of.get(id(v), 0), []).append(i)
-        self._groups = list(groups.values())  # variable indices of each tower, in the optimizer's order
+        # each tower's variables in the tower's own order, so that its sums add up as they would alone
+        slot = {id(v): i for i, v in enumerate(variables)}
+        towers = getattr(self, "_towers", None) or [[id(v) for v in variables]]
+        self._groups = [[slot[key] for key in keys if key in slot] for keys in towers]
+        if sum(map(len, self._groups)) != len(variables):
+            raise ValueError(f"{self.name}: use_towers was given towers that do not hold every variable it trains")
         self.build_state(variables)
 
     def tower_scalars(self, variables, value, name):
@@ -167,10 +168,9 @@ class PerTowerSums(WholeStepOptimizer):
 
 
 def _sum_all(values):
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
+    """The sum of per-variable sums, as one reduction: a chain of additions is regrouped by TensorFlow's graph
+    optimizer, and a tower beside others then rounded otherwise than alone."""
+    return ops.sum(ops.stack(values))
 
 
 class Prodigy(PerTowerSums):

@@ -19,6 +19,7 @@ class Method:
     # (left out of "the best adaptive method"); "baseline": plain SGD, whose rate is the schedules' business
     kind: str = "adaptive"
     classic: bool = False  # one of the 2017 experiment's four
+    needs_no: str = ""  # what the method claims to make unnecessary: "schedule" or "learning rate"
 
 
 CUSTOM_DISPLAY = "your optimizer"  # the custom family's: the user's code, not a registered method
@@ -91,6 +92,62 @@ for _method in [
            {"lr": 0.0001, "beta_1": 0.9, "beta_2": 0.99}, "#c51b7d"),
 ]:
     register(_method)
+
+
+def _algorithms():
+    from . import optimizer_algorithms  # imports Keras: only when a run builds one
+
+    return optimizer_algorithms
+
+
+def _schedule_free(s, lr, adaptive):
+    settings = {"beta_1": s["momentum"]} if not adaptive else {"beta_1": s["beta_1"], "beta_2": s["beta_2"],
+                                                                 "epsilon": s["epsilon"]}
+    return _algorithms().ScheduleFree(learning_rate=lr, weight_decay=s["weight_decay"],
+                                      warmup_steps=s["warmup_steps"], r=s["r"],
+                                      weight_lr_power=s["weight_lr_power"], adaptive=adaptive, **settings)
+
+
+def _prodigy(s, lr):
+    return _algorithms().Prodigy(learning_rate=lr, beta_1=s["beta_1"], beta_2=s["beta_2"], beta_3=s["beta_3"],
+                                 epsilon=s["epsilon"], weight_decay=s["weight_decay"], decouple=bool(s["decouple"]),
+                                 use_bias_correction=bool(s["use_bias_correction"]),
+                                 safeguard_warmup=bool(s["safeguard_warmup"]), d0=s["d0"], d_coef=s["d_coef"])
+
+
+def _dadapt_adam(s, lr):
+    return _algorithms().DAdaptAdam(learning_rate=lr, beta_1=s["beta_1"], beta_2=s["beta_2"], epsilon=s["epsilon"],
+                                    weight_decay=s["weight_decay"], decouple=bool(s["decouple"]),
+                                    use_bias_correction=bool(s["use_bias_correction"]), d0=s["d0"])
+
+
+def _dog(s, lr):
+    return _algorithms().DoG(learning_rate=lr, reps_rel=s["reps_rel"], weight_decay=s["weight_decay"],
+                             epsilon=s["epsilon"])
+
+
+# Methods that claim to make the schedule or the learning rate unnecessary (lrlab.optimizer_algorithms, checked
+# against their authors' code), at their authors' defaults. Settings are numbers (switches 0 or 1); the one knob
+# not in a run's configuration is Prodigy's and D-Adaptation's growth rate, unbounded as the authors' default.
+_SCHEDULE_FREE = {"weight_decay": 0.0, "warmup_steps": 0.0, "r": 0.0, "weight_lr_power": 2.0}
+for _method in [
+    Method("schedule_free_adamw", "Schedule-free AdamW", lambda s, lr: _schedule_free(s, lr, adaptive=True),
+           {"lr": 0.0025, **_BETAS, **_SCHEDULE_FREE}, "#9467bd", needs_no="schedule"),
+    Method("schedule_free_sgd", "Schedule-free SGD", lambda s, lr: _schedule_free(s, lr, adaptive=False),
+           {"lr": 1.0, "momentum": 0.9, **_SCHEDULE_FREE}, "#01665e", kind="sgd", needs_no="schedule"),
+    # β3 = √β2, as the authors' code computes it when given none
+    Method("prodigy", "Prodigy", _prodigy,
+           {"lr": 1.0, **_BETAS, "beta_3": 0.999 ** 0.5, "weight_decay": 0.0, "decouple": 1.0,
+            "use_bias_correction": 0.0, "safeguard_warmup": 0.0, "d0": 1e-6, "d_coef": 1.0}, "#6a3d9a",
+           needs_no="learning rate"),
+    Method("dadapt_adam", "D-Adapt Adam", _dadapt_adam,
+           {"lr": 1.0, **_BETAS, "weight_decay": 0.0, "decouple": 0.0, "use_bias_correction": 0.0, "d0": 1e-6},
+           "#fb9a99", needs_no="learning rate"),
+    Method("dog", "DoG", _dog, {"lr": 1.0, "reps_rel": 1e-6, "weight_decay": 0.0, "epsilon": 1e-8}, "#a6cee3",
+           kind="sgd", needs_no="learning rate"),
+]:
+    register(_method)
+
 
 def is_sgd(name) -> bool:
     """Whether a method is SGD (plain, or with momentum): not an adaptive method."""

@@ -121,7 +121,7 @@ _TABLE = [
     _p("optimizers", list, lambda v: _unique_list(v) and len(v) > 0 and all(o in ADAPTIVE_DEFAULTS for o in v),
        f"a non-empty list of distinct names from {', '.join(ADAPTIVE_DEFAULTS)}", '["adam","rmsprop"]',
        f"which methods, from {', '.join(ADAPTIVE_DEFAULTS)} (None: the profile's; paper the 2017 four, others all "
-       f"ten)", setting=True),
+       f"{len(ADAPTIVE_DEFAULTS)})", setting=True),
     # odd, so the default rate is on the grid and its runs are the constant and adaptive families' runs
     _p("lr_grid_points", int, lambda v: _is_int(v) and v >= 3 and v % 2 == 1, "an odd integer ≥ 3", "5",
        "learning rates per method (None: the profile's; 5, smoke 3)", setting=True),
@@ -194,7 +194,18 @@ _TABLE = [
        "time to accuracy: the target is this fraction of the best mean validation accuracy", 0.95),
 ]
 _BETA = {"rho": "decay of the squared-gradient average", "beta_1": "decay of the first moment",
-         "beta_2": "decay of the second moment", "momentum": "momentum"}
+         "beta_2": "decay of the second moment", "momentum": "momentum",
+         "beta_3": "decay of the step-size estimate's sums"}
+# the other settings of the schedule-free and learning-rate-free methods (switches are 1 or 0)
+_SETTING_DOCS = {
+    "warmup_steps": "steps of linear warm-up, inside the optimizer",
+    "r": "power of the step count in the average's weights",
+    "weight_lr_power": "power of the rate in the average's weights",
+    "decouple": "1: weight decay decoupled (AdamW's), 0: added to the gradient",
+    "use_bias_correction": "1: Adam's bias correction in the step size (the authors' default: 0)",
+    "safeguard_warmup": "1: the rate left out of the step-size denominator early on",
+    "d0": "first estimate of the step size", "d_coef": "multiplier of the estimated step size",
+    "reps_rel": "first step's distance, relative to 1 + the initial weights' norm"}
 for _opt, _defaults in ADAPTIVE_DEFAULTS.items():
     _name = DISPLAY_NAMES[_opt]
     for _key, _value in _defaults.items():
@@ -206,13 +217,13 @@ for _opt, _defaults in ADAPTIVE_DEFAULTS.items():
                              _value))
         elif _key == "weight_decay":
             _TABLE.append(_p(f"{_opt}_weight_decay", float, lambda v: _is_number(v) and v >= 0,
-                             "a non-negative number", "0.01", f"{_name} decoupled weight decay", _value))
+                             "a non-negative number", "0.01", f"{_name} weight decay", _value))
         elif _key in _BETA:
             _TABLE.append(_p(f"{_opt}_{_key}", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)",
                              str(_value), f"{_name} {_BETA[_key]}", _value))
-        else:  # a registered method's own setting (lrlab.plugins): any finite number
+        else:  # a method's own setting (and a plugin's): any finite number
             _TABLE.append(_p(f"{_opt}_{_key}", float, _is_number, "a finite number", str(_value),
-                             f"{_name} {_key}", _value))
+                             f"{_name} {_SETTING_DOCS.get(_key, _key)}", _value))
 PARAMETERS = {p.name: p for p in _TABLE}
 SETTINGS = [p.name for p in _TABLE if p.setting]
 

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import keras_internals, schedules, user_code
+from . import keras_internals, optimizer_algorithms, schedules, user_code
 from .config import run_label, seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
@@ -80,6 +80,28 @@ def seed_permutation(seed, n):
     return np.random.default_rng(seed).permutation(n)
 
 
+class EvaluationPoints(keras.callbacks.Callback):
+    """For a schedule-free optimizer: every validation at its evaluation point x (the averaged weights: the
+    method's answer), and after each epoch a second validation at the training point y, recorded here (which
+    point wins is itself a finding: the average early on lags behind)."""
+
+    def __init__(self, validation):
+        super().__init__()
+        self.validation = validation  # (inputs, targets) as fit is fed
+        self.at_training_point = []  # per epoch, model.evaluate's logs
+
+    def on_test_begin(self, logs=None):
+        self._at_average = optimizer_algorithms.evaluation_point(self.model)
+        self._at_average.__enter__()
+
+    def on_test_end(self, logs=None):
+        self._at_average.__exit__(None, None, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        measured = self.model.evaluate(*self.validation, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+        self.at_training_point.append(measured)
+
+
 class StopWhenAllDiverged(keras.callbacks.Callback):
     """Keras's TerminateOnNaN for several runs in one model: stop once every run's loss is NaN or infinite (one
     diverged run's NaN cannot reach the others' weights: each tower's gradient comes from its own loss)."""
@@ -139,9 +161,13 @@ def runs_optimizer(configs, towers):
     schedule, spec = configs[0]["schedule"], configs[0]["optimizer"]
     rates = tower_rates(configs)
     if rates is not None:
-        return per_tower_rates(build_optimizer(spec, 1.0), towers, rates)
-    learning_rate = _rates_of(schedule).keras_learning_rate(schedule)
-    return (user_code.build_optimizer if spec["name"] == "custom" else build_optimizer)(spec, learning_rate)
+        optimizer = per_tower_rates(build_optimizer(spec, 1.0), towers, rates)
+    else:
+        learning_rate = _rates_of(schedule).keras_learning_rate(schedule)
+        optimizer = (user_code.build_optimizer if spec["name"] == "custom" else build_optimizer)(spec, learning_rate)
+    if isinstance(optimizer, optimizer_algorithms.PerTowerSums):  # each tower's step size from its own sums
+        optimizer.use_towers(towers)
+    return optimizer
 
 
 def per_tower_rates(optimizer, towers, rates):
@@ -239,19 +265,24 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
 
     lr_log, timer = LearningRateLog(), EpochTimer()
     epochs = configs[0]["epochs"]
+    validation = feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
+    points = EvaluationPoints(validation) if isinstance(model.optimizer, optimizer_algorithms.ScheduleFree) \
+        else None
     callbacks = rate_callbacks(configs[0]) + [
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
-        StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])]
+        StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])] + ([points] if points else [])
     set_seed(SHUFFLE_SEED)
     fit = model.fit(
         *feed([x[orders[seed]] for seed in seeds], [y[orders[c["seed"]]] for c in configs]),
         batch_size=configs[0]["batch_size"], epochs=epochs, shuffle=True,
-        validation_data=feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k),
-        validation_batch_size=EVAL_BATCH_SIZE, callbacks=callbacks, verbose=0,
+        validation_data=validation, validation_batch_size=EVAL_BATCH_SIZE, callbacks=callbacks, verbose=0,
     )
-    test = model.evaluate(*feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k),
-                          batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+    test_data = feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k)
+    with optimizer_algorithms.evaluation_point(model):  # a schedule-free model's averaged weights
+        test = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+    test_at_training_point = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0,
+                                            return_dict=True) if points else None
     # the logged rate is the optimizer's: each run's own, or with per-tower rates its unused 1.0, so times each
     # tower's rate as float32 (what a run alone logs)
     rates = tower_rates(configs) or [1.0] * k
@@ -266,9 +297,14 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         for column, key in logged.items():
             history[column] = np.asarray(fit.history[key][:n], dtype=float)
         history["epoch_time_s"] = np.asarray(timer.seconds[:n]) / k
-        results.append((history[HISTORY_COLUMNS], {"loss": float(test[f"{p}cross_entropy"]),
-                                                   "accuracy": float(test[f"{p}accuracy"])}
-                        if finite.all() else None))
+        history = history[HISTORY_COLUMNS].copy()
+        tested = {"loss": float(test[f"{p}cross_entropy"]), "accuracy": float(test[f"{p}accuracy"])}
+        if points:  # both evaluation points of a schedule-free run, per epoch and on the test set
+            for column, key in [("loss", "cross_entropy"), ("accuracy", "accuracy")]:
+                history[f"val_{column}_at_training_point"] = [float(e[f"{p}{key}"])
+                                                              for e in points.at_training_point[:n]]
+                tested[f"{column}_at_training_point"] = float(test_at_training_point[f"{p}{key}"])
+        results.append((history, tested if finite.all() else None))
     return results
 
 
