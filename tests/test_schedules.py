@@ -29,6 +29,10 @@ MODERN_CASES = {
                   "total_steps": 30.0},
     "triangular_cyclical": {"name": "triangular_cyclical", "lr0": 0.1, "base": 0.01, "step_size": 4.0},
     "polynomial_decay": {"name": "polynomial_decay", "lr0": 0.1, "decay_steps": 20.0, "end": 0.001, "power": 1.0},
+    **{name: {"name": name, "lr0": 0.1, "initial": 0.0, "warmup_steps": 4.0, "decay_start": 18.0, "total_steps": 26.0,
+              "final": 0.0} for name in ("wsd", "wsd_linear", "wsd_cosine")},
+    "linear_to_zero": {"name": "linear_to_zero", "lr0": 0.1, "initial": 0.0, "warmup_steps": 4.0, "decay_start": 4.0,
+                       "total_steps": 26.0, "final": 0.0},
 }
 CASES |= MODERN_CASES
 
@@ -156,6 +160,37 @@ def test_polynomial_decay_closed_form(t, expected):
     assert schedules.polynomial_decay(t, 0.1, decay_steps=20, end=0.001, power=1.0) == pytest.approx(expected)
 
 
+def _timm_wsd(t, base_lr, t_initial, decay_t, lr_min, decay_fn, warmup_t, warmup_lr_init):
+    """timm's WSDLRScheduler._get_lr (timm/scheduler/wsd_lr.py, constant stable phase), written out: the warm-up
+    is a prefix of `t_initial`, the decay its last `decay_t` steps."""
+    if t < warmup_t:
+        return warmup_lr_init + t * (base_lr - warmup_lr_init) / warmup_t
+    t_decay = t - warmup_t - (t_initial - decay_t)
+    if t_decay <= 0:
+        return base_lr
+    frac = min(t_decay / decay_t, 1.0)
+    decay = {"linear": 1.0 - frac, "1-sqrt": 1.0 - math.sqrt(frac), "cosine": 0.5 * (1.0 + math.cos(math.pi * frac))}
+    return lr_min + (base_lr - lr_min) * decay[decay_fn]
+
+
+@pytest.mark.parametrize("name, cooldown", [("wsd", "1-sqrt"), ("wsd_linear", "linear"), ("wsd_cosine", "cosine"),
+                                            ("linear_to_zero", "linear")])
+def test_wsd_equals_timm_s_formula(name, cooldown):
+    params = {k: v for k, v in MODERN_CASES[name].items() if k != "name"}
+    formula = schedules.SCHEDULES[name].formula
+    warmup, start, total = params["warmup_steps"], params["decay_start"], params["total_steps"]
+    for t in range(0, 40):
+        expected = _timm_wsd(t, 0.1, t_initial=total - warmup, decay_t=total - start, lr_min=0.0, decay_fn=cooldown,
+                             warmup_t=warmup, warmup_lr_init=0.0)
+        assert formula(t, **params) == pytest.approx(expected, abs=1e-15), t
+    # the shapes Hägele et al. compare: halfway through the cooldown, 1−sqrt is lowest, cosine highest
+    half = start + (total - start) / 2
+    assert formula(half, **params) == pytest.approx(0.1 * COOLDOWN_AT_HALF[cooldown])
+
+
+COOLDOWN_AT_HALF = {"1-sqrt": 1 - math.sqrt(0.5), "linear": 0.5, "cosine": 0.5}
+
+
 def test_modern_schedules_fill_the_run():
     names = schedules.MODERN
     specs = schedules.modern_schedules(names, lr0=0.1, epochs=10, steps_per_epoch=50, final_fraction=0.01,
@@ -168,7 +203,9 @@ def test_modern_schedules_fill_the_run():
     assert by_name["cosine_restarts"]["first_decay_steps"] * 7 == pytest.approx(total)
     assert by_name["warmup_cosine"]["warmup_steps"] + by_name["warmup_cosine"]["decay_steps"] == total
     assert by_name["triangular_cyclical"]["step_size"] == pytest.approx(total / 6)
-    for name in ("cosine_decay", "polynomial_decay", "one_cycle", "warmup_cosine"):
+    assert by_name["wsd"]["decay_start"] == total - 100 and by_name["linear_to_zero"]["decay_start"] == 50
+    for name in ("cosine_decay", "polynomial_decay", "one_cycle", "warmup_cosine", "wsd", "wsd_cosine",
+                 "linear_to_zero"):
         params = {k: v for k, v in by_name[name].items() if k != "name"}
         end = schedules.SCHEDULES[name].formula(total, **params)
         assert end <= 0.001 + 1e-12  # every decay ends at or below final_fraction · lr0

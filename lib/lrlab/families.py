@@ -156,7 +156,7 @@ def configs(family, settings, dataset, params) -> list:
         specs = schedules.modern_schedules(
             p["schedules"], p["lr0"], settings.epochs, steps_per_epoch(settings, dataset), p["final_fraction"],
             p["warmup_fraction"], p["one_cycle_peak_fraction"], p["cycles"], p["plateau_factor"],
-            p["plateau_patience"])
+            p["plateau_patience"], p["cooldown_fraction"])
         return [c for spec in specs for c in sgd_configs(family, spec, p["momentum"], settings, dataset)]
     if family == "adaptive":
         return adaptive_configs(settings.optimizers, settings, dataset, **p)

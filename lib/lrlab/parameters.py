@@ -156,11 +156,13 @@ _TABLE = [
     _p("final_fraction", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.01",
        "where cosine, linear and restart cycles end, as a fraction of lr0", 0.01),
     _p("warmup_fraction", float, _fraction, "a number in (0, 1)", "0.05", "warm-up's share of the run "
-       "(warmup_cosine)", 0.05),
+       "(warm-up + cosine, WSD, linear to zero)", 0.05),
     _p("one_cycle_peak_fraction", float, _fraction, "a number in (0, 1)", "0.3",
        "where one-cycle peaks, as a share of the run", 0.3),
     _p("cycles", int, _positive_int, "a positive integer", "3",
        "cycles per run: restarts (lengths 1, 2, 4, ...) and triangular cycles", 3),
+    _p("cooldown_fraction", float, _fraction, "a number in (0, 1)", "0.2",
+       "WSD: the cooldown's share of the run (Hägele et al. 2024: 20% matches cosine)", 0.2),
     _p("plateau_factor", float, _fraction, "a number in (0, 1)", "0.5",
        "ReduceLROnPlateau: factor applied on a plateau", 0.5),
     _p("plateau_patience", int, _positive_int, "a positive integer", "3",
@@ -240,7 +242,8 @@ NOTEBOOKS = {
     "modern_schedules": _RUN_SETTINGS + [
         "schedules", ("lr0", 0.1, "the peak SGD learning rate every schedule is built around"),
         ("momentum", 0.0, "SGD momentum, as in the constant family, so the two compare"), "final_fraction",
-        "warmup_fraction", "one_cycle_peak_fraction", "cycles", "plateau_factor", "plateau_patience"],
+        "warmup_fraction", "one_cycle_peak_fraction", "cycles", "cooldown_fraction", "plateau_factor",
+        "plateau_patience"],
     "adaptive": _RUN_SETTINGS + ["optimizers"] + [f"{o}_{k}" for o, d in ADAPTIVE_DEFAULTS.items() for k in d],
     "lr_sensitivity": _RUN_SETTINGS + [
         ("optimizers", None, "adaptive methods to sweep besides SGD (None: the profile's)"), "lr_grid_points",

@@ -82,6 +82,28 @@ def polynomial_decay(t, lr0, decay_steps, end, power):
     return (lr0 - end) * (1 - min(t, decay_steps) / decay_steps) ** power + end
 
 
+# Warm-up–stable–decay (MiniCPM 2024; Hägele et al., NeurIPS 2024): linear warm-up from `initial` to lr0, lr0
+# until `decay_start`, then a cooldown to `final` at `total_steps`, flat after. The cooldown's shape maps the
+# cooldown's progress f in [0, 1] to a factor from 1 to 0 (timm's WSDLRScheduler names them alike).
+COOLDOWNS = {"linear": lambda f: 1 - f, "1-sqrt": lambda f: 1 - math.sqrt(f),
+             "cosine": lambda f: 0.5 * (1 + math.cos(math.pi * f))}
+
+
+def warmup_stable_decay(t, lr0, initial, warmup_steps, decay_start, total_steps, final, cooldown="1-sqrt"):
+    if t < warmup_steps:
+        return initial + (lr0 - initial) * t / warmup_steps
+    if t <= decay_start:
+        return lr0
+    fraction = min(t - decay_start, total_steps - decay_start) / (total_steps - decay_start)
+    return final + (lr0 - final) * COOLDOWNS[cooldown](fraction)
+
+
+def _wsd(cooldown):
+    def formula(t, lr0, initial, warmup_steps, decay_start, total_steps, final):
+        return warmup_stable_decay(t, lr0, initial, warmup_steps, decay_start, total_steps, final, cooldown)
+    return formula
+
+
 def plateau_rates(val_losses, lr0, factor, patience, min_lr, min_delta=1e-4):
     """The rate of each epoch under ReduceLROnPlateau(monitor="val_loss", cooldown=0): cut by `factor` after
     `patience` epochs without a validation loss below the best by more than `min_delta`, never below min_lr."""
@@ -142,11 +164,11 @@ def _keras_schedules():
     return keras.optimizers.schedules
 
 
-def _keras_ours(name):
+def _keras_ours(name, **fixed):
     def make(p):
         from . import keras_schedules
 
-        return getattr(keras_schedules, name)(**p)
+        return getattr(keras_schedules, name)(**p, **fixed)
     return make
 
 
@@ -199,6 +221,23 @@ for _schedule in [
              lambda p: _keras_schedules().PolynomialDecay(p["lr0"], decay_steps=p["decay_steps"],
                                                           end_learning_rate=p["end"], power=p["power"], cycle=False),
              lambda lr0, total, f: {"decay_steps": total, "end": f["final_fraction"] * lr0, "power": 1.0}),
+    # WSD: the cooldown takes the run's last cooldown_fraction, down to zero as Hägele et al. decay; linear decay
+    # to zero (Bergsma et al., ICLR 2025) is the same warm-up followed by a cooldown that starts at once
+    *[Schedule(name, display, _wsd(cooldown), True, colour,
+               lambda p, d=display: f"{d}: warm-up {_g(p['warmup_steps'])} batches to {_g(p['lr0'])}, cooldown "
+                                    f"from batch {_g(p['decay_start'])} to {_g(p['final'])} at {_g(p['total_steps'])}",
+               _keras_ours("WarmupStableDecay", cooldown=cooldown),
+               lambda lr0, total, f: {"initial": 0.0, "warmup_steps": f["warmup"],
+                                      "decay_start": max(f["warmup"], total - round(f["cooldown_fraction"] * total)),
+                                      "total_steps": total, "final": 0.0})
+      for name, display, cooldown, colour in [("wsd", "WSD (1−sqrt cooldown)", "1-sqrt", "#08519c"),
+                                              ("wsd_linear", "WSD (linear cooldown)", "linear", "#6baed6"),
+                                              ("wsd_cosine", "WSD (cosine cooldown)", "cosine", "#3f007d")]],
+    Schedule("linear_to_zero", "linear decay to zero", _wsd("linear"), True, "#b2abd2",
+             lambda p: f"warm-up {_g(p['warmup_steps'])} batches to {_g(p['lr0'])}, then linear to zero",
+             _keras_ours("WarmupStableDecay", cooldown="linear"),
+             lambda lr0, total, f: {"initial": 0.0, "warmup_steps": f["warmup"], "decay_start": f["warmup"],
+                                    "total_steps": total, "final": 0.0}),
     Schedule("reduce_on_plateau", "reduce on plateau", None, False, "#4d9221",
              lambda p: f"reduce on plateau lr0={_g(p['lr0'])}, ×{_g(p['factor'])} after {_g(p['patience'])} epochs",
              modern_spec=lambda lr0, total, f: {"factor": f["plateau_factor"], "patience": f["plateau_patience"],
@@ -230,13 +269,13 @@ def has_formula(name) -> bool:
 
 
 def modern_schedules(names, lr0, epochs, steps_per_epoch, final_fraction, warmup_fraction, one_cycle_peak_fraction,
-                     cycles, plateau_factor, plateau_patience) -> list:
+                     cycles, plateau_factor, plateau_patience, cooldown_fraction=0.2) -> list:
     """The modern family's schedules for a run of `epochs`, lengths turned into batches. Every schedule peaks at
     lr0, so they compare with each other and with the 2017 families at the same rate."""
     total = epochs * steps_per_epoch
     family = {"final_fraction": final_fraction, "warmup": max(1, round(warmup_fraction * total)),
               "one_cycle_peak_fraction": one_cycle_peak_fraction, "cycles": cycles, "plateau_factor": plateau_factor,
-              "plateau_patience": plateau_patience}
+              "plateau_patience": plateau_patience, "cooldown_fraction": cooldown_fraction}
     return [{"name": name, "lr0": lr0} | SCHEDULES[name].modern_spec(lr0, total, family) for name in names]
 
 
