@@ -299,6 +299,54 @@ def test_rates_of_a_sweep_trained_together_give_the_numbers_they_give_alone(tmp_
     assert float(worst) == 0.0 and int(rates) == 3
 
 
+FUSED_SCHEDULES = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {lib!r})
+    import numpy as np
+    from lrlab import families, schedules, train
+    from lrlab.config import seed_groups
+    from lrlab.data import load_dataset
+    from lrlab.parameters import resolve_settings
+    settings = resolve_settings("smoke", epochs=3, seeds=[0, 1], data_path={data!r}, output_dir={out!r})
+    dataset = load_dataset(settings)
+    steps = families.steps_per_epoch(settings, dataset)
+    worst = 0.0
+    for name in {names!r}:
+        configs = []
+        for lr in (0.03, 0.1, 0.3):
+            if name in schedules.MODERN:
+                spec, = schedules.modern_schedules([name], lr, 3, steps, 0.01, 0.2, 0.3, 2, 0.5, 2)
+                configs += families.sgd_configs("modern_schedules", spec, 0.0, settings, dataset)
+            else:
+                spec = {{"name": "step_decay", "lr0": lr, "drop": 0.5, "epochs_drop": 1.0}}
+                configs += families.sgd_configs("step_decay", spec, 0.0, settings, dataset)
+        assert seed_groups(configs) == [list(range(6))], name  # 3 peak rates x 2 seeds: one model
+        together = train.train_runs(configs, dataset, steps_per_execution=2, log=lambda m: None)
+        for config, (history, test) in zip(configs, together):
+            (alone, alone_test), = train.train_runs([config], dataset, steps_per_execution=2, log=lambda m: None)
+            assert list(history["lr"]) == list(alone["lr"]), name
+            columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+            worst = max(worst, float(np.max(np.abs(history[columns].to_numpy() - alone[columns].to_numpy()))))
+            worst = max(worst, abs(test["accuracy"] - alone_test["accuracy"]))
+        assert len(set(tuple(h["lr"]) for h, _ in together)) == 3  # each tower at its own rates
+    print("RESULT", worst, flush=True)
+""")
+
+
+@pytest.mark.parametrize("names", [
+    ["cosine_decay", "step_decay"],  # a per-batch Keras schedule, and a per-epoch one set by a callback
+    pytest.param(["one_cycle", "wsd"], marks=pytest.mark.slow)])  # rates in proportion to the peak
+def test_peak_rates_of_a_schedule_trained_together_give_the_numbers_they_give_alone(tmp_path, synthetic_archive,
+                                                                                   names):
+    """A schedule's peak-rate sweep trains as one model, each tower under its own schedule: the numbers and the
+    logged rates of each peak rate alone, to the last bit."""
+    script = FUSED_SCHEDULES.format(lib=str(ROOT / "lib"), data=str(synthetic_archive), out=str(tmp_path),
+                                    names=names)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split("RESULT ")[-1]) == 0.0
+
+
 def test_a_family_trains_its_seeds_together_and_stores_each_run(two_seeds):
     settings, dataset, configs = two_seeds
     runs = families.run("step_decay", settings, STEP_DECAY, dataset, log=quiet)
@@ -333,16 +381,24 @@ def test_seed_groups_join_seeds_of_one_configuration_only(two_seeds):
     plateau = sgd_configs("modern_schedules", {"name": "reduce_on_plateau", "lr0": 0.1, "factor": 0.5,
                                                "patience": 2, "min_lr": 0.001}, 0.0, settings, dataset)
     assert seed_groups(other[:1] + configs + other[1:] + plateau) == [[0, 3], [1, 2], [4], [5]]
-    # at a constant rate, the rates of a sweep join too (each tower gets its own), but not in float16, whose loss
-    # scaling would skip every tower's step when one overflows, and not across schedules' peak rates
+    # the rates of a sweep join too (each tower gets its own), but not in float16, whose loss scaling would skip
+    # every tower's step when one overflows
     faster = sgd_configs("constant", {"name": "constant", "lr0": 0.3}, 0.0, settings, dataset)
     assert seed_groups(other + faster) == [[0, 1, 2, 3]]
     half = settings.replace(precision="mixed_float16")
     rates = [sgd_configs("constant", {"name": "constant", "lr0": lr}, 0.0, half, dataset) for lr in (0.1, 0.3)]
     assert seed_groups(rates[0] + rates[1]) == [[0, 1], [2, 3]]
-    steeper = sgd_configs("step_decay", {"name": "step_decay", "lr0": 0.3, "drop": 0.5, "epochs_drop": 1}, 0.5,
+    # a schedule's peak rates join as well (each tower gets its own schedule), not two shapes of schedule
+    higher = sgd_configs("step_decay", {"name": "step_decay", "lr0": 0.3, "drop": 0.5, "epochs_drop": 1}, 0.5,
+                         settings, dataset)
+    steeper = sgd_configs("step_decay", {"name": "step_decay", "lr0": 0.3, "drop": 0.25, "epochs_drop": 1}, 0.5,
                           settings, dataset)
-    assert seed_groups(configs + steeper) == [[0, 1], [2, 3]]
+    assert seed_groups(configs + higher + steeper) == [[0, 1, 2, 3], [4, 5]]
+    # rates set in proportion to the peak (one-cycle's start and end) are part of the shape, not of the rate
+    cycles = [sgd_configs("modern_schedules", {"name": "one_cycle", "lr0": lr, "initial": lr / 25,
+                                               "final": lr / 25 / 1e4, "warmup_steps": 3.0, "total_steps": 9.0},
+                          0.0, settings, dataset) for lr in (0.1, 0.1 * 10 ** 0.5)]
+    assert seed_groups(cycles[0] + cycles[1] + plateau) == [[0, 1, 2, 3], [4], [5]]
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])

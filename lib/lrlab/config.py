@@ -121,20 +121,19 @@ def fusable(config) -> bool:
 
 
 def _group_key(config) -> str:
-    """What runs that train side by side share: everything but the seed, and for a constant rate of the project's
-    optimizers, the rate too (each tower gets its own: train.per_tower_rates). Not in float16, whose loss scaling
-    skips every tower's step when one tower's gradients overflow."""
+    """What runs that train side by side share: everything but the seed, and for a schedule of the project's with
+    the project's optimizers, the peak rate too (each tower gets its own schedule: train.per_tower_rates). Not in
+    float16, whose loss scaling skips every tower's step when one tower's gradients overflow."""
     key = {k: v for k, v in config.items() if k != "seed"}
-    schedule = config["schedule"]
-    if schedule["name"] == "constant" and config["optimizer"]["name"] != "custom" \
-            and config.get("precision") != "mixed_float16":
-        key["schedule"] = {k: v for k, v in schedule.items() if k != "lr0"}
+    shape = schedules.shape(config["schedule"])
+    if shape is not None and config["optimizer"]["name"] != "custom" and config.get("precision") != "mixed_float16":
+        key["schedule"] = shape
     return json.dumps(key, sort_keys=True)
 
 
 def seed_groups(configs) -> list:
     """Indices of `configs` grouped into runs that train together as one model: the seeds of one configuration, and
-    for a constant learning rate its other rates too (a sweep's grid trains as one model), in order of first
+    its other peak rates too (a sweep's grid trains as one model), in order of first
     appearance; a configuration that cannot share a model is a group of one."""
     groups = {}
     for i, config in enumerate(configs):

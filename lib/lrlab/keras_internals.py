@@ -72,20 +72,25 @@ class WholeStepOptimizer(keras.optimizers.Optimizer):
 
 def rate_per_variable(optimizer_class, rates_for):
     """A subclass of `optimizer_class` that applies to each variable its own rate: `rates_for(variables)`, called
-    once when the optimizer is built (after Keras's own build), returns one rate variable per trainable variable,
-    used in place of the optimizer's rate in its update step and its weight decay. The optimizer's own rate is
-    then unused."""
+    once when the optimizer is built (after Keras's own build), returns one rate per trainable variable, a rate
+    variable or a Keras LearningRateSchedule (evaluated at the optimizer's iteration count, as Keras evaluates the
+    optimizer's own), used in place of the optimizer's rate in its update step and its weight decay. The
+    optimizer's own rate is then unused."""
 
     class RatePerVariable(optimizer_class):
         def build(self, variables):
             super().build(variables)
             rates = list(rates_for(variables))
             for rate in {id(rate): rate for rate in rates}.values():
-                self._track_variable(rate)
+                if isinstance(rate, keras.Variable):
+                    self._track_variable(rate)
             self._lrlab_rates = rates
 
         def variable_rate(self, variable, learning_rate):  # WholeStepOptimizer's update_all asks for it here
-            return self._lrlab_rates[self._get_variable_index(variable)]
+            rate = self._lrlab_rates[self._get_variable_index(variable)]
+            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+                return rate(self.iterations)
+            return rate
 
         def update_step(self, gradient, variable, learning_rate):
             return super().update_step(gradient, variable, self.variable_rate(variable, learning_rate))

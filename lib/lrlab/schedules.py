@@ -137,6 +137,7 @@ class Schedule:
     keras: Callable | None = None
     # modern family only: (lr0, total batches, the family's settings) -> the schedule's parameters besides lr0
     modern_spec: Callable | None = None
+    rate_params: tuple = ()  # parameters that are rates, set in proportion to lr0 (a warm-up's start, a floor)
 
 
 SCHEDULES: dict = {}
@@ -197,7 +198,7 @@ for _schedule in [
              lambda p: _keras_schedules().CosineDecay(p["initial"], decay_steps=p["decay_steps"], alpha=p["alpha"],
                                                       warmup_target=p["lr0"], warmup_steps=p["warmup_steps"]),
              lambda lr0, total, f: {"initial": lr0 / 10, "warmup_steps": f["warmup"],
-                                    "decay_steps": total - f["warmup"], "alpha": f["final_fraction"]}),
+                                    "decay_steps": total - f["warmup"], "alpha": f["final_fraction"]}, ("initial",)),
     Schedule("cosine_restarts", "cosine with restarts", cosine_restarts, True, "#762a83",
              lambda p: f"cosine with restarts (SGDR) lr0={_g(p['lr0'])}, first cycle {_g(p['first_decay_steps'])} "
                        f"batches, ×{_g(p['t_mul'])}",
@@ -211,16 +212,17 @@ for _schedule in [
              # PyTorch OneCycleLR's defaults: start at lr0/25, end 10^4 times lower than that
              lambda lr0, total, f: {"initial": lr0 / 25, "final": lr0 / 25 / 1e4,
                                     "warmup_steps": max(1, round(f["one_cycle_peak_fraction"] * total)),
-                                    "total_steps": total}),
+                                    "total_steps": total}, ("initial", "final")),
     Schedule("triangular_cyclical", "triangular cyclical", triangular_cyclical, True, "#a6d96a",
              lambda p: f"triangular cyclical {_g(p['base'])}–{_g(p['lr0'])}, half-cycle {_g(p['step_size'])} batches",
              _keras_ours("TriangularCyclical"),
-             lambda lr0, total, f: {"base": lr0 / 10, "step_size": total / (2 * f["cycles"])}),
+             lambda lr0, total, f: {"base": lr0 / 10, "step_size": total / (2 * f["cycles"])}, ("base",)),
     Schedule("polynomial_decay", "linear decay", polynomial_decay, True, "#c2a5cf",
              lambda p: f"linear decay lr0={_g(p['lr0'])} to {_g(p['end'])}",
              lambda p: _keras_schedules().PolynomialDecay(p["lr0"], decay_steps=p["decay_steps"],
                                                           end_learning_rate=p["end"], power=p["power"], cycle=False),
-             lambda lr0, total, f: {"decay_steps": total, "end": f["final_fraction"] * lr0, "power": 1.0}),
+             lambda lr0, total, f: {"decay_steps": total, "end": f["final_fraction"] * lr0, "power": 1.0},
+             ("end",)),
     # WSD: the cooldown takes the run's last cooldown_fraction, down to zero as Hägele et al. decay; linear decay
     # to zero (Bergsma et al., ICLR 2025) is the same warm-up followed by a cooldown that starts at once
     *[Schedule(name, display, _wsd(cooldown), True, colour,
@@ -229,7 +231,7 @@ for _schedule in [
                _keras_ours("WarmupStableDecay", cooldown=cooldown),
                lambda lr0, total, f: {"initial": 0.0, "warmup_steps": f["warmup"],
                                       "decay_start": max(f["warmup"], total - round(f["cooldown_fraction"] * total)),
-                                      "total_steps": total, "final": 0.0})
+                                      "total_steps": total, "final": 0.0}, ("initial", "final"))
       for name, display, cooldown, colour in [("wsd", "WSD (1−sqrt cooldown)", "1-sqrt", "#08519c"),
                                               ("wsd_linear", "WSD (linear cooldown)", "linear", "#6baed6"),
                                               ("wsd_cosine", "WSD (cosine cooldown)", "cosine", "#3f007d")]],
@@ -237,11 +239,11 @@ for _schedule in [
              lambda p: f"warm-up {_g(p['warmup_steps'])} batches to {_g(p['lr0'])}, then linear to zero",
              _keras_ours("WarmupStableDecay", cooldown="linear"),
              lambda lr0, total, f: {"initial": 0.0, "warmup_steps": f["warmup"], "decay_start": f["warmup"],
-                                    "total_steps": total, "final": 0.0}),
+                                    "total_steps": total, "final": 0.0}, ("initial", "final")),
     Schedule("reduce_on_plateau", "reduce on plateau", None, False, "#4d9221",
              lambda p: f"reduce on plateau lr0={_g(p['lr0'])}, ×{_g(p['factor'])} after {_g(p['patience'])} epochs",
              modern_spec=lambda lr0, total, f: {"factor": f["plateau_factor"], "patience": f["plateau_patience"],
-                                                "min_lr": f["final_fraction"] * lr0}),
+                                                "min_lr": f["final_fraction"] * lr0}, rate_params=("min_lr",)),
 ]:
     register(_schedule)
 
@@ -252,6 +254,17 @@ CUSTOM_COLOUR = "#d95f02"
 def display_name(name) -> str:
     """"step decay" for a schedule's name; "your schedule" for the user's."""
     return CUSTOM_DISPLAY if name == "custom" else SCHEDULES[name].display if name in SCHEDULES else name
+
+
+def shape(schedule: dict) -> dict | None:
+    """What a schedule is apart from its peak rate: its parameters without lr0, its rates as fractions of lr0.
+    Runs of one shape at several peak rates can train side by side, each tower at its own (train.per_tower_rates);
+    None where the schedule has no closed form here (reduce on plateau, the user's)."""
+    entry = SCHEDULES.get(schedule["name"])
+    if entry is None or entry.formula is None:
+        return None
+    lr0 = schedule["lr0"]
+    return {k: round(v / lr0, 12) if k in entry.rate_params else v for k, v in schedule.items() if k != "lr0"}
 
 
 def _params(schedule: dict) -> dict:

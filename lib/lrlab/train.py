@@ -7,6 +7,7 @@ back when it ends.
 """
 
 import contextlib
+import json
 import logging
 import random
 import time
@@ -26,18 +27,43 @@ EVAL_BATCH_SIZE = 1000
 
 
 class LearningRateLog(keras.callbacks.Callback):
-    """Records, before each epoch's first batch, the rate the optimizer is about to apply.
+    """Records, before each epoch's first batch, the rate the optimizer is about to apply: its own, or with
+    `tower_rates` (per_tower_rates) each run's.
 
     Placed after any LearningRateScheduler, so it sees the value that scheduler has just set; for a per-batch
     schedule the optimizer evaluates it at its current iteration.
     """
 
-    def __init__(self):
+    def __init__(self, tower_rates=None):
         super().__init__()
-        self.rates = []
+        self.tower_rates = tower_rates
+        self.rates = []  # per epoch: the rate, or with towers the list of each run's
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        optimizer = self.model.optimizer
+        if self.tower_rates is None:
+            self.rates.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+            return
+        self.rates.append([float(keras.ops.convert_to_numpy(_rate_now(rate, optimizer.iterations)))
+                           for rate in self.tower_rates])
+
+
+def _rate_now(rate, iterations):
+    """A rate source's value: a rate variable's, or a Keras schedule's at the optimizer's iteration count."""
+    return rate(iterations) if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else rate
+
+
+class TowerRateScheduler(keras.callbacks.Callback):
+    """Keras's LearningRateScheduler for towers: before each epoch, each run's rate variable is set to its own
+    per-epoch schedule's value (the float Keras's callback would assign to a run alone)."""
+
+    def __init__(self, variables, formulas):
+        super().__init__()
+        self.variables, self.formulas = variables, formulas
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for variable, formula in zip(self.variables, self.formulas):
+            variable.assign(float(formula(epoch)))
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -150,18 +176,25 @@ def _rates_of(schedule):
     return user_code if schedule["name"] == "custom" else schedules
 
 
-def rate_callbacks(config) -> list:
-    """The callbacks that set a run's rate during `fit` (per-epoch schedules, ReduceLROnPlateau, the user's)."""
-    return _rates_of(config["schedule"]).keras_callbacks(config["schedule"])
+def rate_callbacks(configs, optimizer) -> list:
+    """The callbacks that set the rate during `fit` (per-epoch schedules, ReduceLROnPlateau, the user's): the
+    run's own, or with towers at their own rates one that sets each tower's (TowerRateScheduler)."""
+    schedule = configs[0]["schedule"]
+    own = _rates_of(schedule).keras_callbacks(schedule)
+    if tower_schedules(configs) is None or not own:
+        return own
+    p = [{k: v for k, v in c["schedule"].items() if k != "name"} for c in configs]
+    formula = schedules.SCHEDULES[schedule["name"]].formula
+    return [TowerRateScheduler(optimizer.tower_rates, [lambda epoch, q=q: formula(epoch, **q) for q in p])]
 
 
 def runs_optimizer(configs, towers):
     """The optimizer of a model of `configs`: the run's own (the project's or the user's, at its schedule's rate),
-    or, where the runs differ in their constant rate, one that gives each tower its own (per_tower_rates)."""
+    or, where the runs differ in their peak rate, one that gives each tower its own schedule (per_tower_rates)."""
     schedule, spec = configs[0]["schedule"], configs[0]["optimizer"]
-    rates = tower_rates(configs)
-    if rates is not None:
-        optimizer = per_tower_rates(build_optimizer(spec, 1.0), towers, rates)
+    own_schedules = tower_schedules(configs)
+    if own_schedules is not None:
+        optimizer = per_tower_rates(build_optimizer(spec, 1.0), towers, own_schedules)
     else:
         learning_rate = _rates_of(schedule).keras_learning_rate(schedule)
         optimizer = (user_code.build_optimizer if spec["name"] == "custom" else build_optimizer)(spec, learning_rate)
@@ -170,27 +203,36 @@ def runs_optimizer(configs, towers):
     return optimizer
 
 
-def per_tower_rates(optimizer, towers, rates):
-    """`optimizer` applying each tower's own constant rate to that tower's weights (its update step and, for AdamW,
-    its weight decay). Each rate is a variable made as Keras makes an optimizer's one, so every tower's update is
-    the very computation it would be alone (a product such as 1.0 × rate, rearranged by the graph optimizer,
-    would round differently). A Keras optimizer takes one rate; this is the one place a model's towers get
-    several. The optimizer's own rate (1.0) is unused."""
-    rate_of = {id(v): float(rate) for tower, rate in zip(towers, rates) for v in tower.trainable_variables}
+def per_tower_rates(optimizer, towers, tower_schedule):
+    """`optimizer` applying each tower's own schedule to that tower's weights (its update step and, for AdamW,
+    its weight decay). A constant rate (and a per-epoch schedule, which TowerRateScheduler sets before each epoch)
+    is a variable made as Keras makes an optimizer's one, a per-batch schedule the very Keras schedule a run alone
+    is given: so every tower's update is the computation it would be alone (a product such as 1.0 × rate,
+    rearranged by the graph optimizer, would round differently). A Keras optimizer takes one rate; this is the one
+    place a model's towers get several. The optimizer's own rate (1.0) is unused; `tower_rates` holds each tower's
+    rate, for the rate log and the per-epoch scheduler."""
+    sources = {}
+    for i, schedule in enumerate(tower_schedule):
+        key = json.dumps(schedule, sort_keys=True)
+        if key not in sources:
+            rate = schedules.keras_learning_rate(schedule)
+            sources[key] = rate if not isinstance(rate, float) else keras.Variable(
+                rate, name=f"learning_rate_{len(sources)}", dtype=keras.config.floatx(), trainable=False,
+                aggregation="only_first_replica")
+    rates = [sources[json.dumps(schedule, sort_keys=True)] for schedule in tower_schedule]
+    rate_of = {id(v): rate for tower, rate in zip(towers, rates) for v in tower.trainable_variables}
+    optimizer = keras_internals.rate_per_variable(type(optimizer), lambda variables: [
+        rate_of[id(v)] for v in variables]).from_config(optimizer.get_config())
+    optimizer.tower_rates = rates
+    return optimizer
 
-    def rate_variables(variables):  # called as the optimizer is built (keras_internals.rate_per_variable)
-        made = {rate: keras.Variable(rate, name=f"learning_rate_{i}", dtype=keras.config.floatx(), trainable=False,
-                                     aggregation="only_first_replica")
-                for i, rate in enumerate(sorted(set(rate_of.values())))}
-        return [made[rate_of[id(v)]] for v in variables]
 
-    return keras_internals.rate_per_variable(type(optimizer), rate_variables).from_config(optimizer.get_config())
-
-
-def tower_rates(configs) -> list | None:
-    """Each run's constant rate when the runs of one model differ in it (train.per_tower_rates), else None."""
-    rates = [c["schedule"].get("lr0") for c in configs]
-    return rates if len(set(rates)) > 1 else None
+def tower_schedules(configs) -> list | None:
+    """Each run's schedule when the runs of one model differ in their peak rate (train.per_tower_rates), else
+    None."""
+    if len({c["schedule"].get("lr0") for c in configs}) < 2:
+        return None
+    return [c["schedule"] for c in configs]
 
 
 def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
@@ -263,12 +305,12 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     def feed(xs, ys):  # the model's inputs (one per seed) and targets (one per run), on the device where it can
         return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
 
-    lr_log, timer = LearningRateLog(), EpochTimer()
+    lr_log, timer = LearningRateLog(getattr(model.optimizer, "tower_rates", None)), EpochTimer()
     epochs = configs[0]["epochs"]
     validation = feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
     points = EvaluationPoints(validation) if isinstance(model.optimizer, optimizer_algorithms.ScheduleFree) \
         else None
-    callbacks = rate_callbacks(configs[0]) + [
+    callbacks = rate_callbacks(configs, model.optimizer) + [
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])] + ([points] if points else [])
@@ -283,17 +325,14 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         test = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
     test_at_training_point = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0,
                                             return_dict=True) if points else None
-    # the logged rate is the optimizer's: each run's own, or with per-tower rates its unused 1.0, so times each
-    # tower's rate as float32 (what a run alone logs)
-    rates = tower_rates(configs) or [1.0] * k
     results = []
-    for p, rate in zip(prefixes, rates):
+    for i, p in enumerate(prefixes):
         logged = {"loss": f"{p}cross_entropy", "accuracy": f"{p}accuracy", "val_loss": f"val_{p}cross_entropy",
                   "val_accuracy": f"val_{p}accuracy"}
         finite = np.isfinite(np.asarray(fit.history[logged["loss"]], dtype=float))
         n = len(finite) if finite.all() else int(np.argmin(finite)) + 1  # where it would have stopped alone
         history = pd.DataFrame({"epoch": np.arange(1, n + 1),
-                                "lr": np.asarray(lr_log.rates[:n]) * float(np.float32(rate))})
+                                "lr": [r[i] if isinstance(r, list) else r for r in lr_log.rates[:n]]})
         for column, key in logged.items():
             history[column] = np.asarray(fit.history[key][:n], dtype=float)
         history["epoch_time_s"] = np.asarray(timer.seconds[:n]) / k
