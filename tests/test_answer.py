@@ -156,11 +156,11 @@ def test_every_verdict_the_first_screen_and_conclusions_print_agrees_with_its_in
 
 
 def test_the_tuning_effort_lines_print_the_interval_their_verdict_is_read_from():
-    per_seed = pd.DataFrame([{"optimizer": o, "seed": s, "k": k,
+    per_seed = pd.DataFrame([{"tuned": o, "seed": s, "k": k,
                               "expected_best": b + 0.01 * k + 0.003 * s * (o == "adam")}
                              for o, b in (("sgd", 0.6), ("adam", 0.7)) for s in range(4) for k in (1, 2, 3)])
     comparisons = tuning.effort_comparisons(per_seed, ks=(1, 3))
-    curves = pd.DataFrame([{"optimizer": o, "method": o, "k": k, "expected_best": 0.6 + 0.01 * k}
+    curves = pd.DataFrame([{"tuned": o, "method": o, "k": k, "expected_best": 0.6 + 0.01 * k}
                            for o in ("sgd", "adam") for k in (1, 2, 3)])
     assert verdicts_agree(tuning.effort_conclusions(curves, comparisons)) >= 1
 

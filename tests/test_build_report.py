@@ -18,6 +18,8 @@ import pytest
 
 from conftest import ROOT, SMOKE_FIGURES, build
 from lrlab import build as lrlab_build
+from lrlab import schedules
+from lrlab.config import PROFILES
 
 
 def run_stamps(out):
@@ -58,15 +60,20 @@ def test_smoke_build_produces_the_report(smoke_build):
     executed = {p.stem for p in (out / "smoke" / "notebooks").glob("*.ipynb")}
     assert executed == {"constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules",
                         "adaptive", "lr_sensitivity", "lr_range_test", "custom", "compare"}
-    # 4 + 7 schedules, 10 methods, 11 methods × 3 rates less the 11 shared defaults, 11 range tests, and the
-    # custom schedule (its baselines are the families' runs)
-    assert len(list((out / "smoke" / "runs").iterdir())) == 4 + 7 + 10 + 22 + 11 + 1
-    # every run trained once, and only once, though the sweep's 11 default-rate runs belong to two families
+    # 4 + M modern schedules, N methods; the sweep: SGD and the N methods × 3 rates less their N + 1 shared default
+    # runs, step decay at the baseline's momentum × 3 rates, cosine × 3 rates less the modern family's run; N + 1
+    # range tests, and the custom schedule (its baselines are the families' runs)
+    m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
+    stored = 4 + m + n + 2 * (n + 1) + 3 + 2 + (n + 1) + 1
+    assert len(list((out / "smoke" / "runs").iterdir())) == stored
+    # every run trained once, and only once, though the sweep's default-rate runs belong to two families
     trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
-    # 11 sweeps of 3 rates as one model each (the families' default-rate runs among them), 22 runs alone
-    assert "Training 55 of 55 runs (0 stored) in 33 seed groups" in result.stdout
-    assert re.search(r"runs 55/55 \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
+    # n + 3 sweeps of 3 rates as one model each (the families' default-rate runs among them); alone: the three
+    # other 2017 schedules, the other modern ones, the range tests and the custom run
+    alone = 3 + (m - 1) + (n + 1) + 1
+    assert f"Training {stored} of {stored} runs (0 stored) in {n + 3 + alone} seed groups" in result.stdout
+    assert re.search(rf"runs {stored}/{stored} \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
     for name in ("constant", "adaptive", "lr_sensitivity"):
         notebook = (out / "smoke" / "notebooks" / f"{name}.ipynb").read_text()
@@ -99,14 +106,15 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
         assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
     every = pd.read_csv(out / "smoke" / "runs.csv")
     runs, tests = every[every["family"] != "lr_range_test"], every[every["family"] == "lr_range_test"]
-    # 21 compared configurations and the custom one, and the sweep's 22 other runs (its 11 default-rate runs are among
-    # the 21), 2 epochs
-    assert len(runs) == (22 + 22) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
+    # 4 + M + N compared configurations and the custom one, and the sweep's other runs (its default-rate runs are
+    # among the compared), 2 epochs
+    m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
+    assert len(runs) == (4 + m + n + 1 + 2 * (n + 1) + 3 + 2) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
                                      "schedule_lr0", "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
     assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()
-    # and every range test the report draws (11 methods, one seed), batch by batch, as its run store holds it
+    # and every range test the report draws (SGD and the N methods, one seed), batch by batch, as stored
     stored = sorted(p.parent.name for p in (out / "smoke" / "runs").glob("lr_range_test-*/history.csv"))
-    assert sorted(tests["run_id"].unique()) == stored and len(stored) == 11
+    assert sorted(tests["run_id"].unique()) == stored and len(stored) == n + 1
     first = tests[tests["run_id"] == stored[0]]
     history = pd.read_csv(out / "smoke" / "runs" / stored[0] / "history.csv")
     np.testing.assert_allclose(first["smoothed_loss"], history["smoothed_loss"], rtol=1e-5)
@@ -140,7 +148,9 @@ def test_an_identical_build_trains_nothing(smoke_build):
     again = build("--profile", "smoke", "--jobs", "2", "-p", f"output_dir={out}",
                   "-p", "schedule=examples.my_code:warmup_then_cosine")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "trained in" not in again.stdout and "Training 0 of 55 runs (55 stored) in 0 seed groups" in again.stdout
+    stored = len(list((out / "smoke" / "runs").iterdir()))
+    assert "trained in" not in again.stdout and \
+        f"Training 0 of {stored} runs ({stored} stored) in 0 seed groups" in again.stdout
     assert again.stdout.count("] up to date") == 9 and "done (" not in again.stdout
     assert run_stamps(out) == before
     assert {p.name: p.stat().st_mtime_ns for p in (out / "smoke" / "notebooks").glob("*.ipynb")} == executed
@@ -213,7 +223,8 @@ def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
     from lrlab.store import run_id, runs_dir
 
     args = lrlab_build.parse_args(["--profile", "smoke", "--only", "constant,adaptive,lr_sensitivity,lr_range_test",
-                                   "-p", "seeds=[0,1]", "-p", "optimizers=[adam,lion]", "-p", f"output_dir={tmp_path}"])
+                                   "-p", "seeds=[0,1]", "-p", "optimizers=[adam,lion]", "-p", "swept_schedules=[]",
+                                   "-p", f"output_dir={tmp_path}"])
     request = lrlab_build.check_request(args)
     dataset = {"fingerprint": "f", "y_train": [0] * 2000, "y_val": [0] * 400}
     tasks, runs_of = lrlab_build.missing_groups(request, dataset)

@@ -8,12 +8,19 @@ import papermill
 import pytest
 from conftest import SMOKE_FIGURES
 
+from lrlab import schedules
+from lrlab.config import PROFILES
+
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
             "lr_sensitivity"]
-# smoke: one seed, ten methods, a 3-point rate grid for SGD and each of the ten
+# one seed in the smoke profile: a run per schedule or method, and per rate of the sweep's grid (SGD, every
+# method, every swept schedule), counted from the registries
+_SMOKE = PROFILES["smoke"]
 RUNS_PER_FAMILY = {"constant": 1, "time_based_decay": 1, "step_decay": 1, "exponential_decay": 1,
-                   "modern_schedules": 7, "adaptive": 10, "lr_sensitivity": 11 * 3}
+                   "modern_schedules": len(schedules.MODERN), "adaptive": len(_SMOKE["optimizers"]),
+                   "lr_sensitivity": (1 + len(_SMOKE["optimizers"]) + len(_SMOKE["swept_schedules"]))
+                   * _SMOKE["lr_grid_points"]}
 
 pytestmark = pytest.mark.smoke  # every test here reads the one smoke build, or runs a notebook
 
@@ -53,7 +60,7 @@ def test_family_notebook_writes_its_runs_and_figures(executed, family):
 def test_range_test_notebook_suggests_a_rate_per_method(executed):
     out, notebooks = executed
     manifest = json.loads((out / "smoke" / "families" / "lr_range_test.json").read_text())
-    assert len(manifest["run_ids"]) == 11  # SGD and the ten methods
+    assert len(manifest["run_ids"]) == 1 + len(_SMOKE["optimizers"])  # SGD and every method
     for rid in manifest["run_ids"]:
         summary = json.loads((out / "smoke" / "runs" / rid / "summary.json").read_text())
         assert summary["suggested_lr"] is None or 0 < summary["suggested_lr"] < 10
@@ -78,7 +85,9 @@ def test_compare_notebook_draws_every_comparison(executed):
     assert _images(nb) == SMOKE_FIGURES
     text = "\n".join(o.get("data", {}).get("text/markdown", "") + o.get("data", {}).get("text/html", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "22 runs: 22 configurations" in text and "Protocol: held-out validation" in text
+    # the 2017 four, the modern schedules, every method and the custom schedule, one seed each
+    compared = 4 + len(schedules.MODERN) + len(_SMOKE["optimizers"]) + 1
+    assert f"{compared} runs: {compared} configurations" in text and "Protocol: held-out validation" in text
     assert "final val. accuracy %" in text and "Highest final validation accuracy" in text
     assert "Incomplete report" not in text
 

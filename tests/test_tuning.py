@@ -37,8 +37,8 @@ def test_expected_best_of_k_by_hand():
 
 
 def _sweep(rows):
-    return pd.DataFrame([{"optimizer": o, "seed": s, "lr0": lr, "final_val_accuracy": acc, "chance": 0.5,
-                          "status": status} for o, s, lr, acc, status in rows])
+    return pd.DataFrame([{"optimizer": o, "tuned": o, "seed": s, "lr0": lr, "final_val_accuracy": acc,
+                          "chance": 0.5, "status": status} for o, s, lr, acc, status in rows])
 
 
 def test_tuning_curves_per_seed_and_their_mean_with_a_diverged_run_at_chance():
@@ -48,19 +48,19 @@ def test_tuning_curves_per_seed_and_their_mean_with_a_diverged_run_at_chance():
     rows += [("adam", s, lr, acc, "completed") for s in (0, 1, 2) for lr, acc in ((1e-4, 0.7), (1e-3, 0.75))]
     rows += [("adam", s, 1e-2, None, "diverged") for s in (0, 1, 2)]
     curves, per_seed = tuning.tuning_curves(_sweep(rows))
-    seed0 = per_seed[(per_seed["optimizer"] == "sgd") & (per_seed["seed"] == 0)]["expected_best"].tolist()
+    seed0 = per_seed[(per_seed["tuned"] == "sgd") & (per_seed["seed"] == 0)]["expected_best"].tolist()
     assert seed0 == pytest.approx([0.7, (0.7 + 0.8 + 0.8) / 3, 0.8])
-    adam = curves[curves["optimizer"] == "adam"].set_index("k")
+    adam = curves[curves["tuned"] == "adam"].set_index("k")
     assert adam.loc[1, "expected_best"] == pytest.approx((0.7 + 0.75 + 0.5) / 3)  # diverged: chance, 0.5
     assert adam.loc[3, "expected_best"] == pytest.approx(0.75)
-    sgd = curves[curves["optimizer"] == "sgd"].set_index("k")
+    sgd = curves[curves["tuned"] == "sgd"].set_index("k")
     assert sgd.loc[3, "expected_best"] == pytest.approx(np.mean([0.8, 0.84, 0.82]))
     assert (sgd["low"] <= sgd["expected_best"]).all() and (sgd["expected_best"] <= sgd["high"]).all()
     assert sgd.loc[3, "low"] >= 0.8 and sgd.loc[3, "high"] <= 0.84  # resampled means of three seeds' bests
 
 
 def test_effort_comparisons_are_paired_by_seed_and_corrected():
-    per_seed = pd.DataFrame([{"optimizer": o, "seed": s, "k": k,
+    per_seed = pd.DataFrame([{"tuned": o, "seed": s, "k": k,
                               "expected_best": base + 0.01 * k + 0.001 * s * (o == "adam")}
                              for o, base in (("sgd", 0.7), ("adam", 0.75), ("sgd_momentum", 0.7))
                              for s in range(4) for k in (1, 2, 3)])
@@ -264,3 +264,22 @@ def test_the_effort_table_reads_alike_whatever_each_method_s_grid_size():
                                    "seeds"]
     assert table.loc["Adam", "3 rates tried"] == "–" and table.loc["Adam", "the whole grid"].startswith("75.0")
     assert table.loc["SGD", "the whole grid"].startswith("80.0") and table.loc["SGD", "rates on the grid"] == 3
+
+
+def test_a_schedule_s_peak_rate_is_tuned_like_an_optimizer_s_rate():
+    """SGD under a schedule whose peak rate is swept is a tuned method of its own ("sgd+cosine_decay"), compared
+    with constant-rate SGD at equal tuning effort, paired by seed."""
+    from lrlab.config import tuned_display, tuned_method
+
+    key = tuned_method("sgd", "cosine_decay")
+    assert key == "sgd+cosine_decay" and tuned_method("adam", "constant") == "adam"
+    assert tuned_display(key) == "SGD + cosine decay"
+    rows = [("sgd", s, lr, acc, "completed") for s in range(3) for lr, acc in ((0.03, 0.60), (0.1, 0.66), (0.3, 0.62))]
+    rows += [(key, s, lr, acc + 0.01 * s, "completed") for s in range(3)
+             for lr, acc in ((0.03, 0.62), (0.1, 0.70), (0.3, 0.72))]
+    curves, per_seed = tuning.tuning_curves(_sweep(rows))
+    assert set(curves["method"]) == {"SGD", "SGD + cosine decay"}
+    table = tuning.effort_comparisons(per_seed, ks=(1, None))
+    row = table[(table["tuned"] == key) & (table["k"] == "whole grid")].iloc[0]
+    assert row["against_tuned"] == "sgd" and row["difference"] == pytest.approx(100 * (0.73 - 0.66))
+    assert row["wins"] == row["pairs"] == 3

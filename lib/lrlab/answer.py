@@ -79,7 +79,7 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
                     f"{_pct(lead['expected_best'])}%")
             if effort_comparisons is not None and not effort_comparisons.empty:
                 rows = effort_comparisons[(effort_comparisons["k"] == "3")
-                                          & (effort_comparisons["against_optimizer"] == "sgd")]
+                                          & (effort_comparisons["against_tuned"] == "sgd")]
                 better = rows[rows["verdict_adj"] == "clearly better"]
                 line += (f"; {len(better)} of {len(rows)} methods are clearly better than SGD tuned alike"
                          if len(rows) else "")

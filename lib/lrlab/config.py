@@ -30,25 +30,27 @@ PROFILES = {
     "smoke": {"classes": [CAT, DOG], "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
               "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3,
-              "range_test_steps": 20,
+              "swept_schedules": ["step_decay", "cosine_decay"], "range_test_steps": 20,
               "families": STUDY_FAMILIES},
     # the 2017 experiment as it was: cat vs dog, validated on the test set, the 2017 families and methods only
     "paper": {"classes": [CAT, DOG], "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
               "protocol": "seed", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
-              "precision": "float32", "optimizers": CLASSIC_ADAPTIVE, "lr_grid_points": 5, "range_test_steps": 300,
+              "precision": "float32", "optimizers": CLASSIC_ADAPTIVE, "lr_grid_points": 5, "swept_schedules": [],
+              "range_test_steps": 300,
               "families": CLASSIC_FAMILIES},
     # the careful comparison on the same task: held-out validation, 5 seeds, every schedule and optimizer, each
-    # optimizer's learning rate on a grid; short runs, so that it finishes on 2 cores in about an hour
+    # optimizer's learning rate and each schedule's peak rate on a grid; short runs, for 2 cores
     "study": {"classes": [CAT, DOG], "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
               "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5,
+              "swept_schedules": schedules.sweepable(),
               "range_test_steps": 1000,
               "families": STUDY_FAMILIES},
     # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
     "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "vgg_bn",
              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5,
-             "range_test_steps": 1000,
+             "swept_schedules": schedules.sweepable(), "range_test_steps": 1000,
              "families": STUDY_FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]
@@ -164,6 +166,18 @@ def label(optimizer: dict, schedule: dict) -> str:
     if optimizer["name"] == "sgd":
         return f"SGD, {schedules.describe(schedule)}, momentum={optimizer['momentum']:g}"
     return f"{name} (lr={schedule['lr0']:g})"
+
+
+def tuned_method(optimizer: str, schedule: str) -> str:
+    """What a rate sweep tunes, as a key: an optimizer at a constant rate ("adam", "sgd"), or SGD under a schedule
+    whose peak rate is swept ("sgd+cosine_decay")."""
+    return optimizer if schedule == "constant" else f"{optimizer}+{schedule}"
+
+
+def tuned_display(key: str) -> str:
+    """"Adam", "SGD", "SGD + cosine decay"."""
+    optimizer, _, schedule = key.partition("+")
+    return DISPLAY_NAMES[optimizer] + (f" + {schedules.display_name(schedule)}" if schedule else "")
 
 
 def learning_rate_grid(lr, points, span) -> list:

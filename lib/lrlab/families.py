@@ -63,6 +63,20 @@ def sensitivity_configs(optimizers, sgd_lr, momentum, lr_grid_points, lr_grid_sp
     return configs
 
 
+def schedule_sweep_configs(names, momentum, lr_grid_points, lr_grid_span, settings, dataset) -> list:
+    """Each schedule of `names` with SGD at `momentum` (the constant family's, so schedules compare with the
+    baseline and with each other at one momentum), its peak rate on the sweep's grid around its notebook's rate,
+    its other settings as its family notebook sets them. Configurations are the families' own: the modern family's
+    runs at its rate are shared; the 2017 schedules at the baseline's momentum are new runs beside the 2017 ones."""
+    found = []
+    for name in names:
+        family = name if name in schedules.CLASSIC_SCHEDULES else "modern_schedules"
+        defaults = notebook_defaults(family) | ({"schedules": [name]} if family == "modern_schedules" else {})
+        for lr in learning_rate_grid(defaults["lr0"], lr_grid_points, lr_grid_span):
+            found += configs(family, settings, dataset, defaults | {"lr0": lr, "momentum": momentum})
+    return found
+
+
 def range_test_configs(optimizers, momentum, range_min, range_max, range_test_steps, settings, dataset) -> list:
     """A learning-rate range test per method (SGD and each of `optimizers`, at their default settings) and seed of
     the profile: one test is one draw of a noisy curve, and the spread of the suggestions over seeds says how far
@@ -162,6 +176,8 @@ def configs(family, settings, dataset, params) -> list:
         return adaptive_configs(settings.optimizers, settings, dataset, **p)
     if family == "lr_sensitivity":
         return sensitivity_configs(settings.optimizers, p["sgd_lr"], p["momentum"], settings.lr_grid_points,
+                                   p["lr_grid_span"], settings, dataset) + \
+            schedule_sweep_configs(settings.swept_schedules, p["momentum"], settings.lr_grid_points,
                                    p["lr_grid_span"], settings, dataset)
     if family == "lr_range_test":
         return range_test_configs(settings.optimizers, p["momentum"], p["range_min"], p["range_max"],

@@ -125,6 +125,10 @@ _TABLE = [
     # odd, so the default rate is on the grid and its runs are the constant and adaptive families' runs
     _p("lr_grid_points", int, lambda v: _is_int(v) and v >= 3 and v % 2 == 1, "an odd integer ≥ 3", "5",
        "learning rates per method (None: the profile's; 5, smoke 3)", setting=True),
+    _p("swept_schedules", list, lambda v: _unique_list(v) and all(n in schedules.sweepable() for n in v),
+       f"a list of distinct names from {', '.join(schedules.sweepable())}", '["step_decay","cosine_decay"]',
+       "schedules whose peak rate the sweep tunes, with SGD at the constant family's momentum (None: the "
+       "profile's; study and full all, smoke two, paper none)", setting=True),
     _p("range_test_steps", int, lambda v: _is_int(v) and v >= 10, "an integer ≥ 10", "300",
        "batches per test (None: the profile's; study and full 1000, smoke 20)", setting=True),
     _p("families", list, lambda v: _unique_list(v) and len(v) > 0 and all(f in FAMILIES for f in v),
@@ -246,7 +250,8 @@ NOTEBOOKS = {
         "plateau_patience"],
     "adaptive": _RUN_SETTINGS + ["optimizers"] + [f"{o}_{k}" for o, d in ADAPTIVE_DEFAULTS.items() for k in d],
     "lr_sensitivity": _RUN_SETTINGS + [
-        ("optimizers", None, "adaptive methods to sweep besides SGD (None: the profile's)"), "lr_grid_points",
+        ("optimizers", None, "adaptive methods to sweep besides SGD (None: the profile's)"), "swept_schedules",
+        "lr_grid_points",
         "lr_grid_span", "sgd_lr", ("momentum", 0.0, _SAME_MOMENTUM)],
     "lr_range_test": _RUN_SETTINGS + [
         ("optimizers", None, "adaptive methods to test besides SGD (None: the profile's)"), "range_test_steps",
@@ -319,6 +324,7 @@ class Settings:
     precision: str
     optimizers: list
     lr_grid_points: int
+    swept_schedules: list
     range_test_steps: int
     families: list
 

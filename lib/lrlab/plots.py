@@ -35,6 +35,13 @@ def schedule_colour(name):
 
 def optimizer_colour(name):
     return schedules.CUSTOM_COLOUR if name == "custom" else getattr(OPTIMIZERS.get(name), "colour", None)
+
+
+def tuned_colour(key):
+    """A tuned method's colour (config.tuned_method): the optimizer's, or under a schedule the schedule's."""
+    optimizer, _, schedule = key.partition("+")
+    return schedule_colour(schedule) if schedule else optimizer_colour(optimizer)
+
 MAX_LINES = 8
 # how a family notebook's figure draws training and validation (lrlab.notebook_text says it in words from this)
 TRAINING_STYLE, VALIDATION_STYLE = "dashed", "solid"

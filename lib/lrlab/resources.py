@@ -32,7 +32,8 @@ def needs(settings, processes) -> dict:
     # SGD and every method (counted from the registries, so a registered method is counted too)
     methods = len(settings.optimizers)
     configurations = 4 + methods + (len(schedules.MODERN) if "modern_schedules" in settings.families else 0) + (
-        (1 + methods) * settings.lr_grid_points if "lr_sensitivity" in settings.families else 0)
+        (1 + methods + len(settings.swept_schedules)) * settings.lr_grid_points
+        if "lr_sensitivity" in settings.families else 0)
     runs = configurations * len(settings.seeds)
     return {"memory": processes * per_process,
             "disk": DISK_FIXED + runs * (settings.epochs * DISK_PER_RUN_EPOCH + 4096)}

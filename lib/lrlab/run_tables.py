@@ -8,19 +8,20 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import run_label
+from .config import run_label, tuned_method
 from .data import CLASS_NAMES
 from .health import nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
 from .summary import range_test_suggestion
 
 # the columns of load_runs' table of runs, so a report without runs still has them all
-RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "status", "model", "epochs", "precision",
+RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "tuned", "status", "model", "epochs", "precision",
                "batch_size", "protocol", "class_names", "n_classes", "chance", "n_train", "n_validation",
                "fingerprint", "final_val_accuracy", "final_val_loss", "best_val_accuracy", "best_epoch",
                "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together", "device",
-               "backend", "backend_version", "cuda", "keras_version", "test_accuracy", "lr0", "schedule",
-               "schedule_params", "optimizer_params", "rate_changed", "optimizer_settings"]
+               "backend", "backend_version", "cuda", "keras_version", "test_accuracy",
+               "test_accuracy_at_training_point", "numerics", "lr0", "schedule", "schedule_params", "optimizer_params",
+               "rate_changed", "optimizer_settings"]
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -51,7 +52,8 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                 history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
             steady, overhead = epoch_seconds(history["epoch_time_s"])
             meta = {"run_id": rid, "family": family, "label": run_label(config), "seed": config["seed"],
-                    "optimizer": config["optimizer"]["name"], "status": status}
+                    "optimizer": config["optimizer"]["name"], "status": status,
+                    "tuned": tuned_method(config["optimizer"]["name"], config["schedule"]["name"])}
             histories.append(history.assign(elapsed_s=steady * history["epoch"], **meta))
             test = summary.get("test") or {}
             schedule = config["schedule"]
@@ -75,7 +77,9 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "backend_version": (summary.get("versions") or {}).get(summary.get("backend"), ""),
                                 "cuda": summary.get("cuda") or "",
                                 "keras_version": summary.get("keras_version", "not recorded"),
-                                "test_accuracy": _number(test.get("accuracy")), "lr0": schedule["lr0"],
+                                "test_accuracy": _number(test.get("accuracy")),
+                                "test_accuracy_at_training_point": _number(test.get("accuracy_at_training_point")),
+                                "numerics": config.get("numerics", 1), "lr0": schedule["lr0"],
                                 "schedule": schedule["name"], "schedule_params": json.dumps(schedule, sort_keys=True),
                                 "optimizer_params": json.dumps(config["optimizer"], sort_keys=True),
                                 # whether the rate ever moved: a ReduceLROnPlateau that never fired is constant
@@ -83,7 +87,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "optimizer_settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
                                                                 if isinstance(v, (int, float)))})
     if not rows:
-        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "elapsed_s",
+        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "tuned", "elapsed_s",
                                       *HISTORY_COLUMNS]), pd.DataFrame(columns=RUN_COLUMNS))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows, columns=RUN_COLUMNS)
 

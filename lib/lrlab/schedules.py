@@ -183,7 +183,8 @@ for _schedule in [
     Schedule("time_based_decay", "time-based decay", time_based_decay, True, "#1f77b4",
              lambda p: f"time-based decay lr0={_g(p['lr0'])}, decay={_g(p['decay'])}/batch",
              # InverseTimeDecay with decay_steps=1 is exactly lr0 / (1 + decay * t)
-             lambda p: _keras_schedules().InverseTimeDecay(p["lr0"], decay_steps=1, decay_rate=p["decay"])),
+             lambda p: _keras_schedules().InverseTimeDecay(p["lr0"], decay_steps=1, decay_rate=p["decay"]),
+             rate_params=("decay",)),  # the 2017 rule sets it to lr0 / epochs
     Schedule("step_decay", "step decay", step_decay, False, "#17becf",
              lambda p: f"step decay lr0={_g(p['lr0'])}, ×{_g(p['drop'])} every {_g(p['epochs_drop'])} epochs"),
     Schedule("exponential_decay", "exponential decay", exponential_decay, False, "#2ca02c",
@@ -246,6 +247,15 @@ for _schedule in [
                                                 "min_lr": f["final_fraction"] * lr0}, rate_params=("min_lr",)),
 ]:
     register(_schedule)
+
+# Schedules whose peak rate a sweep can tune (a closed form: reduce on plateau has none): the 2017 three, then the
+# modern family's.
+CLASSIC_SCHEDULES = ["time_based_decay", "step_decay", "exponential_decay"]
+
+
+def sweepable() -> list:
+    return CLASSIC_SCHEDULES + [name for name in MODERN if SCHEDULES[name].formula is not None]
+
 
 CUSTOM_DISPLAY = "your schedule"  # the custom family's: the user's code, not a registered schedule
 CUSTOM_COLOUR = "#d95f02"

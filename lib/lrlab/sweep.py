@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .health import failures_among
+from .config import tuned_display
 from .optimizers import DISPLAY_NAMES
 from .results import _healthy
 from .statistics import log_median, percent_text as _pct, signed_text as _signed
@@ -26,7 +27,7 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     reported too: the best rate is picked on validation accuracy, which therefore flatters it, while the test set
     played no part in the choice."""
     rows = []
-    for optimizer, group in runs.groupby("optimizer", sort=False):
+    for tuned, group in runs.groupby("tuned", sort=False):
         by_rate = {lr: g for lr, g in group.groupby("lr0")}
         means = pd.Series({lr: _healthy(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
         tests = pd.Series({lr: _healthy(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
@@ -37,7 +38,7 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
         default = grid_centre(means.index)
         on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
         best = eligible.idxmax()
-        rows.append({"method": DISPLAY_NAMES[optimizer], "default_lr": default, "best_lr": best,
+        rows.append({"method": tuned_display(tuned), "default_lr": default, "best_lr": best,
                      "at_default": means[on_grid[0]] if on_grid else math.nan, "at_best": means[best],
                      "default_failed": failed[on_grid[0]] if on_grid else "",
                      "test_at_default": tests[on_grid[0]] if on_grid else math.nan, "test_at_best": tests[best],

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from .config import tuned_display
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
 from .statistics import (interval_text, log_median, p_text, paired_difference, percent_text as _pct,
@@ -43,12 +44,13 @@ def expected_max(values, k: int, replace=False) -> float:
 
 
 def trial_values(sweep: pd.DataFrame) -> pd.DataFrame:
-    """Final validation accuracy per method (rows: optimizer, seed) and rate (columns): one trial of a tuner is
+    """Final validation accuracy per tuned method (rows: `tuned`, config.tuned_method, and seed) and rate
+    (columns): one trial of a tuner is
     one training run at one rate. A diverged run counts at chance (what a tuner gets from it); a run that did not
     learn keeps the accuracy it reached."""
     values = sweep["final_val_accuracy"].astype(float)
     values = values.where(sweep["status"] != "diverged", sweep["chance"].astype(float))
-    return sweep.assign(value=values).pivot_table(index=["optimizer", "seed"], columns="lr0", values="value",
+    return sweep.assign(value=values).pivot_table(index=["tuned", "seed"], columns="lr0", values="value",
                                                   aggfunc="first")
 
 
@@ -59,17 +61,17 @@ def tuning_curves(sweep: pd.DataFrame, confidence=0.95) -> tuple[pd.DataFrame, p
     values = trial_values(sweep)
     per_seed, rows = [], []
     rng = np.random.default_rng(0)
-    for optimizer, grid in values.groupby(level="optimizer", sort=False):
+    for tuned, grid in values.groupby(level="tuned", sort=False):
         grid = grid.dropna(axis=1)
         n = grid.shape[1]
         seeds = grid.index.get_level_values("seed")
         curves = np.array([[expected_max(row, k) for k in range(1, n + 1)] for row in grid.to_numpy()])
-        per_seed += [{"optimizer": optimizer, "seed": s, "k": k + 1, "expected_best": curves[j, k]}
+        per_seed += [{"tuned": tuned, "seed": s, "k": k + 1, "expected_best": curves[j, k]}
                      for j, s in enumerate(seeds) for k in range(n)]
         resampled = curves[rng.integers(0, len(seeds), (BOOTSTRAP_SAMPLES, len(seeds)))].mean(axis=1)
         low, high = np.percentile(resampled, [50 - 50 * confidence, 50 + 50 * confidence], axis=0)
         for k in range(n):
-            rows.append({"optimizer": optimizer, "method": DISPLAY_NAMES[optimizer], "k": k + 1,
+            rows.append({"tuned": tuned, "method": tuned_display(tuned), "k": k + 1,
                          "expected_best": curves[:, k].mean(), "low": low[k] if len(seeds) > 1 else math.nan,
                          "high": high[k] if len(seeds) > 1 else math.nan, "rates": n, "seeds": len(seeds)})
     return pd.DataFrame(rows), pd.DataFrame(per_seed)
@@ -80,14 +82,13 @@ def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_mom
     """Each method against `reference`, and each of `pairs`, at k trials for each k in `ks` (None: each method's
     whole grid), in points of expected best validation accuracy, paired by seed; corrected over every row
     (simultaneous intervals, lrlab.statistics)."""
-    methods = list(dict.fromkeys(per_seed["optimizer"]))
+    methods = list(dict.fromkeys(per_seed["tuned"]))
     compared = [(m, reference) for m in methods if m != reference and reference in methods]
     compared += [(a, b) for a, b in pairs if a in methods and b in methods and (a, b) not in compared]
-    whole = per_seed.groupby("optimizer")["k"].max()
+    whole = per_seed.groupby("tuned")["k"].max()
 
-    def at(optimizer, k):
-        chosen = per_seed[(per_seed["optimizer"] == optimizer) & (per_seed["k"] == (whole[optimizer] if k is None
-                                                                                   else k))]
+    def at(tuned, k):
+        chosen = per_seed[(per_seed["tuned"] == tuned) & (per_seed["k"] == (whole[tuned] if k is None else k))]
         return chosen.set_index("seed")["expected_best"]
 
     rows = []
@@ -98,10 +99,10 @@ def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_mom
             if k is not None and None in ks and k >= whole[a] and k >= whole[b]:  # the whole grid, counted once
                 continue
             d = paired_difference(at(a, k), at(b, k), confidence)
-            rows.append({"k": "whole grid" if k is None else str(k), "optimizer": a, "against_optimizer": b,
-                         "configuration": DISPLAY_NAMES[a], "against": DISPLAY_NAMES[b], "test": d.pop("method"),
+            rows.append({"k": "whole grid" if k is None else str(k), "tuned": a, "against_tuned": b,
+                         "configuration": tuned_display(a), "against": tuned_display(b), "test": d.pop("method"),
                          **{key: 100 * v if key in SCALED else v for key, v in d.items()}})
-    columns = ["k", "optimizer", "against_optimizer", "configuration", "against", "test", "difference", "ci_low",
+    columns = ["k", "tuned", "against_tuned", "configuration", "against", "test", "difference", "ci_low",
                "ci_high", "p", "se", "df", "wins", "pairs"]
     return with_correction(pd.DataFrame(rows, columns=columns), confidence)
 
@@ -181,13 +182,13 @@ def best_rates(sweep: pd.DataFrame) -> pd.DataFrame:
     and its best rate among the rates where every seed was healthy (a rate that fails on some seeds is not one to
     recommend)."""
     rows = []
-    for optimizer, group in sweep.groupby("optimizer", sort=False):
+    for tuned, group in sweep.groupby("tuned", sort=False):
         values = trial_values(group).mean()
         healthy = group.groupby("lr0")["status"].apply(lambda s: bool((s == HEALTHY).all()))
         eligible = values[healthy.reindex(values.index, fill_value=False)]
         if eligible.empty:
             continue
-        rows.append({"optimizer": optimizer, "best_lr": float(eligible.idxmax()), "at_best": float(eligible.max()),
+        rows.append({"tuned": tuned, "best_lr": float(eligible.idxmax()), "at_best": float(eligible.max()),
                      "curve": values.sort_index()})
     return pd.DataFrame(rows)
 
@@ -205,8 +206,9 @@ def finder_against_sweep(tests: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFra
     seeds gave none), their distance from the sweep's best rate in decades (the median suggestion's, signed:
     below zero is too low), and the accuracy lost by training at each seed's suggestion instead of at the best
     rate (mean over seeds, read off the sweep's mean curve). `tests` has one row per range test with a column per
-    rule (RULES), `optimizer` and `seed`."""
-    truth = best_rates(sweep).set_index("optimizer") if not sweep.empty else pd.DataFrame()
+    rule (RULES), `optimizer` and `seed`; a test is scored against the sweep of its optimizer at a constant
+    rate."""
+    truth = best_rates(sweep).set_index("tuned") if not sweep.empty else pd.DataFrame()
     rows = []
     for optimizer, group in tests.groupby("optimizer", sort=False):
         if optimizer not in truth.index:
@@ -249,7 +251,7 @@ def format_effort(curves: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     grid, each with its band over seeds."""
     level = f"{round(100 * confidence)}%"
     rows = []
-    for optimizer, curve in curves.groupby("optimizer", sort=False):
+    for tuned, curve in curves.groupby("tuned", sort=False):
         curve = curve.set_index("k")
 
         def cell(k):
@@ -260,7 +262,7 @@ def format_effort(curves: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             return _pct(r["expected_best"]) + band
 
         n = int(curve["rates"].iloc[0])
-        rows.append({"method": DISPLAY_NAMES[optimizer], f"1 rate tried [{level} band]": cell(1),
+        rows.append({"method": tuned_display(tuned), f"1 rate tried [{level} band]": cell(1),
                      "3 rates tried": cell(3), "the whole grid": cell(n), "rates on the grid": n,
                      "seeds": int(curve["seeds"].iloc[0])})
     return pd.DataFrame(rows)
@@ -289,7 +291,7 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
         return ""
     level = f"{round(100 * confidence)}%"
     lines = []
-    whole = curves.groupby("optimizer")["k"].transform("max") == curves["k"]
+    whole = curves.groupby("tuned")["k"].transform("max") == curves["k"]
     for name, chosen in (("1 rate tried", curves[curves["k"] == 1]), ("3 rates tried", curves[curves["k"] == 3]),
                          ("the whole grid", curves[whole])):
         if chosen.empty:
@@ -306,7 +308,7 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
                 f"simultaneous CI {_signed(r['ci_low_adj'])} to {_signed(r['ci_high_adj'])}), {r['verdict_adj']}"
                 for _, r in clear.iterrows()) if not clear.empty else "no difference in the table is clear")
         lines.append(line + ".")
-    wilson = comparisons[(comparisons["optimizer"] == "sgd_momentum") & (comparisons["against_optimizer"] == "adam")] \
+    wilson = comparisons[(comparisons["tuned"] == "sgd_momentum") & (comparisons["against_tuned"] == "adam")] \
         if not comparisons.empty else comparisons
     if not wilson.empty:
         lines.append("- **Tuned SGD+momentum against Adam** (Wilson et al. 2017's question): " + "; ".join(
@@ -373,7 +375,7 @@ def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFra
     how many methods beat SGD after the correction there, and which finder rule to trust."""
     lines = []
     if curves is not None and not curves.empty:
-        whole = curves.groupby("optimizer")["k"].transform("max") == curves["k"]
+        whole = curves.groupby("tuned")["k"].transform("max") == curves["k"]
         parts = []
         for name, chosen in (("1 rate tried", curves[curves["k"] == 1]), ("3 rates", curves[curves["k"] == 3]),
                              ("the whole grid", curves[whole])):
@@ -383,7 +385,7 @@ def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFra
         line = "- **Tuning effort** (expected best validation accuracy after k learning rates tried): " + \
             "; ".join(parts)
         if comparisons is not None and not comparisons.empty:
-            at_grid = comparisons[(comparisons["k"] == "whole grid") & (comparisons["against_optimizer"] == "sgd")]
+            at_grid = comparisons[(comparisons["k"] == "whole grid") & (comparisons["against_tuned"] == "sgd")]
             better = at_grid[at_grid["verdict_adj"] == "clearly better"]
             line += (f". With the whole grid, {len(better)} of {len(at_grid)} methods are clearly better than "
                      f"tuned SGD after the correction")

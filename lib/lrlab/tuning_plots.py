@@ -7,8 +7,9 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .health import HEALTHY
+from .config import tuned_display
 from .optimizers import DISPLAY_NAMES, OPTIMIZERS
-from .plots import BASELINE_COLOUR, _nothing_to_draw, _panels, _themed, _titled, optimizer_colour
+from .plots import BASELINE_COLOUR, _nothing_to_draw, _panels, _themed, _titled, tuned_colour
 from .sweep import grid_centre
 
 
@@ -18,11 +19,11 @@ def sensitivity_figure(runs, title):
     where it failed), the line the mean over healthy seeds, the default rate dashed."""
     if runs["final_val_accuracy"].notna().sum() == 0:
         return _nothing_to_draw(title, "every run diverged")
-    methods = list(dict.fromkeys(runs["optimizer"]))
+    methods = list(dict.fromkeys(runs["tuned"]))
     fig, axes = _panels(len(methods), 3, 4.4, 3.3, sharey=True)
     for ax, method in zip(axes, methods):
-        data = runs[runs["optimizer"] == method]
-        colour = optimizer_colour(method) or BASELINE_COLOUR
+        data = runs[runs["tuned"] == method]
+        colour = tuned_colour(method) or BASELINE_COLOUR
         ok = data["status"] == HEALTHY
         ax.scatter(data.loc[ok, "lr0"], 100 * data.loc[ok, "final_val_accuracy"], s=14, color=colour, alpha=0.6)
         chance = 100 * data["chance"].iloc[0] if "chance" in data else 50.0  # where a diverged seed is drawn
@@ -38,8 +39,8 @@ def sensitivity_figure(runs, title):
                         xytext=(0, 7), ha="center", fontsize=10, color="#b00020")
         ax.axvline(grid_centre(data["lr0"].unique()), ls="--", c="0.5")
         ax.set_xscale("log")
-        ax.set_title(DISPLAY_NAMES.get(method, method))
-        ax.set_xlabel("initial learning rate (log scale)", fontsize=10)
+        ax.set_title(tuned_display(method))
+        ax.set_xlabel("initial (peak) learning rate (log scale)", fontsize=10)
         ax.set_ylabel("final validation accuracy (%)", fontsize=10)
         ax.yaxis.set_tick_params(labelleft=True)
     return _titled(fig, title)
@@ -83,17 +84,17 @@ def tuning_effort_figure(curves, title):
     for all), so where a method stands against the others reads off every panel."""
     if curves.empty:
         return _nothing_to_draw(title, "no learning-rate sweep")
-    methods = list(dict.fromkeys(curves["optimizer"]))
+    methods = list(dict.fromkeys(curves["tuned"]))
     fig, axes = _panels(len(methods), 4, 3.4, 2.8, extra=0.6, sharey=True)
     for ax, method in zip(axes, methods):
-        for other, curve in curves.groupby("optimizer", sort=False):
+        for other, curve in curves.groupby("tuned", sort=False):
             if other != method:
                 ax.plot(curve["k"], 100 * curve["expected_best"], color="0.8", lw=1)
-        curve = curves[curves["optimizer"] == method]
-        colour = optimizer_colour(method) or BASELINE_COLOUR
+        curve = curves[curves["tuned"] == method]
+        colour = tuned_colour(method) or BASELINE_COLOUR
         ax.fill_between(curve["k"], 100 * curve["low"], 100 * curve["high"], color=colour, alpha=0.2, lw=0)
         ax.plot(curve["k"], 100 * curve["expected_best"], color=colour, lw=2.2, marker="o", ms=4)
-        ax.set_title(DISPLAY_NAMES.get(method, method))
+        ax.set_title(tuned_display(method))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("learning rates tried (k)", fontsize=10)
         ax.set_ylabel("expected best val. accuracy (%)", fontsize=10)
@@ -109,7 +110,7 @@ def finder_figure(tests, truth, title):
     """Where each suggestion rule's rate lands against the sweep's best rate: one row per method, one marker per
     seed's test and rule, in decades from the best rate (0: the rule found it; the grey band: the grid the sweep
     tried). `truth` is tuning.best_rates's table."""
-    truth = truth.set_index("optimizer")
+    truth = truth.set_index("tuned")  # a test of an optimizer is scored against its sweep at a constant rate
     methods = [m for m in dict.fromkeys(tests["optimizer"]) if m in truth.index]
     if not methods:
         return _nothing_to_draw(title, "no method has both a range test and a learning-rate sweep")
