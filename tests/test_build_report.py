@@ -73,7 +73,8 @@ def test_smoke_build_produces_the_report(smoke_build):
     # other 2017 schedules, the other modern ones, the range tests and the custom run
     alone = 3 + (m - 1) + (n + 1) + 1
     assert f"Training {stored} of {stored} runs (0 stored) in {n + 3 + alone} seed groups" in result.stdout
-    assert re.search(rf"runs {stored}/{stored} \|█+\| \d\d:\d\d elapsed", result.stderr)  # one progress bar over all of them
+    # one progress bar over all of them
+    assert re.search(rf"runs {stored}/{stored} \|█+\| \d\d:\d\d elapsed", result.stderr)
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
     for name in ("constant", "adaptive", "lr_sensitivity"):
         notebook = (out / "smoke" / "notebooks" / f"{name}.ipynb").read_text()
@@ -109,8 +110,9 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     # 4 + M + N compared configurations and the custom one, and the sweep's other runs (its default-rate runs are
     # among the compared), 2 epochs
     m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
-    assert len(runs) == (4 + m + n + 1 + 2 * (n + 1) + 3 + 2) * 2 and {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy",
-                                     "schedule_lr0", "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
+    assert len(runs) == (4 + m + n + 1 + 2 * (n + 1) + 3 + 2) * 2
+    assert {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy", "schedule_lr0",
+            "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
     assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()
     # and every range test the report draws (SGD and the N methods, one seed), batch by batch, as stored
     stored = sorted(p.parent.name for p in (out / "smoke" / "runs").glob("lr_range_test-*/history.csv"))

@@ -8,7 +8,6 @@ import pandas as pd
 
 from .health import failures_among
 from .config import tuned_display
-from .optimizers import DISPLAY_NAMES
 from .results import _healthy
 from .statistics import log_median, percent_text as _pct, signed_text as _signed
 

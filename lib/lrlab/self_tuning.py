@@ -1,0 +1,142 @@
+"""Do you still need a schedule, or a learning rate? The methods that claim to make one unnecessary (the optimizers
+registered with `needs_no`: schedule-free AdamW and SGD, Prodigy, D-Adaptation's Adam, DoG), each at its authors'
+defaults, against Adam and against SGD under cosine decay tuned over 1, 3 or every rate of the sweep; and, for the
+schedule-free methods, which evaluation point wins: the averaged weights x or the training point y.
+
+Every number comes from the learning-rate sweep: a method's default is the centre of its grid (lrlab.config
+.learning_rate_grid), a baseline's tuning is the expected best of k rates drawn from its grid (lrlab.tuning), a
+trial's value as the tuning view counts it (a diverged run at chance). Differences are paired by seed and
+corrected over every row of the table (simultaneous intervals, lrlab.statistics).
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .config import tuned_display
+from .optimizers import OPTIMIZERS
+from .statistics import (interval_text, p_text, paired_difference, percent_text as _pct, seeds_ahead_cell,
+                         signed_text as _signed, with_correction)
+from .sweep import grid_centre
+from .tuning import SCALED, trial_values
+
+# the tuned baselines a method that needs no tuning must match: Adam, and SGD under cosine decay
+BASELINES = ["adam", "sgd+cosine_decay"]
+KS = (1, 3, None)  # rates tried by the baseline; None: its whole grid
+
+
+def untuned_methods(sweep: pd.DataFrame) -> list:
+    """The swept methods that claim to need no schedule or no learning rate, in the sweep's order."""
+    return [key for key in dict.fromkeys(sweep["tuned"]) if getattr(OPTIMIZERS.get(key), "needs_no", "")]
+
+
+def _at_default(values: pd.DataFrame, key) -> pd.Series:
+    """A method's trial value per seed at its default rate (its grid's centre)."""
+    grid = values.loc[key].dropna(axis=1, how="all")
+    centre = grid_centre(grid.columns)
+    column = min(grid.columns, key=lambda lr: abs(math.log(lr / centre)))
+    return grid[column]
+
+
+def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """Each untuned method at its defaults minus each baseline tuned over k rates (points of final validation
+    accuracy, paired by seed), for k in KS, corrected over every row."""
+    rows = []
+    values = trial_values(sweep)
+    whole = per_seed.groupby("tuned")["k"].max()
+    for key in untuned_methods(sweep):
+        ours = _at_default(values, key)
+        for baseline in [b for b in BASELINES if b in whole.index]:
+            for k in KS:
+                rates = int(whole[baseline]) if k is None else k
+                if rates > whole[baseline] or (k is not None and None in KS and k == whole[baseline]):
+                    continue  # fewer rates than k, or the whole grid counted once
+                tuned = per_seed[(per_seed["tuned"] == baseline) & (per_seed["k"] == rates)]
+                d = paired_difference(ours, tuned.set_index("seed")["expected_best"], confidence)
+                rows.append({"tuned": key, "needs_no": OPTIMIZERS[key].needs_no, "method": tuned_display(key),
+                             "baseline": baseline, "against": f"{tuned_display(baseline)}, "
+                             + ("its whole grid" if k is None else f"{k} rate" + ("s" if k > 1 else "")) + " tried",
+                             "k": "whole grid" if k is None else str(k), "test": d.pop("method"),
+                             **{name: 100 * v if name in SCALED else v for name, v in d.items()}})
+    columns = ["tuned", "needs_no", "method", "baseline", "against", "k", "test", "difference", "ci_low", "ci_high",
+               "p", "se", "df", "wins", "pairs"]
+    return with_correction(pd.DataFrame(rows, columns=columns), confidence)
+
+
+def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    level = f"{round(100 * confidence)}%"
+    return pd.DataFrame({
+        "method (at its defaults)": table["method"], "needs no": table["needs_no"], "minus": table["against"],
+        f"verdict (corrected for {int(table['family_size'].max()) if len(table) else 0} comparisons)":
+            table["verdict_adj"],
+        f"difference, points [{level} simultaneous CI]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
+        "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
+        "p, Bonferroni-adjusted": table["p_adj"].map(p_text),
+    })
+
+
+def in_short(table: pd.DataFrame, confidence=0.95) -> str:
+    """The first screen's line: with no tuning, how the best of these methods fares against Adam tuned over 3
+    rates (the effort a practitioner would spend), and how many of them are clearly behind."""
+    if table is None or table.empty:
+        return ""
+    baseline = BASELINES[0] if (table["baseline"] == BASELINES[0]).any() else table["baseline"].iloc[0]
+    rows = table[table["baseline"] == baseline]
+    # 3 rates tried, or on a shorter grid the whole grid
+    at3 = rows[rows["k"] == "3"] if (rows["k"] == "3").any() else rows[rows["k"] == rows["k"].iloc[-1]]
+    best = at3.sort_values("difference", ascending=False).iloc[0]
+    behind = at3[at3["verdict_adj"] == "clearly worse"]
+    level = f"{round(100 * confidence)}%"
+    return (f"- **No schedule, no learning rate?** At their authors' defaults, the best of these methods is "
+            f"{best['method']}: {_signed(best['difference'])} points against {best['against']} ({level} "
+            f"simultaneous CI {_signed(best['ci_low_adj'])} to {_signed(best['ci_high_adj'])}, {best['verdict_adj']}); "
+            f"{len(behind)} of {len(at3)} such methods are clearly behind {tuned_display(baseline)} tuned alike.")
+
+
+def evaluation_points(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """For each schedule-free method at each rate: test accuracy at the averaged point x minus at the training
+    point y (points, paired by seed, corrected over the rows), and in how many epochs, over seeds, x validated
+    higher than y."""
+    chosen = runs[runs["test_accuracy_at_training_point"].notna()] if "test_accuracy_at_training_point" in runs \
+        else runs.iloc[:0]
+    rows = []
+    for (key, lr), group in chosen.groupby(["tuned", "lr0"], sort=False):
+        x = group.set_index("seed")["test_accuracy"].astype(float)
+        y = group.set_index("seed")["test_accuracy_at_training_point"].astype(float)
+        d = paired_difference(x, y, confidence)
+        epochs = histories[histories["run_id"].isin(group["run_id"])]
+        ahead = int((epochs["val_accuracy"] > epochs["val_accuracy_at_training_point"]).sum()) \
+            if "val_accuracy_at_training_point" in epochs else 0
+        rows.append({"tuned": key, "method": tuned_display(key), "lr0": lr, "test": d.pop("method"),
+                     "x": x.mean(), "y": y.mean(), "epochs_x_ahead": ahead, "epochs": len(epochs),
+                     **{name: 100 * v if name in SCALED else v for name, v in d.items()}})
+    columns = ["tuned", "method", "lr0", "test", "x", "y", "epochs_x_ahead", "epochs", "difference", "ci_low",
+               "ci_high", "p", "se", "df", "wins", "pairs"]
+    return with_correction(pd.DataFrame(rows, columns=columns), confidence)
+
+
+def format_points(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    level = f"{round(100 * confidence)}%"
+    return pd.DataFrame({
+        "method": table["method"], "rate": table["lr0"].map(lambda lr: f"{lr:g}"),
+        "test accuracy % at x (averaged)": table["x"].map(_pct),
+        "at y (training point)": table["y"].map(_pct),
+        f"verdict (corrected for {int(table['family_size'].max()) if len(table) else 0} comparisons)":
+            table["verdict_adj"],
+        f"x minus y, points [{level} simultaneous CI]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
+        "epochs where x validated higher": [f"{a} of {n}" for a, n in zip(table["epochs_x_ahead"], table["epochs"])],
+    })
+
+
+def points_conclusion(table: pd.DataFrame) -> str:
+    """Which evaluation point wins, over every schedule-free method and rate: a count of clear verdicts."""
+    if table is None or table.empty:
+        return ""
+    better, worse = (int((table["verdict_adj"] == v).sum()) for v in ("clearly better", "clearly worse"))
+    share = np.nan if table["epochs"].sum() == 0 else table["epochs_x_ahead"].sum() / table["epochs"].sum()
+    return (f"- **Schedule-free: which point to evaluate?** The averaged weights x against the training point y on "
+            f"the test set: x clearly ahead at {better}, clearly behind at {worse}, of {len(table)} method and rate "
+            f"pairs after the correction; x validated higher in {_pct(share)}% of the epochs.")

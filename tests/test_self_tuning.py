@@ -1,0 +1,79 @@
+"""The report's answer to "do you still need a schedule, or a learning rate?" (lrlab.self_tuning), on sweeps made
+up to give known numbers."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab import self_tuning, tuning
+
+
+def _sweep(rows):
+    return pd.DataFrame([{"tuned": key, "optimizer": key.split("+")[0], "seed": s, "lr0": lr,
+                          "final_val_accuracy": acc, "chance": 0.5, "status": status}
+                         for key, s, lr, acc, status in rows])
+
+
+def _made_up():
+    """Three seeds. Adam's grid 1e-4, 1e-3, 1e-2; SGD + cosine's 0.01, 0.1, 1; Prodigy's 0.1, 1, 10 (its default 1,
+    the centre); DoG's default diverged on every seed (a tuner gets chance from it)."""
+    rows = []
+    for s in range(3):
+        rows += [("adam", s, lr, acc + 0.01 * s, "completed") for lr, acc in ((1e-4, 0.66), (1e-3, 0.70), (1e-2, 0.60))]
+        rows += [("sgd+cosine_decay", s, lr, acc, "completed") for lr, acc in ((0.01, 0.62), (0.1, 0.68), (1.0, 0.64))]
+        rows += [("prodigy", s, lr, acc + 0.01 * s, "completed") for lr, acc in ((0.1, 0.70), (1.0, 0.74), (10.0, 0.5))]
+        rows += [("dog", s, lr, acc, status) for lr, acc, status in ((0.1, 0.6, "completed"), (1.0, None, "diverged"),
+                                                                       (10.0, None, "diverged"))]
+    return _sweep(rows)
+
+
+def test_a_method_at_its_defaults_is_compared_with_tuned_baselines_paired_by_seed():
+    sweep = _made_up()
+    _, per_seed = tuning.tuning_curves(sweep)
+    table = self_tuning.comparisons(sweep, per_seed)
+    assert self_tuning.untuned_methods(sweep) == ["prodigy", "dog"]
+    prodigy = table[(table["tuned"] == "prodigy") & (table["baseline"] == "adam")].set_index("k")
+    # Prodigy at its default (0.74 + 0.01 s) minus Adam's expected best of 1 rate ((0.66 + 0.70 + 0.60)/3 + 0.01 s)
+    assert prodigy.loc["1", "difference"] == pytest.approx(100 * (0.74 - (0.66 + 0.70 + 0.60) / 3))
+    assert prodigy.loc["whole grid", "difference"] == pytest.approx(100 * (0.74 - 0.70))
+    assert prodigy.loc["whole grid", "wins"] == 3 and prodigy.loc["whole grid", "against"] == \
+        "Adam, its whole grid tried"
+    assert "3" not in prodigy.index  # a 3-point grid: 3 rates is the whole grid, counted once
+    # DoG's default diverged: chance on every seed, clearly behind tuned SGD + cosine
+    dog = table[(table["tuned"] == "dog") & (table["baseline"] == "sgd+cosine_decay")].set_index("k")
+    assert dog.loc["whole grid", "difference"] == pytest.approx(100 * (0.5 - 0.68))
+    # one family: every row corrected for all of them
+    assert (table["family_size"] == len(table)).all() and len(table) == 2 * 2 * 2
+
+
+def test_the_first_screen_line_prints_the_interval_its_verdict_is_read_from():
+    sweep = _made_up()
+    sweep.loc[sweep["tuned"] == "prodigy", "final_val_accuracy"] += np.tile([0.0, 0.004, -0.002], 9)[:9]
+    _, per_seed = tuning.tuning_curves(sweep)
+    table = self_tuning.comparisons(sweep, per_seed)
+    line = self_tuning.in_short(table)
+    assert line.startswith("- **No schedule, no learning rate?** At their authors' defaults, the best of these "
+                           "methods is Prodigy")
+    low, high = (float(x.replace("−", "-")) for x in re.search(r"CI ([^ ]+) to ([^,]+),", line).groups())
+    verdict = re.search(r"CI [^,]+, ([a-z ]+)\)", line).group(1)
+    assert (verdict == "clearly better") == (low > 0) and (verdict == "clearly worse") == (high < 0)
+    assert "1 of 2 such methods are clearly behind Adam tuned alike" in line  # DoG
+
+
+def test_which_evaluation_point_wins_is_measured_on_the_test_set_and_over_epochs():
+    runs = pd.DataFrame([{"run_id": f"r{s}", "tuned": "schedule_free_adamw", "lr0": 0.0025, "seed": s,
+                          "test_accuracy": 0.70 + 0.01 * s, "test_accuracy_at_training_point": 0.66 + 0.012 * s}
+                         for s in range(3)] +
+                        [{"run_id": "adam", "tuned": "adam", "lr0": 0.001, "seed": 0, "test_accuracy": 0.7,
+                          "test_accuracy_at_training_point": None}])
+    histories = pd.DataFrame([{"run_id": f"r{s}", "epoch": e, "val_accuracy": 0.6 + 0.01 * e,
+                               "val_accuracy_at_training_point": 0.62 if e < 2 else 0.5}
+                              for s in range(3) for e in range(4)])
+    table = self_tuning.evaluation_points(runs, histories)
+    row = table.iloc[0]
+    assert len(table) == 1 and row["method"] == "Schedule-free AdamW"
+    assert row["difference"] == pytest.approx(100 * np.mean([0.04, 0.038, 0.036]))
+    assert row["epochs_x_ahead"] == 6 and row["epochs"] == 12  # y ahead in the first two epochs of each seed
+    assert "x validated higher in 50.0% of the epochs" in self_tuning.points_conclusion(table)
