@@ -141,3 +141,41 @@ def test_a_schedule_free_run_records_both_evaluation_points(two_seed_settings):
     # the two points are different weights, so their losses differ
     assert (history["val_loss"] != history["val_loss_at_training_point"]).all()
     assert test["loss"] != test["loss_at_training_point"]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.slow)])
+def test_validating_at_the_average_never_moves_training(backend, tmp_path):
+    """Evaluating at x and at y each epoch (train.EvaluationPoints) leaves training exactly where it would be
+    without any validation: the weights after three epochs are the same to the last bit (on JAX too, whose trainer
+    writes its state back into the model around each evaluation)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "lib")!r})
+        import keras, numpy as np
+        from lrlab import optimizer_algorithms, train
+
+        def trained(validate):
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                                      keras.layers.Dense(2, activation="softmax")])
+            model.compile(optimizer=optimizer_algorithms.ScheduleFree(learning_rate=0.05, warmup_steps=3),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            rng = np.random.default_rng(1)
+            x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
+            extra = dict(validation_data=(x[:16], y[:16]),
+                         callbacks=[train.EvaluationPoints((x[:16], y[:16]))]) if validate else {{}}
+            model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, **extra)
+            return [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+
+        same = all(np.array_equal(a, b) for a, b in zip(trained(True), trained(False)))
+        print("RESULT", same)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env=os.environ | {"KERAS_BACKEND": backend})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("RESULT ")[-1].strip() == "True"

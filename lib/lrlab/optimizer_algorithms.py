@@ -38,7 +38,7 @@ def _constant(value, dtype):
 def _copy_of(optimizer, variable, name):
     """A slot holding `variable`'s value now (its initial value: optimizers are built before the first step)."""
     slot = optimizer.add_variable_from_reference(variable, name)
-    slot.assign(variable)
+    slot.assign(ops.copy(variable))  # a buffer of its own: JAX would otherwise hand one buffer in twice per step
     return slot
 
 
