@@ -179,3 +179,26 @@ def test_validating_at_the_average_never_moves_training(backend, tmp_path):
                           env=os.environ | {"KERAS_BACKEND": backend})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("RESULT ")[-1].strip() == "True"
+
+
+def test_batch_normalization_is_re_estimated_at_the_average_and_put_back_after(float64):
+    """At x a model's batch-normalization statistics are the plain mean over the calibration batches of the
+    batch statistics at x (not the moving average gathered along y); after, every statistic is y's again."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(momentum=0.9),
+                              keras.layers.Dense(2)])
+    model.compile(optimizer=optimizer_algorithms.ScheduleFree(learning_rate=0.1), loss="mse")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(32, 3)), rng.normal(size=(32, 2)), batch_size=8, epochs=2, verbose=0)
+    norm = model.layers[1]
+    kept = [keras.ops.convert_to_numpy(v) for v in (norm.moving_mean, norm.moving_variance)]
+    batches = [rng.normal(size=(8, 3)) for _ in range(3)]
+    with optimizer_algorithms.evaluation_point(model, batches):
+        dense = model.layers[0]
+        activations = [keras.ops.convert_to_numpy(dense(b)) for b in batches]  # at x
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_mean),
+                                   np.mean([a.mean(axis=0) for a in activations], axis=0), rtol=1e-9)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_variance),
+                                   np.mean([a.var(axis=0) for a in activations], axis=0), rtol=1e-9)
+    assert norm.momentum == 0.9  # the layer's own momentum again
+    for v, value in zip((norm.moving_mean, norm.moving_variance), kept):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(v), value)

@@ -105,24 +105,52 @@ class ScheduleFree(keras.optimizers.Optimizer):
 
 
 @contextlib.contextmanager
-def evaluation_point(model):
+def evaluation_point(model, calibration=()):
     """Inside: the model's weights at a schedule-free optimizer's evaluation point x; after: exactly the training
-    point y again (kept, not recomputed, so evaluating never moves training). Models with batch normalization get
-    its statistics as they stand (re-estimating them at x is not done: lrlab's seed CNN has none). Any other
-    optimizer: the model as it is."""
+    point y again, batch-normalization statistics included (kept, not recomputed, so evaluating never moves
+    training). A model with batch normalization gets its statistics re-estimated at x from `calibration` (inputs
+    as the model takes them, batch by batch): the statistics gathered along y do not describe x's activations.
+    Any other optimizer: the model as it is."""
     optimizer = getattr(model, "optimizer", None)
     if not isinstance(optimizer, ScheduleFree) or not optimizer.built:
         yield
         return
     variables = model.trainable_variables
-    training_point = [ops.convert_to_numpy(v) for v in variables]
+    statistics = [v for layer in _batch_normalizations(model) for v in (layer.moving_mean, layer.moving_variance)]
+    kept = [ops.convert_to_numpy(v) for v in variables + statistics]
     for v, x in zip(variables, optimizer.evaluation_points(variables)):
         v.assign(x)
+    if statistics:
+        _reestimate_batch_statistics(model, calibration)
     try:
         yield
     finally:
-        for v, y in zip(variables, training_point):
-            v.assign(y)
+        for v, value in zip(variables + statistics, kept):
+            v.assign(value)
+
+
+def _batch_normalizations(model):
+    """Every BatchNormalization layer of `model`, in the models nested in it too (the towers of one model)."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found += [layer] if isinstance(layer, keras.layers.BatchNormalization) else _batch_normalizations(layer)
+    return found
+
+
+def _reestimate_batch_statistics(model, batches):
+    """Each batch normalization's moving statistics set to the average of its batch statistics over `batches`, at
+    the weights the model has now: the i-th batch enters with momentum (i − 1) / i, so the moving average is the
+    plain mean (PyTorch's torch.optim.swa_utils.update_bn does the same for averaged weights)."""
+    layers = _batch_normalizations(model)
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for i, inputs in enumerate(batches, start=1):
+            for layer in layers:
+                layer.momentum = (i - 1) / i
+            model(inputs, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
 
 
 class PerTowerSums(WholeStepOptimizer):

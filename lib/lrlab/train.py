@@ -24,6 +24,8 @@ from .store import HISTORY_COLUMNS
 
 # Evaluation computes no gradients, so a large batch only cuts per-batch overhead; the metrics do not depend on it.
 EVAL_BATCH_SIZE = 1000
+# training batches a schedule-free run's batch-normalization statistics are re-estimated on at its average
+CALIBRATION_BATCHES = 20
 
 
 class LearningRateLog(keras.callbacks.Callback):
@@ -108,16 +110,17 @@ def seed_permutation(seed, n):
 
 class EvaluationPoints(keras.callbacks.Callback):
     """For a schedule-free optimizer: every validation at its evaluation point x (the averaged weights: the
-    method's answer), and after each epoch a second validation at the training point y, recorded here (which
-    point wins is itself a finding: the average early on lags behind)."""
+    method's answer; batch-normalization statistics re-estimated there from `calibration`, training inputs as the
+    model takes them, batch by batch), and after each epoch a second validation at the training point y, recorded
+    here (which point wins is itself a finding: the average early on lags behind)."""
 
-    def __init__(self, validation):
+    def __init__(self, validation, calibration=()):
         super().__init__()
-        self.validation = validation  # (inputs, targets) as fit is fed
+        self.validation, self.calibration = validation, calibration  # (inputs, targets) as fit is fed
         self.at_training_point = []  # per epoch, model.evaluate's logs
 
     def on_test_begin(self, logs=None):
-        self._at_average = optimizer_algorithms.evaluation_point(self.model)
+        self._at_average = optimizer_algorithms.evaluation_point(self.model, self.calibration)
         self._at_average.__enter__()
 
     def on_test_end(self, logs=None):
@@ -280,6 +283,17 @@ def on_device(arrays):
     return jax.device_put(arrays)
 
 
+def _calibration_batches(x, orders, batch_size, several):
+    """The first CALIBRATION_BATCHES training batches of each seed's order, as the model takes them (a list per
+    seed when the model has several inputs): where a schedule-free run re-estimates batch normalization at its
+    average. Every tower of a seed gets the same, so a run alone gets the same."""
+    batches = []
+    for start in range(0, min(len(orders[0]), CALIBRATION_BATCHES * batch_size), batch_size):
+        inputs = [x[order[start:start + batch_size]] for order in orders]
+        batches.append(inputs if several else inputs[0])
+    return batches
+
+
 @_process_state_kept()
 def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
@@ -308,8 +322,10 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     lr_log, timer = LearningRateLog(getattr(model.optimizer, "tower_rates", None)), EpochTimer()
     epochs = configs[0]["epochs"]
     validation = feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
-    points = EvaluationPoints(validation) if isinstance(model.optimizer, optimizer_algorithms.ScheduleFree) \
-        else None
+    schedule_free = isinstance(model.optimizer, optimizer_algorithms.ScheduleFree)
+    calibration = _calibration_batches(x, [orders[seed] for seed in seeds], configs[0]["batch_size"], k > 1) \
+        if schedule_free else ()
+    points = EvaluationPoints(validation, calibration) if schedule_free else None
     callbacks = rate_callbacks(configs, model.optimizer) + [
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
@@ -321,7 +337,7 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         validation_data=validation, validation_batch_size=EVAL_BATCH_SIZE, callbacks=callbacks, verbose=0,
     )
     test_data = feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k)
-    with optimizer_algorithms.evaluation_point(model):  # a schedule-free model's averaged weights
+    with optimizer_algorithms.evaluation_point(model, calibration):  # a schedule-free model's averaged weights
         test = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
     test_at_training_point = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0,
                                             return_dict=True) if points else None
