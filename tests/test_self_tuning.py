@@ -77,3 +77,11 @@ def test_which_evaluation_point_wins_is_measured_on_the_test_set_and_over_epochs
     assert row["difference"] == pytest.approx(100 * np.mean([0.04, 0.038, 0.036]))
     assert row["epochs_x_ahead"] == 6 and row["epochs"] == 12  # y ahead in the first two epochs of each seed
     assert "x validated higher in 50.0% of the epochs" in self_tuning.points_conclusion(table)
+
+
+def test_with_one_seed_the_line_claims_no_interval():
+    sweep = _made_up()
+    sweep = sweep[sweep["seed"] == 0]
+    _, per_seed = tuning.tuning_curves(sweep)
+    line = self_tuning.in_short(self_tuning.comparisons(sweep, per_seed))
+    assert "(no interval: fewer than two seeds)" in line and "clearly" not in line.split(";")[0]

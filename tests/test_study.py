@@ -110,7 +110,7 @@ def test_unpaired_difference_uses_welch():
 def _runs(rows):
     return pd.DataFrame([{"family": f, "label": label, "seed": s, "status": "completed", "final_val_accuracy": acc,
                           "best_val_accuracy": acc, "best_epoch": 5, "train_seconds": 1.0, "protocol": "holdout",
-                          "test_accuracy": acc - 0.01, "optimizer": opt, "lr0": lr}
+                          "test_accuracy": acc - 0.01, "optimizer": opt, "tuned": opt, "lr0": lr}
                          for f, label, s, acc, opt, lr in rows])
 
 
@@ -206,9 +206,13 @@ def test_a_range_test_logs_single_batch_losses(holdout):
 def test_every_optimizer_gets_its_settings(name):
     spec = {"name": name} | {k: v for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"}
     opt = build_optimizer(spec, 0.01)
+    config = opt.get_config()  # the schedule-free and learning-rate-free methods keep Keras's weight_decay unset
+    # and take their own; schedule-free SGD's momentum is the interpolation β1 of its AdamW sibling
+    aliases = {"momentum": "beta_1"} if name == "schedule_free_sgd" else {}
     for key, value in spec.items():
         if key != "name":
-            assert float(getattr(opt, key)) == pytest.approx(value)
+            found = config[aliases.get(key, key)] if aliases.get(key, key) in config else getattr(opt, key)
+            assert float(found) == pytest.approx(value), key
     assert getattr(opt, "nesterov", False) == (name == "sgd_nesterov")
 
 

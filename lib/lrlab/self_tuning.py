@@ -66,15 +66,20 @@ def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) ->
 
 def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     level = f"{round(100 * confidence)}%"
+    # verdict and difference next to the method, so they stay in view on a phone
     return pd.DataFrame({
-        "method (at its defaults)": table["method"], "needs no": table["needs_no"], "minus": table["against"],
-        f"verdict (corrected for {int(table['family_size'].max()) if len(table) else 0} comparisons)":
-            table["verdict_adj"],
+        "method (at its defaults)": table["method"], "minus": table["against"],
+        _verdict_header(table): table["verdict_adj"],
         f"difference, points [{level} simultaneous CI]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
         "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
-        "p, Bonferroni-adjusted": table["p_adj"].map(p_text),
+        "p, Bonferroni-adjusted": table["p_adj"].map(p_text), "needs no": table["needs_no"],
     })
+
+
+def _verdict_header(table) -> str:
+    tested = int(table["family_size"].max()) if len(table) and table["family_size"].notna().any() else 0
+    return f"verdict (corrected for {tested} comparisons)" if tested else "verdict"
 
 
 def in_short(table: pd.DataFrame, confidence=0.95) -> str:
@@ -89,9 +94,11 @@ def in_short(table: pd.DataFrame, confidence=0.95) -> str:
     best = at3.sort_values("difference", ascending=False).iloc[0]
     behind = at3[at3["verdict_adj"] == "clearly worse"]
     level = f"{round(100 * confidence)}%"
+    interval = (f"{level} simultaneous CI {_signed(best['ci_low_adj'])} to {_signed(best['ci_high_adj'])}, "
+                f"{best['verdict_adj']}") if best["ci_low_adj"] == best["ci_low_adj"] else \
+        "no interval: fewer than two seeds"
     return (f"- **No schedule, no learning rate?** At their authors' defaults, the best of these methods is "
-            f"{best['method']}: {_signed(best['difference'])} points against {best['against']} ({level} "
-            f"simultaneous CI {_signed(best['ci_low_adj'])} to {_signed(best['ci_high_adj'])}, {best['verdict_adj']}); "
+            f"{best['method']}: {_signed(best['difference'])} points against {best['against']} ({interval}); "
             f"{len(behind)} of {len(at3)} such methods are clearly behind {tuned_display(baseline)} tuned alike.")
 
 
@@ -123,8 +130,7 @@ def format_points(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         "method": table["method"], "rate": table["lr0"].map(lambda lr: f"{lr:g}"),
         "test accuracy % at x (averaged)": table["x"].map(_pct),
         "at y (training point)": table["y"].map(_pct),
-        f"verdict (corrected for {int(table['family_size'].max()) if len(table) else 0} comparisons)":
-            table["verdict_adj"],
+        _verdict_header(table): table["verdict_adj"],
         f"x minus y, points [{level} simultaneous CI]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
         "epochs where x validated higher": [f"{a} of {n}" for a, n in zip(table["epochs_x_ahead"], table["epochs"])],
