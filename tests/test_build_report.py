@@ -61,18 +61,18 @@ def test_smoke_build_produces_the_report(smoke_build):
     assert executed == {"constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules",
                         "adaptive", "lr_sensitivity", "lr_range_test", "custom", "compare"}
     # 4 + M modern schedules, N methods; the sweep: SGD and the N methods × 3 rates less their N + 1 shared default
-    # runs, step decay at the baseline's momentum × 3 rates, cosine × 3 rates less the modern family's run; N + 1
-    # range tests, and the custom schedule (its baselines are the families' runs)
+    # runs, cosine × 3 peak rates less the modern family's run; N + 1 range tests, and the custom schedule (its
+    # baselines are the families' runs)
     m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
-    stored = 4 + m + n + 2 * (n + 1) + 3 + 2 + (n + 1) + 1
+    stored = 4 + m + n + 2 * (n + 1) + 2 + (n + 1) + 1
     assert len(list((out / "smoke" / "runs").iterdir())) == stored
     # every run trained once, and only once, though the sweep's default-rate runs belong to two families
     trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
     assert sorted(trained) == sorted(p.name for p in (out / "smoke" / "runs").iterdir())
-    # n + 3 sweeps of 3 rates as one model each (the families' default-rate runs among them); alone: the three
+    # n + 2 sweeps of 3 rates as one model each (the families' default-rate runs among them); alone: the three
     # other 2017 schedules, the other modern ones, the range tests and the custom run
     alone = 3 + (m - 1) + (n + 1) + 1
-    assert f"Training {stored} of {stored} runs (0 stored) in {n + 3 + alone} seed groups" in result.stdout
+    assert f"Training {stored} of {stored} runs (0 stored) in {n + 2 + alone} seed groups" in result.stdout
     # one progress bar over all of them
     assert re.search(rf"runs {stored}/{stored} \|█+\| \d\d:\d\d elapsed", result.stderr)
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
@@ -110,7 +110,7 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     # 4 + M + N compared configurations and the custom one, and the sweep's other runs (its default-rate runs are
     # among the compared), 2 epochs
     m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
-    assert len(runs) == (4 + m + n + 1 + 2 * (n + 1) + 3 + 2) * 2
+    assert len(runs) == (4 + m + n + 1 + 2 * (n + 1) + 2) * 2
     assert {"family", "label", "optimizer", "seed", "status", "epoch", "val_accuracy", "schedule_lr0",
             "optimizer_momentum", "test_accuracy"} <= set(runs.columns)
     assert runs.groupby("run_id")["epoch"].nunique().eq(2).all()

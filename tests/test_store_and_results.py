@@ -334,8 +334,9 @@ FUSED_SCHEDULES = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("names", [
-    ["cosine_decay", "step_decay"],  # a per-batch Keras schedule, and a per-epoch one set by a callback
-    pytest.param(["one_cycle", "wsd"], marks=pytest.mark.slow)])  # rates in proportion to the peak
+    ["step_decay"],  # a per-epoch schedule, set for each tower by TowerRateScheduler
+    # per-batch Keras schedules, and rates set in proportion to the peak
+    pytest.param(["cosine_decay", "one_cycle", "wsd"], marks=pytest.mark.slow)])
 def test_peak_rates_of_a_schedule_trained_together_give_the_numbers_they_give_alone(tmp_path, synthetic_archive,
                                                                                    names):
     """A schedule's peak-rate sweep trains as one model, each tower under its own schedule: the numbers and the

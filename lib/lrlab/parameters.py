@@ -128,7 +128,7 @@ _TABLE = [
     _p("swept_schedules", list, lambda v: _unique_list(v) and all(n in schedules.sweepable() for n in v),
        f"a list of distinct names from {', '.join(schedules.sweepable())}", '["step_decay","cosine_decay"]',
        "schedules whose peak rate the sweep tunes, with SGD at the constant family's momentum (None: the "
-       "profile's; study and full all, smoke two, paper none)", setting=True),
+       "profile's; study and full all, smoke cosine, paper none)", setting=True),
     _p("range_test_steps", int, lambda v: _is_int(v) and v >= 10, "an integer ≥ 10", "300",
        "batches per test (None: the profile's; study and full 1000, smoke 20)", setting=True),
     _p("families", list, lambda v: _unique_list(v) and len(v) > 0 and all(f in FAMILIES for f in v),
