@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Extra arguments for build_report.py, e.g. make report ARGS="--profile smoke --jobs 2"
 ARGS ?=
 
-.PHONY: venv report test test-all lab publish clean-outputs
+.PHONY: venv report test test-all test-slow lab publish clean-outputs
 
 venv: $(INSTALLED)
 
@@ -20,13 +20,17 @@ $(INSTALLED): pyproject.toml
 report: $(INSTALLED)
 	$(PY) build_report.py $(ARGS)
 
-# the fast tier: unit tests and one end-to-end smoke build (about 4 minutes on 2 cores)
+# the fast tier: unit tests and one end-to-end smoke build (about 12 minutes on 2 cores)
 test: $(INSTALLED)
 	$(PY) -m pytest
 
-# everything CI runs: the fast tier and the long tests (kill -9, Dask, JAX, random parameters through papermill)
+# both tiers: the fast tier and the long tests (kill -9, Dask, JAX, random parameters through papermill)
 test-all: $(INSTALLED)
 	$(PY) -m pytest -m "not functional"
+
+# the long tests alone: what CI runs after `make test`, so that no test runs twice
+test-slow: $(INSTALLED)
+	$(PY) -m pytest -m "slow and not functional"
 
 # Re-render the published reports from the runs committed beside them (nothing trains that is stored), then
 # rewrite the README's findings and the screenshots from them. The paper report's runs were trained from the

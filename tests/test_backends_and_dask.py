@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lrlab import schedules
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -111,5 +113,6 @@ def test_the_report_builds_on_the_jax_backend(tmp_path):
                    "-p", "optimizers=[adam,lion]", "-p", f"output_dir={tmp_path}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = [json.loads(p.read_text()) for p in (tmp_path / "smoke" / "runs").glob("*/summary.json")]
-    assert len(summaries) == 1 + 7 + 2 + 3 and {s["backend"] for s in summaries} == {"jax"}
+    # constant SGD, every modern schedule, two methods, and their range tests with SGD's
+    assert len(summaries) == 1 + len(schedules.MODERN) + 2 + 3 and {s["backend"] for s in summaries} == {"jax"}
     assert re.search(r"with Keras [\d.]+ on jax [\d.]+ \(\d+ runs\)", (tmp_path / "smoke" / "report.html").read_text())
