@@ -26,7 +26,7 @@ test: $(INSTALLED)
 
 # both tiers: the fast tier and the long tests (kill -9, Dask, JAX, random parameters through papermill)
 test-all: $(INSTALLED)
-	$(PY) -m pytest -m "not functional"
+	$(PY) -m pytest -m "not functional and not thorough"
 
 # the long tests alone: what CI runs after `make test`, so that no test runs twice
 test-slow: $(INSTALLED)

@@ -94,8 +94,8 @@ def two_seed_settings(synthetic_archive, tmp_path_factory):
 
 @pytest.mark.parametrize("method", [
     "dog", "schedule_free_adamw",
-    pytest.param("prodigy", marks=pytest.mark.slow), pytest.param("dadapt_adam", marks=pytest.mark.slow),
-    pytest.param("schedule_free_sgd", marks=pytest.mark.slow)])
+    pytest.param("prodigy", marks=pytest.mark.thorough), pytest.param("dadapt_adam", marks=pytest.mark.thorough),
+    pytest.param("schedule_free_sgd", marks=pytest.mark.thorough)])
 def test_seeds_side_by_side_get_the_numbers_they_get_alone(method, two_seed_settings):
     """The step sizes of Prodigy, D-Adaptation and DoG sum over all parameters, the schedule-free average weighs
     by the rate: each is per tower, so two seeds in one model are each exactly the run alone."""
@@ -143,7 +143,7 @@ def test_a_schedule_free_run_records_both_evaluation_points(two_seed_settings):
     assert test["loss"] != test["loss_at_training_point"]
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.thorough)])
 def test_validating_at_the_average_never_moves_training(backend, tmp_path):
     """Evaluating at x and at y each epoch (train.EvaluationPoints) leaves training exactly where it would be
     without any validation: the weights after three epochs are the same to the last bit (on JAX too, whose trainer

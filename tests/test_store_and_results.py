@@ -283,8 +283,8 @@ FUSED_RATES = textwrap.dedent("""
     pytest.param("tensorflow", "adamw", marks=pytest.mark.slow),
     pytest.param("jax", "adagrad", marks=pytest.mark.slow),  # and the arrays the model is fed, kept on the device
     # a step size from sums over each tower's parameters at each tower's rate; a rate-weighted average per tower
-    pytest.param("tensorflow", "prodigy", marks=pytest.mark.slow),
-    pytest.param("tensorflow", "schedule_free_adamw", marks=pytest.mark.slow),
+    pytest.param("tensorflow", "prodigy", marks=pytest.mark.thorough),
+    pytest.param("tensorflow", "schedule_free_adamw", marks=pytest.mark.thorough),
 ])
 def test_rates_of_a_sweep_trained_together_give_the_numbers_they_give_alone(tmp_path, synthetic_archive, backend,
                                                                            optimizer):
@@ -336,7 +336,7 @@ FUSED_SCHEDULES = textwrap.dedent("""
 @pytest.mark.parametrize("names", [
     ["step_decay"],  # a per-epoch schedule, set for each tower by TowerRateScheduler
     # per-batch Keras schedules, and rates set in proportion to the peak
-    pytest.param(["cosine_decay", "one_cycle", "wsd"], marks=pytest.mark.slow)])
+    pytest.param(["cosine_decay", "one_cycle", "wsd"], marks=pytest.mark.thorough)])
 def test_peak_rates_of_a_schedule_trained_together_give_the_numbers_they_give_alone(tmp_path, synthetic_archive,
                                                                                    names):
     """A schedule's peak-rate sweep trains as one model, each tower under its own schedule: the numbers and the
