@@ -24,12 +24,16 @@ def test_environment_yml_pins_agree_with_pyproject():
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][\w.]*", p) for p in pyproject), "every dependency is pinned"
 
 
-def test_ci_runs_both_readme_test_commands():
+def test_ci_runs_both_readme_test_tiers():
+    """CI runs the fast tier and then the slow one alone (`make test-all` is both, for a person), each test once."""
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
-    for command in ("make test", "make test-all"):
+    for command in ("make test", "make test-slow"):
         assert re.search(rf"^{command}$", ci, flags=re.M), command
         assert f"`{command}`" in readme, command
+    assert "`make test-all`" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert '$(PY) -m pytest -m "slow and not functional"' in makefile  # the slow tier: what `make test` leaves out
 
 
 def test_the_notebooks_are_the_public_interface():
