@@ -70,6 +70,12 @@ class WholeStepOptimizer(keras.optimizers.Optimizer):
         return learning_rate
 
 
+def rate_at(rate, iterations):
+    """A rate's value: a rate variable's, or a Keras LearningRateSchedule's at `iterations` (as Keras evaluates an
+    optimizer's own schedule)."""
+    return rate(iterations) if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else rate
+
+
 def rate_per_variable(optimizer_class, rates_for):
     """A subclass of `optimizer_class` that applies to each variable its own rate: `rates_for(variables)`, called
     once when the optimizer is built (after Keras's own build), returns one rate per trainable variable, a rate
@@ -87,10 +93,7 @@ def rate_per_variable(optimizer_class, rates_for):
             self._lrlab_rates = rates
 
         def variable_rate(self, variable, learning_rate):  # WholeStepOptimizer's update_all asks for it here
-            rate = self._lrlab_rates[self._get_variable_index(variable)]
-            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-                return rate(self.iterations)
-            return rate
+            return rate_at(self._lrlab_rates[self._get_variable_index(variable)], self.iterations)
 
         def update_step(self, gradient, variable, learning_rate):
             return super().update_step(gradient, variable, self.variable_rate(variable, learning_rate))

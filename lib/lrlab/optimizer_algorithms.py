@@ -195,6 +195,13 @@ class PerTowerSums(WholeStepOptimizer):
         raise NotImplementedError
 
 
+def _adam_bias_correction(optimizer, dtype):
+    """Prodigy's and D-Adaptation's bias correction of the step, √(1 − β2^(k+1)) / (1 − β1^(k+1)), k the step."""
+    k = ops.cast(optimizer.iterations, dtype)
+    return (ops.sqrt(1 - ops.power(_constant(optimizer.beta_2, dtype), k + 1))
+            / (1 - ops.power(_constant(optimizer.beta_1, dtype), k + 1)))
+
+
 def _sum_all(values):
     """The sum of per-variable sums, as one reduction: a chain of additions is regrouped by TensorFlow's graph
     optimizer, and a tower beside others then rounded otherwise than alone."""
@@ -226,17 +233,14 @@ class Prodigy(PerTowerSums):
         dtype = members[0][2].dtype
         beta1, beta2 = self.beta_1, self.beta_2
         beta3 = math.sqrt(beta2) if self.beta_3 is None else self.beta_3
-        k = ops.cast(self.iterations, dtype)
-        bias_correction = (ops.sqrt(1 - ops.power(_constant(beta2, dtype), k + 1))
-                           / (1 - ops.power(_constant(beta1, dtype), k + 1))) if self.use_bias_correction else 1.0
+        bias_correction = _adam_bias_correction(self, dtype) if self.use_bias_correction else 1.0
         d, d_max = self._d[t], self._d_max[t]
         dlr = d * lr * bias_correction
-        numerator_terms, denominator_terms, gradients = [], [], []
+        numerator_terms, denominator_terms = [], []
         for i, g, p in members:
             g = ops.cast(g, dtype)
             if self.decay and not self.decouple:
                 g = g + p * self.decay
-            gradients.append(g)
             numerator_terms.append((d / self.d0) * dlr * ops.sum(g * (self._p0[i] - p)))
             self.assign(self._m[i], self._m[i] * beta1 + g * (d * (1 - beta1)))
             self.assign(self._v[i], self._v[i] * beta2 + g * g * (d * d * (1 - beta2)))
@@ -290,9 +294,7 @@ class DAdaptAdam(PerTowerSums):
         dtype = members[0][2].dtype
         beta1, beta2 = self.beta_1, self.beta_2
         sqrt_beta2 = beta2 ** 0.5
-        k = ops.cast(self.iterations, dtype)
-        bias_correction = (ops.sqrt(1 - ops.power(_constant(beta2, dtype), k + 1))
-                           / (1 - ops.power(_constant(beta1, dtype), k + 1))) if self.use_bias_correction else 1.0
+        bias_correction = _adam_bias_correction(self, dtype) if self.use_bias_correction else 1.0
         d = self._d[t]
         dlr = d * lr * bias_correction
         numerator_terms, s_norms = [], []

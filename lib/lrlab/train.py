@@ -46,13 +46,8 @@ class LearningRateLog(keras.callbacks.Callback):
         if self.tower_rates is None:
             self.rates.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
             return
-        self.rates.append([float(keras.ops.convert_to_numpy(_rate_now(rate, optimizer.iterations)))
+        self.rates.append([float(keras.ops.convert_to_numpy(keras_internals.rate_at(rate, optimizer.iterations)))
                            for rate in self.tower_rates])
-
-
-def _rate_now(rate, iterations):
-    """A rate source's value: a rate variable's, or a Keras schedule's at the optimizer's iteration count."""
-    return rate(iterations) if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else rate
 
 
 class TowerRateScheduler(keras.callbacks.Callback):
@@ -214,15 +209,15 @@ def per_tower_rates(optimizer, towers, tower_schedule):
     rearranged by the graph optimizer, would round differently). A Keras optimizer takes one rate; this is the one
     place a model's towers get several. The optimizer's own rate (1.0) is unused; `tower_rates` holds each tower's
     rate, for the rate log and the per-epoch scheduler."""
-    sources = {}
-    for i, schedule in enumerate(tower_schedule):
-        key = json.dumps(schedule, sort_keys=True)
+    keys = [json.dumps(schedule, sort_keys=True) for schedule in tower_schedule]
+    sources = {}  # one rate per distinct schedule
+    for key, schedule in zip(keys, tower_schedule):
         if key not in sources:
             rate = schedules.keras_learning_rate(schedule)
             sources[key] = rate if not isinstance(rate, float) else keras.Variable(
                 rate, name=f"learning_rate_{len(sources)}", dtype=keras.config.floatx(), trainable=False,
                 aggregation="only_first_replica")
-    rates = [sources[json.dumps(schedule, sort_keys=True)] for schedule in tower_schedule]
+    rates = [sources[key] for key in keys]
     rate_of = {id(v): rate for tower, rate in zip(towers, rates) for v in tower.trainable_variables}
     optimizer = keras_internals.rate_per_variable(type(optimizer), lambda variables: [
         rate_of[id(v)] for v in variables]).from_config(optimizer.get_config())
