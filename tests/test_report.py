@@ -252,10 +252,12 @@ def test_the_contents_link_every_section_and_the_tab_names_the_report():
 
 
 def test_the_report_names_the_task_and_its_chance_level():
-    runs = pd.DataFrame([{"class_names": ["cat", "dog"]}])
+    runs = pd.DataFrame([{"task": "cifar_catdog"}])
     assert report.task_name(runs) == "cat vs dog (2 CIFAR-10 classes, chance 50%)"
-    runs = pd.DataFrame([{"class_names": [str(i) for i in range(10)]}])
+    runs = pd.DataFrame([{"task": "cifar10"}])
     assert report.task_name(runs) == "all 10 CIFAR-10 classes (chance 10%)"
+    runs = pd.DataFrame([{"task": "shakespeare_char"}])
+    assert report.task_name(runs) == "Tiny Shakespeare, the next character (65 characters)"
 
 
 def test_the_device_a_run_trained_on_is_named():

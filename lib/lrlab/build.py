@@ -27,7 +27,8 @@ import yaml
 
 from . import resources
 from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
-from .data import DataError, load_dataset
+from .data import DataError
+from .tasks import load_dataset
 from .families import configs as family_configs, cost, custom_preview, notebook_defaults, train_group
 from .machine import configure_process, default_jobs, importable, workers_and_threads
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \

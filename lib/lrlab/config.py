@@ -9,12 +9,12 @@ import math
 from pathlib import Path
 
 from . import plugins, schedules
+from .tasks import TASKS
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
 
 plugins.load()  # methods and schedules of the user's own register before the profiles list them
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CAT, DOG = 3, 5
 
 # Every family notebook, and the 2017 experiment's five.
 STUDY_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_decay", "modern_schedules", "adaptive",
@@ -27,34 +27,34 @@ CLASSIC_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_d
 PROFILES = {
     # a generated CIFAR-format dataset: every notebook and feature at tiny sizes, in minutes on 2 cores; what tests
     # and CI run
-    "smoke": {"classes": [CAT, DOG], "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
-              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
+    "smoke": {"task": "cifar_catdog", "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
+              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2,
               "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 3,
               "swept_schedules": ["cosine_decay"], "range_test_steps": 20,
               "families": STUDY_FAMILIES},
     # the 2017 experiment as it was: cat vs dog, validated on the test set, the 2017 families and methods only
-    "paper": {"classes": [CAT, DOG], "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
-              "protocol": "seed", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
+    "paper": {"task": "cifar_catdog", "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
+              "protocol": "seed", "data_seed": 0, "validation_fraction": 0.2,
               "precision": "float32", "optimizers": CLASSIC_ADAPTIVE, "lr_grid_points": 5, "swept_schedules": [],
               "range_test_steps": 300,
               "families": CLASSIC_FAMILIES},
     # the careful comparison on the same task: held-out validation, 5 seeds, every schedule and optimizer, each
     # optimizer's learning rate and each schedule's peak rate on a grid; short runs, for 2 cores
-    "study": {"classes": [CAT, DOG], "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
-              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "seed_cnn",
+    "study": {"task": "cifar_catdog", "seeds": [0, 1, 2, 3, 4], "epochs": 15, "batch_size": 64, "data_path": None,
+              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2,
               "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5,
               "swept_schedules": schedules.sweepable(),
               "range_test_steps": 1000,
               "families": STUDY_FAMILIES},
     # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
-    "full": {"classes": list(range(10)), "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
-             "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2, "model": "vgg_bn",
+    "full": {"task": "cifar10", "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
+             "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2,
              "precision": "float32", "optimizers": list(ADAPTIVE_DEFAULTS), "lr_grid_points": 5,
              "swept_schedules": schedules.sweepable(), "range_test_steps": 1000,
              "families": STUDY_FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]
-MODEL_NAMES = ["seed_cnn", "vgg_bn"]
+MODEL_NAMES = ["seed_cnn", "vgg_bn", "char_transformer"]
 # Keras dtype policies: float32, or mixed precision (weights in float32, computation in 16 bits)
 PRECISIONS = ["float32", "mixed_bfloat16", "mixed_float16"]
 
@@ -144,9 +144,12 @@ def seed_groups(configs) -> list:
 
 
 def data_config(settings, dataset) -> dict:
-    data = {"fingerprint": dataset["fingerprint"], "classes": settings.classes, "protocol": settings.protocol,
+    # what the task says the data are: CIFAR-10's classes, or a text's alphabet and context (lrlab.tasks)
+    data = {"fingerprint": dataset["fingerprint"], **TASKS[settings.task].identity(settings, dataset),
+            "protocol": settings.protocol,
             "n_train": len(dataset["y_train"]), "n_validation": len(dataset["y_val"])}
-    if settings.protocol == "holdout":  # the split depends on it; the 2017 protocol has no split
+    # CIFAR's held-out split depends on it (a text's is fixed; the 2017 protocol has no split)
+    if settings.protocol == "holdout" and settings.classes:
         data["data_seed"] = settings.data_seed
     return data
 

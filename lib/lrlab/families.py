@@ -11,7 +11,8 @@ import time
 
 from . import schedules, user_code
 from .config import NUMERICS_VERSION, data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
-from .data import DataError, load_dataset
+from .data import DataError
+from .tasks import load_dataset, n_classes
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE
 from .health import FAILURE_TEXT
 from .parameters import SETTINGS, ParameterError, notebook_parameters, resolve_settings
@@ -203,7 +204,7 @@ _datasets = {}
 
 def _dataset(settings):
     """The dataset for `settings`, loaded once per process: a worker trains many groups of one build."""
-    key = (settings.data_path, settings.output_dir, settings.profile, tuple(settings.classes), settings.protocol,
+    key = (settings.task, settings.data_path, settings.output_dir, settings.profile, settings.protocol,
            settings.data_seed, settings.validation_fraction)
     if key not in _datasets:
         _datasets.clear()
@@ -230,7 +231,8 @@ def train_group(configs, settings, dataset=None, log=print) -> list:
             if dataset["fingerprint"] != configs[0]["data"]["fingerprint"]:
                 raise DataError(f"this process reads other data than {rids[0]} was configured with (fingerprint "
                                 f"{dataset['fingerprint'][:12]}, not {configs[0]['data']['fingerprint'][:12]}): "
-                                f"point every worker at the same CIFAR-10 (-p data_path=PATH or LRLAB_CIFAR10)")
+                                f"point every worker at the same data (-p data_path=PATH, LRLAB_CIFAR10 or "
+                                f"LRLAB_SHAKESPEARE)")
             _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
     for i in range(len(configs)):
         if i not in todo:
@@ -253,7 +255,7 @@ def _train(configs, dataset, settings, rids, log):
         share = (time.perf_counter() - start) / len(configs)  # runs trained together share the time equally
         histories = [history for history, _ in trained]
         data = configs[0]["data"]
-        summaries = [summarize_history(history, share, test, len(data["classes"]), data["n_train"])
+        summaries = [summarize_history(history, share, test, n_classes(data), data["n_train"])
                      | {"trained_together": len(configs)} for history, test in trained]
     for config, rid, history, summary in zip(configs, rids, histories, summaries):
         write_run(config, rid, history, summary, settings)

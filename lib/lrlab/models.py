@@ -1,7 +1,9 @@
 """Network architectures, built by name so a run's configuration can say which one it used."""
 
+import math
+
 import keras
-from keras import layers
+from keras import layers, ops
 
 
 def seed_cnn(input_shape=(32, 32, 3), n_classes=2):
@@ -39,7 +41,78 @@ def vgg_bn(input_shape=(32, 32, 3), n_classes=10):
     )
 
 
-MODELS = {"seed_cnn": seed_cnn, "vgg_bn": vgg_bn}
+class CausalSelfAttention(layers.Layer):
+    """nanoGPT's attention: one projection to queries, keys and values, causal softmax attention per head, an
+    output projection (initialised smaller, as GPT-2 scales the residual branches). No biases."""
+
+    def __init__(self, heads, projection_std, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.projection_std = heads, projection_std
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        normal = keras.initializers.RandomNormal(stddev=0.02)
+        self.qkv = layers.Dense(3 * dim, use_bias=False, kernel_initializer=normal, name="qkv")
+        self.projection = layers.Dense(dim, use_bias=False, name="projection",
+                                       kernel_initializer=keras.initializers.RandomNormal(stddev=self.projection_std))
+        self.qkv.build(input_shape)
+        self.projection.build(input_shape)
+
+    def call(self, x):
+        steps, dim = ops.shape(x)[1], x.shape[-1]
+        q, k, v = ops.split(self.qkv(x), 3, axis=-1)
+        q, k, v = (ops.reshape(t, (-1, steps, self.heads, dim // self.heads)) for t in (q, k, v))
+        attended = ops.dot_product_attention(q, k, v, is_causal=True)
+        return self.projection(ops.reshape(attended, (-1, steps, dim)))
+
+
+class PositionEmbedding(layers.Layer):
+    """A learned embedding of each position, added to the token embeddings."""
+
+    def __init__(self, length, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.embeddings = self.add_weight(shape=(length, dim), name="embeddings",
+                                          initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, x):
+        return x + self.embeddings[: ops.shape(x)[1]]
+
+
+class TiedOutput(layers.Layer):
+    """The next character's probabilities from the token embedding matrix itself (weight tying, as nanoGPT)."""
+
+    def __init__(self, embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, x):
+        logits = ops.matmul(x, ops.transpose(self.embedding.embeddings))
+        return ops.softmax(ops.cast(logits, "float32"))
+
+
+def char_transformer(input_shape=(64,), n_classes=65, n_layers=4, heads=4, dim=128, dropout=0.0):
+    """nanoGPT's character model at its CPU size (4 layers, 4 heads, 128 dimensions, context 64: 0.80 M
+    parameters for 65 characters): pre-norm blocks of causal self-attention and a 4× GELU MLP, layer
+    normalization without biases, no biases anywhere, the output layer tied to the token embedding. It returns
+    probabilities, as every model here does, so the loss is the same sparse categorical cross-entropy."""
+    context = input_shape[0]
+    normal = keras.initializers.RandomNormal(stddev=0.02)
+    residual = keras.initializers.RandomNormal(stddev=0.02 / math.sqrt(2 * n_layers))
+    ids = keras.Input(shape=(context,), dtype="int32")
+    tokens = layers.Embedding(n_classes, dim, embeddings_initializer=normal, name="token_embedding")
+    h = layers.Dropout(dropout)(PositionEmbedding(context, dim, name="position_embedding")(tokens(ids)))
+    for i in range(n_layers):
+        attention = CausalSelfAttention(heads, residual.stddev, name=f"block_{i}_attention")
+        h = h + layers.Dropout(dropout)(attention(layers.LayerNormalization(epsilon=1e-5, center=False)(h)))
+        mlp = layers.Dense(4 * dim, use_bias=False, kernel_initializer=normal)(
+            layers.LayerNormalization(epsilon=1e-5, center=False)(h))
+        mlp = layers.Dense(dim, use_bias=False, kernel_initializer=residual)(keras.activations.gelu(mlp, False))
+        h = h + layers.Dropout(dropout)(mlp)
+    h = layers.LayerNormalization(epsilon=1e-5, center=False, name="final_norm")(h)
+    return keras.Model(ids, TiedOutput(tokens, name="tied_output")(h), name="char_transformer")
+
+
+MODELS = {"seed_cnn": seed_cnn, "vgg_bn": vgg_bn, "char_transformer": char_transformer}
 
 
 def build_model(name, input_shape, n_classes):

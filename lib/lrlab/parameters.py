@@ -17,6 +17,7 @@ from . import schedules
 from .config import DEFAULT_STEPS_PER_EXECUTION, FAMILIES, MODEL_NAMES, PRECISIONS, PROFILES, PROTOCOLS, \
     default_output_dir
 from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES
+from .tasks import TASKS
 
 
 class ParameterError(ValueError):
@@ -95,10 +96,12 @@ _TABLE = [
     _p("epochs", int, _positive_int, "a positive integer", "100",
        "epochs per run (None: the profile's; paper 100, study 15)", setting=True),
     _p("batch_size", int, _positive_int, "a positive integer", "64",
-       "images per batch (None: the profile's; 64)", setting=True),
+       "examples per batch: images, or windows of text (None: the profile's; 64)", setting=True),
     _p("data_path", str, lambda v: isinstance(v, str) and v != "",
-       "a path to cifar-10-python.tar.gz or its folder, or 'synthetic'", "/data/cifar-10-python.tar.gz",
-       'cifar-10-python.tar.gz, its extracted folder, or "synthetic" (None: $LRLAB_CIFAR10, else download)',
+       "a path to the task's data (cifar-10-python.tar.gz or its folder, tinyshakespeare.txt), or 'synthetic'",
+       "/data/cifar-10-python.tar.gz",
+       'the task\'s data: cifar-10-python.tar.gz or its folder, tinyshakespeare.txt, or "synthetic" (None: '
+       '$LRLAB_CIFAR10, else download; $LRLAB_SHAKESPEARE)',
        setting=True),
     _p("output_dir", str, lambda v: isinstance(v, str) and _usable_path(v), "a directory path (no NUL byte; a "
        "~user that exists)", "outputs",
@@ -113,8 +116,11 @@ _TABLE = [
        "paper seed, others holdout)", setting=True),
     _p("data_seed", int, lambda v: _is_int(v) and v >= 0, "a non-negative integer", "0",
        "which validation split, for protocol holdout (None: the profile's; 0)", setting=True),
+    _p("task", str, lambda v: isinstance(v, str) and v in TASKS, f"one of {', '.join(TASKS)}", "shakespeare_char",
+       f"what the runs learn: {' | '.join(TASKS)} (None: the profile's; full cifar10, others cifar_catdog)",
+       setting=True),
     _p("model", str, lambda v: isinstance(v, str) and v in MODEL_NAMES, f"one of {', '.join(MODEL_NAMES)}", "vgg_bn",
-       "seed_cnn (the 2017 network) | vgg_bn (None: the profile's; full vgg_bn, others seed_cnn)", setting=True),
+       f"{' | '.join(MODEL_NAMES)} (None: the task's own network)", setting=True),
     _p("precision", str, lambda v: isinstance(v, str) and v in PRECISIONS, f"one of {', '.join(PRECISIONS)}",
        "mixed_bfloat16", "float32 | mixed_bfloat16 | mixed_float16: 16-bit arithmetic changes the numbers, so its "
        "runs are new runs (None: the profile's, float32)", setting=True),
@@ -235,8 +241,8 @@ SETTINGS = [p.name for p in _TABLE if p.setting]
 
 # What each notebook takes, in its cell's order: a name, or (name, default, doc) where the notebook's own
 # default or doc differs from the table's (the 2017 momentum of each schedule family, for one).
-_RUN_SETTINGS = ["profile", "seeds", "epochs", "batch_size", "data_path", "output_dir", "steps_per_execution",
-                 "force", "protocol", "data_seed", "model", "precision"]
+_RUN_SETTINGS = ["profile", "task", "seeds", "epochs", "batch_size", "data_path", "output_dir",
+                 "steps_per_execution", "force", "protocol", "data_seed", "model", "precision"]
 _SAME_MOMENTUM = "SGD momentum: the constant family's"
 NOTEBOOKS = {
     "constant": _RUN_SETTINGS + ["lr", "momentum"],
@@ -312,7 +318,7 @@ class Settings:
     output_dir: str
     steps_per_execution: int
     force: bool
-    classes: list
+    task: str
     seeds: list
     epochs: int
     batch_size: int
@@ -331,6 +337,11 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
 
+    @property
+    def classes(self) -> list:
+        """The CIFAR-10 classes the task keeps ([] for a task whose data decide: a text's alphabet)."""
+        return TASKS[self.task].classes
+
 
 def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=False, **given) -> Settings:
     """The settings a build or a notebook runs with: the profile's values, overridden by those given (None: the
@@ -338,10 +349,12 @@ def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=F
     check_parameters(dict(profile=profile, output_dir=output_dir, steps_per_execution=steps_per_execution,
                           force=force))
     check_parameters({k: v for k, v in given.items() if k not in PROFILES[profile] or k in PARAMETERS})
-    unknown = sorted(set(given) - set(PROFILES[profile]))
+    known = [*PROFILES[profile], "model"]  # the network is the task's unless given
+    unknown = sorted(set(given) - set(known))
     if unknown:  # a notebook parameter, but not one every run shares
-        raise ParameterError(f"unknown setting {unknown[0]!r}: a profile sets {', '.join(PROFILES[profile])}")
+        raise ParameterError(f"unknown setting {unknown[0]!r}: a profile sets {', '.join(known)}")
     values = PROFILES[profile] | {k: v for k, v in given.items() if v is not None}
+    values.setdefault("model", TASKS[values["task"]].model)
     values = {k: list(v) if isinstance(v, list) else v for k, v in values.items()}  # never the profile's own lists
     return Settings(profile=profile, output_dir=str(Path(output_dir).expanduser().resolve() if output_dir
                                                     else default_output_dir()),

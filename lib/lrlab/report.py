@@ -15,6 +15,7 @@ from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
 from .data import is_official
 from .health import FAILURE_TEXT, evidence_accuracy, failure_counts, guessing_loss, learned_loss
 from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES, is_sgd
+from .tasks import TASKS
 
 
 
@@ -66,16 +67,10 @@ def header_markdown(info: dict, profile: str, runs=None) -> str:
 
 
 def task_name(runs) -> str:
-    """"cat vs dog (2 CIFAR-10 classes, chance 50%)", "all 10 CIFAR-10 classes (chance 10%)"."""
+    """The task's own name (lrlab.tasks): "cat vs dog (2 CIFAR-10 classes, chance 50%)"."""
     if runs.empty:
         return "CIFAR-10"
-    names = runs.iloc[0]["class_names"]
-    chance = f"chance {100 / len(names):.0f}%"
-    if len(names) == 10:
-        return f"all 10 CIFAR-10 classes ({chance})"
-    if len(names) == 2:
-        return f"{names[0]} vs {names[1]} (2 CIFAR-10 classes, {chance})"
-    return f"{', '.join(names)} ({len(names)} CIFAR-10 classes, {chance})"
+    return TASKS[runs.iloc[0]["task"]].display_name
 
 
 def title(runs) -> str:
@@ -99,7 +94,7 @@ def describe_runs(runs) -> str:
         return "No completed runs."
     first = runs.iloc[0]
     seeds = sorted(runs["seed"].unique())
-    classes = ", ".join(first["class_names"])
+    task = TASKS[first["task"]]
     validation = ("the official test set, as in 2017 (so best-epoch figures are optimistic)"
                   if first["protocol"] == "seed" else "a held-out part of the training set")
 
@@ -112,7 +107,9 @@ def describe_runs(runs) -> str:
         return "; ".join(f"{v} ({FAMILY_TITLES[f]})" for f, v in per_family.items())
 
     fingerprints = sorted(runs["fingerprint"].unique())
-    if len(fingerprints) > 1:
+    if not task.classes:
+        source = f"{task.data_name} (SHA-256 of the text {', '.join(f[:16] for f in fingerprints)}…)"
+    elif len(fingerprints) > 1:
         source = f"{len(fingerprints)} different copies of the data (SHA-256 {', '.join(f[:12] for f in fingerprints)})"
     elif is_official(fingerprints[0]):
         source = "the official CIFAR-10 archive (SHA-256 verified)"
@@ -121,8 +118,8 @@ def describe_runs(runs) -> str:
     else:
         source = f"a CIFAR-10 copy other than the official archive (SHA-256 {fingerprints[0][:16]}…)"
     return (f"{len(runs)} runs: {runs['label'].nunique()} configurations × seeds {', '.join(map(str, seeds))}. "
-            f"Task: CIFAR-10 classes {classes}; {value('n_train', '{:,}')} training images; validation on "
-            f"{value('n_validation', '{:,}')} images of {validation}. Model `{value('model')}`, "
+            f"Task: {task.display_name}; {value('n_train', '{:,}')} training {task.examples}; validation on "
+            f"{value('n_validation', '{:,}')} {task.examples} of {validation}. Model `{value('model')}`, "
             f"{value('epochs')} epochs, batch size {value('batch_size')}, {value('precision')} arithmetic. "
             f"Data: {source}.")
 

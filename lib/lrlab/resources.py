@@ -22,8 +22,8 @@ class ResourceError(RuntimeError):
 
 def needs(settings, processes) -> dict:
     """Memory and disk for `processes` worker processes training `settings`."""
-    if settings.data_path == "synthetic":
-        data_bytes = 0  # a few hundred generated images
+    if settings.data_path == "synthetic" or not settings.classes:
+        data_bytes = 0  # a few hundred generated images; a text of a few MB
     else:
         # the uint8 copy of all CIFAR-10 and float32 copies of the profile's classes
         data_bytes = 10 * IMAGES_PER_CLASS * PIXELS + IMAGES_PER_CLASS * len(settings.classes) * PIXELS * 4

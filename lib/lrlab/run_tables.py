@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 
 from .config import run_label, tuned_method
-from .data import CLASS_NAMES
 from .health import nan_epochs, run_status
 from .store import HISTORY_COLUMNS, read_manifest, read_summary, runs_dir
 from .summary import range_test_suggestion
+from .tasks import n_classes as count_classes, of_run
 
 # the columns of load_runs' table of runs, so a report without runs still has them all
 RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "tuned", "status", "model", "epochs", "precision",
-               "batch_size", "protocol", "class_names", "n_classes", "chance", "n_train", "n_validation",
+               "batch_size", "protocol", "task", "n_classes", "chance", "n_train", "n_validation",
                "fingerprint", "final_val_accuracy", "final_val_loss", "best_val_accuracy", "best_epoch",
                "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together", "device",
                "backend", "backend_version", "cuda", "keras_version", "test_accuracy",
@@ -43,7 +43,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
             # the custom family lists its baselines, which belong to their own families
             family = config["family"] if manifest == "custom" else manifest
             data = config["data"]
-            n_classes = len(data["classes"])
+            n_classes = count_classes(data)
             status = run_status(history, n_classes, data["n_train"])
             if status == "diverged":
                 summary = summary | {"final": {"val_accuracy": None, "val_loss": None}, "best_val_accuracy": None,
@@ -61,7 +61,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 # runs stored before the precision parameter existed computed in float32
                                 "precision": config.get("precision", "float32"),
                                 "batch_size": config["batch_size"], "protocol": data["protocol"],
-                                "class_names": [CLASS_NAMES[c] for c in data["classes"]], "n_classes": n_classes,
+                                "task": of_run(data).name, "n_classes": n_classes,
                                 "chance": 1 / n_classes,
                                 "n_train": data["n_train"], "n_validation": data["n_validation"],
                                 "fingerprint": data["fingerprint"],

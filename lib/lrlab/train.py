@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import keras_internals, optimizer_algorithms, schedules, user_code
+from . import keras_internals, optimizer_algorithms, schedules, tasks, user_code
 from .config import run_label, seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
@@ -233,14 +233,14 @@ def tower_schedules(configs) -> list | None:
     return [c["schedule"] for c in configs]
 
 
-def build_runs_model(configs, input_shape, n_classes, steps_per_execution):
+def build_runs_model(configs, input_shape, n_classes, steps_per_execution, input_dtype="float32"):
     """One model holding one tower per configuration, each built from its own seed exactly as it would be alone
     and fed by its seed's input (towers of one seed see the same batches); the loss is the towers' losses summed,
     so each tower's gradient is its own run's, and towers that differ in their constant rate each get theirs
     (per_tower_rates). One configuration: its network as it is."""
     keras.config.set_dtype_policy(configs[0]["precision"])
     seeds = list(dict.fromkeys(c["seed"] for c in configs))
-    inputs = [keras.Input(shape=input_shape, name=f"seed_{seed}_images") for seed in seeds]
+    inputs = [keras.Input(shape=input_shape, dtype=input_dtype, name=f"seed_{seed}_inputs") for seed in seeds]
     towers = []
     for i, config in enumerate(configs):
         set_seed(config["seed"])
@@ -304,9 +304,9 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         # Keras's PyTorch data path shuffles from torch's global generator, and trained together the seeds did
         # not reproduce their numbers alone there (they do on TensorFlow and JAX): one at a time on PyTorch
         return [train_runs([config], dataset, steps_per_execution, name, log)[0] for config in configs]
-    n_classes = len(configs[0]["data"]["classes"])
     x, y = dataset["x_train"], dataset["y_train"]
-    model = build_runs_model(configs, x.shape[1:], n_classes, steps_per_execution)
+    model = build_runs_model(configs, x.shape[1:], tasks.n_classes(configs[0]["data"]), steps_per_execution,
+                             input_dtype=str(x.dtype))
     seeds = list(dict.fromkeys(c["seed"] for c in configs))
     orders = {seed: seed_permutation(seed, len(y)) for seed in seeds}
     prefixes = [""] if k == 1 else [f"run_{i}_" for i in range(k)]
@@ -393,8 +393,8 @@ def range_test(config, dataset, log=print) -> pd.DataFrame:
     keras.config.set_dtype_policy(config["precision"])
     set_seed(config["seed"])
     r = config["range"]
-    n_classes = len(config["data"]["classes"])
-    model = build_model(config["model"], input_shape=dataset["x_train"].shape[1:], n_classes=n_classes)
+    model = build_model(config["model"], input_shape=dataset["x_train"].shape[1:],
+                        n_classes=tasks.n_classes(config["data"]))
     rising = keras.optimizers.schedules.ExponentialDecay(r["min"], decay_steps=r["steps"],
                                                          decay_rate=r["max"] / r["min"])
     model.compile(optimizer=build_optimizer(config["optimizer"], rising), loss="sparse_categorical_crossentropy",

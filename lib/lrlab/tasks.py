@@ -1,0 +1,78 @@
+"""What a run learns: each task is one entry here (its data, its network, what it predicts, its reference), and
+a profile or `-p task=NAME` picks one. Everything downstream reads the task from here: which loader a build calls,
+which network a run trains, what the report calls the task and what one example is.
+
+Every task is a classification of one example at a time: an image's class, or the next character after each
+position of a window of text. So the loss is always the cross-entropy (lower is better), the metric the accuracy
+(higher is better), and guessing is ln(classes) and 1/classes: the failure rule (lrlab.health) and every table
+read the same columns for every task.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import data, shakespeare
+
+CAT, DOG = 3, 5
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    display_name: str  # "cat vs dog (2 CIFAR-10 classes, chance 50%)"
+    load: Callable  # settings -> the dataset: x/y for train, val and test, its fingerprint
+    identity: Callable  # (settings, dataset) -> what a run's configuration records of the data besides its hash
+    model: str  # the network it trains unless -p model says otherwise (lrlab.models.MODELS)
+    data_name: str  # "CIFAR-10", "Tiny Shakespeare"
+    examples: str  # what the training set counts, for the report's prose: "images", "windows of 64 characters"
+    metric_display: str  # "accuracy", "next-character accuracy"
+    classes: list = field(default_factory=list)  # CIFAR-10 label ids it keeps; [] where the data decides
+    reference: str = ""  # a published result on it, to check the task against before comparing methods
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    if task.name in TASKS:
+        raise ValueError(f"task {task.name!r} is already registered")
+    TASKS[task.name] = task
+    return task
+
+
+def _classes(settings, dataset) -> dict:
+    # runs stored before tasks existed recorded the classes alone: a CIFAR task's runs keep those ids
+    return {"classes": list(settings.classes)}
+
+
+def _alphabet(settings, dataset) -> dict:
+    return {"task": "shakespeare_char", "vocabulary": len(dataset["alphabet"]), "context": shakespeare.CONTEXT}
+
+
+register(Task("cifar_catdog", "cat vs dog (2 CIFAR-10 classes, chance 50%)", data.load_dataset, _classes, "seed_cnn",
+              "CIFAR-10", "images", "accuracy", classes=[CAT, DOG]))
+register(Task("cifar10", "all 10 CIFAR-10 classes (chance 10%)", data.load_dataset, _classes, "vgg_bn", "CIFAR-10",
+              "images", "accuracy", classes=list(range(10))))
+register(Task("shakespeare_char", "Tiny Shakespeare, the next character (65 characters)", shakespeare.load_dataset,
+              _alphabet, "char_transformer", "Tiny Shakespeare", f"windows of {shakespeare.CONTEXT} characters",
+              "next-character accuracy",
+              reference="nanoGPT's CPU configuration reaches a validation loss of about 1.88 "
+                        "(benchmarks/nanogpt_reference.py)"))
+
+
+def load_dataset(settings) -> dict:
+    """The dataset of the settings' task."""
+    return TASKS[settings.task].load(settings)
+
+
+def n_classes(data_config: dict) -> int:
+    """How many outcomes one prediction chooses from, read from a run's stored data configuration: its classes, or
+    its text's alphabet."""
+    return len(data_config["classes"]) if "classes" in data_config else data_config["vocabulary"]
+
+
+def of_run(data_config: dict) -> Task:
+    """The task a stored run's data configuration belongs to (runs stored before tasks existed name none: CIFAR)."""
+    if "task" in data_config:
+        return TASKS[data_config["task"]]
+    return TASKS["cifar_catdog"] if data_config["classes"] == [CAT, DOG] else TASKS["cifar10"]
