@@ -48,7 +48,7 @@ def test_profile_fills_what_is_left_at_none(tmp_path):
     assert s.epochs == 7 and s.seeds == [0, 1, 2] and s.batch_size == 64 and s.classes == [3, 5]
     assert resolve_settings("smoke").data_path == "synthetic"
     assert resolve_settings("full").classes == list(range(10))
-    assert set(PROFILES) == {"smoke", "paper", "study", "full"}
+    assert set(PROFILES) == {"smoke", "paper", "study", "full", "shakespeare"}
     study = resolve_settings("study")
     assert len(study.seeds) >= 5 and study.protocol == "holdout" and "modern_schedules" in study.families
     # the 2017 experiment stays reproducible: its protocol, its methods, its families

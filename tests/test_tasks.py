@@ -107,3 +107,67 @@ def test_a_family_on_the_text_task_is_stored_and_read_back(text_settings):
     assert (row["task"], row["n_classes"], row["model"]) == ("shakespeare_char", 65, "char_transformer")
     assert row["status"] == "completed" and 0 < row["final_val_accuracy"] < 1
     assert isinstance(histories, pd.DataFrame) and len(histories) == 2
+
+
+# --- does the ranking hold across tasks (lrlab.across_tasks) ---
+
+
+def _task_runs(scores: dict, curves: dict, failed=()):
+    """Runs of one task: three seeds per method, final validation accuracy `scores[method]` (+ seed / 1000),
+    a mean validation curve `curves[method]` over the epochs; methods in `failed` lose seed 2."""
+    runs, histories = [], []
+    for method, score in scores.items():
+        for seed in range(3):
+            rid = f"{method}-{seed}"
+            status = "did_not_learn" if method in failed and seed == 2 else "completed"
+            family = "adaptive" if "sgd" not in method else "constant" if method == "sgd" else "step_decay"
+            runs.append({"run_id": rid, "family": family, "tuned": method, "status": status,
+                         "final_val_accuracy": score + seed / 1000})
+            histories += [{"run_id": rid, "tuned": method, "status": status, "epoch": e + 1, "val_accuracy": v}
+                          for e, v in enumerate(curves[method])]
+    return pd.DataFrame(runs), pd.DataFrame(histories)
+
+
+def test_ranks_agreement_and_performance_profile_across_two_tasks():
+    from lrlab import across_tasks
+
+    curves = {"adam": [0.5, 0.9, 0.9, 0.9], "sgd": [0.2, 0.3, 0.6, 0.8], "sgd+step_decay": [0.3, 0.5, 0.7, 0.86],
+              "rmsprop": [0.4, 0.88, 0.9, 0.9]}
+    one = _task_runs({"adam": 0.90, "rmsprop": 0.89, "sgd+step_decay": 0.86, "sgd": 0.80}, curves)
+    # the second task reverses the order of SGD's two schedules and fails one seed of RMSprop
+    two = _task_runs({"adam": 0.60, "rmsprop": 0.65, "sgd+step_decay": 0.30, "sgd": 0.40, "adagrad": 0.5},
+                     curves | {"adagrad": [0.1, 0.2, 0.3, 0.4]}, failed={"rmsprop"})
+    first = across_tasks.method_scores(*one, target_fraction=0.95)
+    assert first["method"].tolist() == ["adam", "rmsprop", "sgd+step_decay", "sgd"]
+    # target 0.95 × 0.9 = 0.855: Adam and RMSprop at epoch 2, step decay at 4, constant SGD never
+    assert first.set_index("method")["epochs_to_target"].to_dict() == {"adam": 2, "rmsprop": 2, "sgd+step_decay": 4,
+                                                                        "sgd": math.inf}
+    second = across_tasks.method_scores(*two)
+    assert second["method"].tolist() == ["adam", "adagrad", "sgd", "sgd+step_decay", "rmsprop"]  # failed last
+    assert second.set_index("method").loc["rmsprop", "failed"] == "1 of 3 seeds did not learn"
+    result = across_tasks.across_tasks({"cifar_catdog": first, "shakespeare_char": second})
+    ranks = result["ranks"]
+    assert ranks["method"].tolist() == ["adam", "rmsprop", "sgd+step_decay", "sgd"]  # adagrad: one task only
+    assert ranks["shakespeare_char rank"].tolist() == [1, 4, 3, 2]
+    (agreement,) = result["agreement"]
+    # pairs of the 4 shared methods: 6; concordant: adam with each of the other three; discordant: the rest
+    assert agreement["methods"] == 4 and agreement["tau"] == pytest.approx((3 - 3) / 6)
+    assert result["failures"] == [{"task": "shakespeare_char", "method": "RMSprop", "failed": "1 of 3 seeds did not "
+                                   "learn"}]
+    profile = across_tasks.performance_profile(result["ratios"], [1, 2, 4])
+    # Adam and RMSprop reach the target first on both tasks, step decay in twice their epochs, SGD never
+    assert profile["Adam"].tolist() == profile["RMSprop"].tolist() == [1.0, 1.0, 1.0]
+    assert profile["SGD + step decay"].tolist() == [0.0, 1.0, 1.0] and profile["SGD"].tolist() == [0.0, 0.0, 0.0]
+    names = {"cifar_catdog": "cat vs dog", "shakespeare_char": "Shakespeare"}
+    text = across_tasks.conclusions(result, names)
+    assert "Kendall's τ = +0.00" in text and "no clear agreement" in text
+    assert "On Shakespeare, RMSprop: 1 of 3 seeds did not learn." in text
+    table = across_tasks.ranks_frame(result, names)
+    assert table.iloc[0].tolist() == ["Adam", "1 (90.1)", "1 (60.1)"]
+
+
+def test_the_shakespeare_profile_is_the_text_task_at_a_size_this_machine_trains():
+    settings = resolve_settings("shakespeare")
+    assert (settings.task, settings.model, settings.epochs, settings.batch_size) == (
+        "shakespeare_char", "char_transformer_small", 4, 32)
+    assert "lr_sensitivity" not in settings.families and len(settings.seeds) == 3

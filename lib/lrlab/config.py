@@ -46,6 +46,15 @@ PROFILES = {
               "swept_schedules": schedules.sweepable(),
               "range_test_steps": 1000,
               "families": STUDY_FAMILIES},
+    # a second task: nanoGPT's character transformer on Tiny Shakespeare, at a size a 2-core CPU trains for each
+    # schedule and method over 3 seeds (2 layers, 64 dimensions; 4 epochs of batch 32: 1,960 iterations, nanoGPT's
+    # 2,000), every method at its default rate (no sweep, no range test: measured, too slow here)
+    "shakespeare": {"task": "shakespeare_char", "seeds": [0, 1, 2], "epochs": 4, "batch_size": 32, "data_path": None,
+                    "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2,
+                    "model": "char_transformer_small", "precision": "float32",
+                    "optimizers": CLASSIC_ADAPTIVE + ["adamw", "schedule_free_adamw", "prodigy"],
+                    "lr_grid_points": 3, "swept_schedules": [], "range_test_steps": 300,
+                    "families": CLASSIC_FAMILIES[:4] + ["modern_schedules", "adaptive"]},
     # all ten classes, 40,000 / 10,000 / 10,000 images, a VGG-style network with batch normalization: for a GPU
     "full": {"task": "cifar10", "seeds": [0, 1, 2], "epochs": 100, "batch_size": 64, "data_path": None,
              "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2,
@@ -54,7 +63,7 @@ PROFILES = {
              "families": STUDY_FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]
-MODEL_NAMES = ["seed_cnn", "vgg_bn", "char_transformer"]
+MODEL_NAMES = ["seed_cnn", "vgg_bn", "char_transformer", "char_transformer_small"]
 # Keras dtype policies: float32, or mixed precision (weights in float32, computation in 16 bits)
 PRECISIONS = ["float32", "mixed_bfloat16", "mixed_float16"]
 

@@ -16,10 +16,12 @@ FAMILY_NOTEBOOKS = ["constant", "time_based_decay", "step_decay", "exponential_d
 SHARED = {
     "## Settings and data": (
         "## Settings and data\n\nThe profile fills in whatever was left at `None`; every value is checked before "
-        "anything is loaded or trained. The data are CIFAR-10 images of the profile's classes (cat and dog except in "
-        "`full`), pixels scaled to [0, 1]. Under the `holdout` protocol a stratified fifth of the training images is "
-        "set aside for validation and the test set is used once, after training; under `seed` (the 2017 protocol) "
-        "the test set is the validation set."),
+        "anything is loaded or trained. The data are the task's (`lrlab.tasks`): CIFAR-10 images of its classes (cat "
+        "and dog in `cifar_catdog`, all ten in `cifar10`), pixels scaled to [0, 1], or Tiny Shakespeare cut into "
+        "windows of 64 characters, each predicting the next character (`shakespeare_char`). Under the `holdout` "
+        "protocol a stratified fifth of the training images is set aside for validation (for the text, nanoGPT's "
+        "last tenth is halved into validation and test) and the test set is used once, after training; under "
+        "`seed` (the 2017 protocol) the test set is the validation set."),
     "## Training": (
         "## Training\n\nOne run per seed; the seeds of a configuration train side by side as one model (a network "
         "per seed, each fed its own batches, the numbers each would give alone, in fewer and larger steps). Each run "

@@ -89,7 +89,7 @@ def _p(name, type_, test, accepts, example, doc="", default=None, setting=False)
 
 _TABLE = [
     _p("profile", str, lambda v: isinstance(v, str) and v in PROFILES, f"one of {', '.join(PROFILES)}", "paper",
-       "smoke | paper | study | full; fills in every parameter left at None", "paper", True),
+       f"{' | '.join(PROFILES)}; fills in every parameter left at None", "paper", True),
     _p("seeds", list, lambda v: _unique_list(v) and len(v) > 0 and all(_is_int(s) and s >= 0 for s in v),
        "a non-empty list of distinct non-negative integers", "[0,1,2]",
        "one run per seed (None: the profile's; paper [0, 1, 2], study [0, ..., 4])", setting=True),
@@ -202,6 +202,10 @@ _TABLE = [
        "build_report.py)", []),
     _p("confidence", float, _fraction, "a number in (0, 1)", "0.95", "level of every confidence interval and band",
        0.95),
+    _p("across_profiles", list, lambda v: _unique_list(v) and all(p in PROFILES for p in v),
+       f"a list of distinct profile names from {', '.join(PROFILES)}", '["paper"]',
+       "profiles of other tasks whose stored runs (in the same output folder) this report compares with: does the "
+       "ranking hold across tasks?", []),
     _p("target_fraction", float, lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.95",
        "time to accuracy: the target is this fraction of the best mean validation accuracy", 0.95),
 ]
@@ -267,9 +271,9 @@ NOTEBOOKS = {
         "schedule", "schedule_kwargs", "optimizer", "optimizer_kwargs",
         ("lr0", 0.1, "the base rate your functions get as lr0: the constant family's, so the baselines compare"),
         ("momentum", 0.0, "SGD momentum under your schedule: the constant family's")],
-    "compare": [("profile", "paper", "smoke | paper | study | full: which profile's runs to compare"),
+    "compare": [("profile", "paper", f"{' | '.join(PROFILES)}: which profile's runs to compare"),
                 ("output_dir", None, "where the runs are (None: the project's outputs/)"), "families",
-                "failed_notebooks", "confidence", "target_fraction"],
+                "failed_notebooks", "confidence", "target_fraction", "across_profiles"],
 }
 
 

@@ -436,6 +436,24 @@ def forest_figure(diffs, colour_of, name_of, title):
     return fig
 
 
+@_themed
+def performance_profile_figure(profile, tuned_of, title):
+    """AlgoPerf's performance profile: for each method, the share of tasks on which it reached the task's target
+    within τ times the fastest method's epochs, against τ; a step line per method in its fixed colour."""
+    if profile.empty or not profile.to_numpy().any():
+        return _nothing_to_draw(title, "no method reached a task's target")
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    for name in profile.columns:
+        ax.step(profile.index, 100 * profile[name], where="post", lw=2, label=name,
+                color=tuned_colour(tuned_of[name]), ls="--" if tuned_of[name] == "sgd" else "-")
+    ax.set(title=title, xlabel="τ: epochs to target over the fastest method's on that task",
+           ylabel="tasks where the target was reached within τ (%)", ylim=(-5, 105))
+    ax.set_xscale("log", base=2)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=10, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def _nothing_to_draw(title, why):
     fig, ax = plt.subplots(figsize=(8, 1.5))
     ax.axis("off")
