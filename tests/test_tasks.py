@@ -107,6 +107,22 @@ def test_a_family_on_the_text_task_is_stored_and_read_back(text_settings):
     assert (row["task"], row["n_classes"], row["model"]) == ("shakespeare_char", 65, "char_transformer")
     assert row["status"] == "completed" and 0 < row["final_val_accuracy"] < 1
     assert isinstance(histories, pd.DataFrame) and len(histories) == 2
+    # what the run wrote after training: 300 characters of its alphabet
+    assert len(row["sample"]) == 300 and set(row["sample"]) <= set(shakespeare.ALPHABET)
+
+
+def test_the_report_shows_what_the_best_and_worst_configurations_wrote():
+    from lrlab import report
+
+    table = pd.DataFrame({"configuration": ["Adam (lr=0.001)", "SGD, constant", "Prodigy"],
+                          "final_mean": [0.5, 0.3, float("nan")]})
+    runs = pd.DataFrame({"label": ["Adam (lr=0.001)", "Adam (lr=0.001)", "SGD, constant", "Prodigy"],
+                         "seed": [1, 0, 0, 0], "sample": ["adam one", "adam zero", "sgd", "prodigy"]})
+    text = report.text_samples(table, runs)
+    assert text.startswith("**Best: Adam (lr=0.001)** (mean final validation accuracy 50.0%; seed 0):")
+    assert "```text\nadam zero\n```" in text
+    assert "**Worst: Prodigy** (every seed failed; seed 0):\n\n```text\nprodigy\n```" in text
+    assert report.text_samples(table, runs.assign(sample=None)) == ""  # an image task's runs wrote nothing
 
 
 # --- does the ranking hold across tasks (lrlab.across_tasks) ---

@@ -440,6 +440,24 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
 SECTIONS = Path(__file__).parent / "templates" / "sections"
 
 
+def text_samples(table: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """A text task's best and worst configurations in their own words: what the first seed of each wrote after
+    training (lrlab.train.text_samples, one stream of random numbers for every run), best and worst by the summary
+    table's order (a configuration with a failed seed ranks last)."""
+    written = runs[runs["sample"].notna()] if "sample" in runs else runs.iloc[0:0]
+    ranked = [c for c in table["configuration"] if c in set(written["label"])] if not table.empty else []
+    if len(ranked) < 2:
+        return ""
+    parts = []
+    for which, label in [("Best", ranked[0]), ("Worst", ranked[-1])]:
+        run = written[written["label"] == label].sort_values("seed").iloc[0]
+        mean = table.loc[table["configuration"] == label, "final_mean"].iloc[0]
+        score = f"mean final validation accuracy {100 * mean:.1f}%" if mean == mean else "every seed failed"
+        parts.append(f"**{which}: {html.escape(label)}** ({score}; seed {run['seed']}):\n\n```text\n"
+                     f"{run['sample'].strip()}\n```")
+    return "\n\n".join(parts)
+
+
 def section(name: str) -> str:
     """The opening prose of one of the report's optional sections (templates/sections/<name>.md): compare.ipynb
     shows it when the section's runs are there, and keeps no prose inside its Python."""

@@ -20,7 +20,8 @@ RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "tuned", "statu
                "fingerprint", "final_val_accuracy", "final_val_loss", "best_val_accuracy", "best_epoch",
                "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together", "device",
                "backend", "backend_version", "cuda", "keras_version", "test_accuracy",
-               "test_accuracy_at_training_point", "numerics", "lr0", "schedule", "schedule_params", "optimizer_params",
+               "test_accuracy_at_training_point", "sample", "numerics", "lr0", "schedule", "schedule_params",
+               "optimizer_params",
                "rate_changed", "optimizer_settings"]
 
 
@@ -79,6 +80,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "keras_version": summary.get("keras_version", "not recorded"),
                                 "test_accuracy": _number(test.get("accuracy")),
                                 "test_accuracy_at_training_point": _number(test.get("accuracy_at_training_point")),
+                                "sample": test.get("sample"),  # what a text task's run wrote
                                 "numerics": config.get("numerics", 1), "lr0": schedule["lr0"],
                                 "schedule": schedule["name"], "schedule_params": json.dumps(schedule, sort_keys=True),
                                 "optimizer_params": json.dumps(config["optimizer"], sort_keys=True),

@@ -26,6 +26,8 @@ from .store import HISTORY_COLUMNS
 EVAL_BATCH_SIZE = 1000
 # training batches a schedule-free run's batch-normalization statistics are re-estimated on at its average
 CALIBRATION_BATCHES = 20
+# characters a text task's run writes after training, for the report to show
+SAMPLE_CHARACTERS = 300
 
 
 class LearningRateLog(keras.callbacks.Callback):
@@ -334,6 +336,8 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     test_data = feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k)
     with optimizer_algorithms.evaluation_point(model, calibration):  # a schedule-free model's averaged weights
         test = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+        samples = text_samples([model] if k == 1 else [model.get_layer(f"run_{i}") for i in range(k)],
+                               dataset["alphabet"]) if "alphabet" in dataset else None
     test_at_training_point = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0,
                                             return_dict=True) if points else None
     results = []
@@ -349,6 +353,8 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         history["epoch_time_s"] = np.asarray(timer.seconds[:n]) / k
         history = history[HISTORY_COLUMNS].copy()
         tested = {"loss": float(test[f"{p}cross_entropy"]), "accuracy": float(test[f"{p}accuracy"])}
+        if samples:
+            tested["sample"] = samples[i]
         if points:  # both evaluation points of a schedule-free run, per epoch and on the test set
             for column, key in [("loss", "cross_entropy"), ("accuracy", "accuracy")]:
                 history[f"val_{column}_at_training_point"] = [float(e[f"{p}{key}"])
@@ -356,6 +362,23 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
                 tested[f"{column}_at_training_point"] = float(test_at_training_point[f"{p}{key}"])
         results.append((history, tested if finite.all() else None))
     return results
+
+
+def text_samples(networks, alphabet, length=SAMPLE_CHARACTERS, seed=0) -> list:
+    """The text each character model writes after a newline: each next character drawn from its probabilities
+    with one stream of random numbers shared by every network (inverse-CDF sampling), so two runs' texts differ by
+    their networks alone."""
+    context = networks[0].inputs[0].shape[1]
+    uniforms = np.random.default_rng(seed).random(length)
+    texts = [[alphabet.index("\n")] for _ in networks]
+    for u in uniforms:
+        for network, ids in zip(networks, texts):
+            window = ids[-context:]
+            x = np.zeros((1, context), dtype=np.int32)
+            x[0, :len(window)] = window
+            p = np.asarray(keras.ops.convert_to_numpy(network(x, training=False)), dtype=float)[0, len(window) - 1]
+            ids.append(min(int(np.searchsorted(np.cumsum(p), u * p.sum())), len(alphabet) - 1))
+    return ["".join(alphabet[i] for i in ids[1:]) for ids in texts]
 
 
 class RangeTestRecorder(keras.callbacks.Callback):
