@@ -7,7 +7,10 @@
 3. the `study` profile at 100 epochs (target ≤ 15 min): built at --probe-epochs, extrapolated to 100 from the
    runs' own steady epoch times;
 4. the `full` profile (10 classes, vgg_bn; target ≤ 30 min): the same, on a generated CIFAR-10-sized set (its
-   accuracies mean nothing, its timings are real).
+   accuracies mean nothing, its timings are real);
+5. He et al.'s ResNet-20 recipe on CIFAR-10 (`benchmarks/resnet20_reference.py`, the `cifar10_resnet20` task's
+   reference: ≥ 90.7% test accuracy): `--resnet20-iterations` of its 64,000 (default 1,000: milliseconds per
+   iteration, extrapolated to the whole recipe; 64000 in a call of its own reproduces it), on `--cifar10`.
 
 On the GPU machine, from the project's root, after `bash ../shared/device/prepare.sh` here:
 
@@ -101,6 +104,8 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=470, help="seconds for every step together")
     parser.add_argument("--probe-epochs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="every step on the smoke profile: checks the script")
+    parser.add_argument("--cifar10", help="the whole cifar-10-python.tar.gz, for the ResNet-20 reference")
+    parser.add_argument("--resnet20-iterations", type=int, default=1000)
     args = parser.parse_args(argv)
     deadline = time.perf_counter() + args.budget
     args.out.mkdir(parents=True, exist_ok=True)
@@ -148,8 +153,34 @@ def main(argv=None):
                                       "run_seconds_per_epoch_all_runs": per_epoch,
                                       "target_s": TARGETS_S[name], "note": "extrapolated from the probe's steady "
                                       "epochs, assuming every worker stays busy"}
+    resnet20(args, result, work, left)
     (args.out / "gpu_targets.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
+
+
+def resnet20(args, result, work, left):
+    """Step 5: the ResNet-20 reference, `--resnet20-iterations` of it, in the time left."""
+    data = "synthetic" if args.quick or not args.cifar10 else str(Path(args.cifar10).resolve())
+    iterations = 20 if args.quick else args.resnet20_iterations
+    if left() < 60:
+        result["steps"]["resnet20"] = {"skipped": f"{left():.0f} s left of the budget, 60 s needed at least"}
+        return
+    figures = work / "resnet20.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "resnet20_reference.py"), "--data", data, "--iterations",
+               str(iterations), "--json", str(figures), "--output-dir", str(work)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=left())
+        status, tail = done.returncode, (done.stdout + done.stderr)[-1500:]
+    except subprocess.TimeoutExpired:
+        status, tail = "timed out", f"stopped after {left():.0f} s"
+    step = {"command": " ".join(command[1:]), "exit_status": status, "data": "synthetic (timings only)"
+            if data == "synthetic" else data}
+    if figures.is_file():
+        measured = json.loads(figures.read_text())
+        step |= measured | {"extrapolated_s_at_64000_iterations": round(measured["ms_per_iteration"] * 64, 1)}
+    else:
+        step["output"] = tail
+    result["steps"]["resnet20"] = step
 
 
 def device_name() -> str:

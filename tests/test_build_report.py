@@ -50,7 +50,7 @@ def test_smoke_build_produces_the_report(smoke_build):
                  "profile <code>smoke</code>", "Protocol: held-out validation", "mean rank within a seed",
                  "difference, points [95% simultaneous CI", "not reached", "best lr on the grid",
                  "range-test suggestion",
-                 "SGD, cosine decay lr0=0.1", "Lion (lr=0.0001)", "Tuning effort", "1 rate tried",
+                 "SGD, cosine decay lr0=0.1", "AdamW (lr=0.001)", "Tuning effort", "1 rate tried",
                  "Can you trust the learning-rate finder?", "decades from it", "verdict (corrected",
                  "Learning-rate finder:", "With the whole grid", "With no tuning", "Forest plot of", "Terms:",
                  "seeds ahead"):

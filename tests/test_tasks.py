@@ -187,3 +187,38 @@ def test_the_shakespeare_profile_is_the_text_task_at_a_size_this_machine_trains(
     assert (settings.task, settings.model, settings.epochs, settings.batch_size) == (
         "shakespeare_char", "char_transformer_small", 4, 32)
     assert "lr_sensitivity" not in settings.families and len(settings.seeds) == 3
+
+
+# --- CIFAR-10 with ResNet-20 (for a GPU; here at smoke size) ---
+
+
+def test_resnet20_is_he_et_al_s_size_and_augments_only_in_training():
+    from lrlab.models import build_model
+
+    model = build_model("resnet20", (32, 32, 3), 10)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 269_722  # He et al.: 0.27 M
+    images = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
+    evaluated = [np.asarray(model(images, training=False)) for _ in range(2)]
+    assert np.array_equal(*evaluated)  # no crop, no flip when evaluating
+    trained = [np.asarray(model(images, training=True)) for _ in range(2)]
+    assert not np.array_equal(*trained)  # a new crop and flip at every training step
+    assert resolve_settings("smoke", task="cifar10_resnet20").model == "resnet20"
+
+
+@pytest.mark.slow
+def test_resnet20_seeds_side_by_side_get_the_numbers_they_get_alone(tmp_path, synthetic_archive):
+    """Each tower's crops and flips come from its own seed, so a seed trained beside another is the seed alone."""
+    from lrlab import train
+
+    settings = resolve_settings("smoke", task="cifar10_resnet20", data_path=str(synthetic_archive),
+                                output_dir=str(tmp_path), epochs=1, seeds=[0, 1])
+    dataset = tasks.load_dataset(settings)
+    configs = family_configs("adaptive", settings.replace(optimizers=["adam"]), dataset,
+                             notebook_defaults("adaptive"))
+    assert configs[0]["data"]["task"] == "cifar10_resnet20" and tasks.n_classes(configs[0]["data"]) == 10
+    together = train.train_runs(configs, dataset, steps_per_execution=4, log=quiet)
+    for config, (history, test) in zip(configs, together):
+        (alone, alone_test), = train.train_runs([config], dataset, steps_per_execution=4, log=quiet)
+        columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+        assert np.array_equal(history[columns].to_numpy(), alone[columns].to_numpy())
+        assert test == alone_test

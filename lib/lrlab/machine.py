@@ -108,7 +108,7 @@ def gpus() -> list:
 
 # GPU memory a training worker may take, in GiB, per network (the compiled step, the training set kept on the
 # device for up to 25 runs of a sweep's model, and the backend's own context): generous, not measured yet
-WORKER_GPU_GIB = {"seed_cnn": 4, "vgg_bn": 8, "char_transformer": 8, "char_transformer_small": 4}
+WORKER_GPU_GIB = {"seed_cnn": 4, "vgg_bn": 8, "resnet20": 8, "char_transformer": 8, "char_transformer_small": 4}
 
 
 def default_jobs(model, cores=None, gpu_memory=None) -> int:

@@ -41,6 +41,40 @@ def vgg_bn(input_shape=(32, 32, 3), n_classes=10):
     )
 
 
+def resnet20(input_shape=(32, 32, 3), n_classes=10, weight_decay=1e-4):
+    """He et al.'s ResNet-20 for CIFAR-10 (2016, section 4.2): a 3×3 convolution of 16 filters, then three stages
+    of three basic blocks (16, 32 and 64 filters; the second and third stages halve the resolution), global
+    average pooling and a softmax: 269,722 trainable parameters for ten classes. Shortcuts are identities, zero-
+    padded where the channels double (their option A: no parameters). Their augmentation is part of the network,
+    active only in training: 4 pixels of zero padding, a random 32×32 crop and a random horizontal flip. Their
+    weight decay of 1e-4 on the gradient is an L2 penalty of half that on every convolution and dense kernel, so
+    every optimizer trains the same objective."""
+    l2 = keras.regularizers.L2(weight_decay / 2)
+
+    def conv(x, filters, stride=1):
+        return layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                             kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+
+    def bn_relu(x):
+        return layers.Activation("relu")(layers.BatchNormalization()(x))
+
+    images = keras.Input(shape=input_shape)
+    x = layers.RandomFlip("horizontal")(layers.RandomCrop(input_shape[0], input_shape[1])(
+        layers.ZeroPadding2D(4)(images)))
+    x = bn_relu(conv(x, 16))
+    for stage, filters in enumerate((16, 32, 64)):
+        for block in range(3):
+            stride = 2 if stage > 0 and block == 0 else 1
+            y = layers.BatchNormalization()(conv(bn_relu(conv(x, filters, stride)), filters))
+            if stride == 2:  # option A: subsample, and pad the new channels with zeros
+                x = x[:, ::2, ::2, :]
+                x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [filters // 4, filters // 4]])
+            x = layers.Activation("relu")(layers.Add()([x, y]))
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(n_classes, activation="softmax", kernel_regularizer=l2)(x)
+    return keras.Model(images, outputs, name="resnet20")
+
+
 class CausalSelfAttention(layers.Layer):
     """nanoGPT's attention: one projection to queries, keys and values, causal softmax attention per head, an
     output projection (initialised smaller, as GPT-2 scales the residual branches). No biases."""
@@ -118,7 +152,7 @@ def char_transformer_small(input_shape=(64,), n_classes=65):
     return char_transformer(input_shape, n_classes, n_layers=2, heads=4, dim=64)
 
 
-MODELS = {"seed_cnn": seed_cnn, "vgg_bn": vgg_bn, "char_transformer": char_transformer,
+MODELS = {"seed_cnn": seed_cnn, "vgg_bn": vgg_bn, "resnet20": resnet20, "char_transformer": char_transformer,
           "char_transformer_small": char_transformer_small}
 
 

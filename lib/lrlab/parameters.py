@@ -117,8 +117,8 @@ _TABLE = [
     _p("data_seed", int, lambda v: _is_int(v) and v >= 0, "a non-negative integer", "0",
        "which validation split, for protocol holdout (None: the profile's; 0)", setting=True),
     _p("task", str, lambda v: isinstance(v, str) and v in TASKS, f"one of {', '.join(TASKS)}", "shakespeare_char",
-       f"what the runs learn: {' | '.join(TASKS)} (None: the profile's; full cifar10, others cifar_catdog)",
-       setting=True),
+       f"what the runs learn: {' | '.join(TASKS)} (None: the profile's; full cifar10, shakespeare "
+       "shakespeare_char, others cifar_catdog)", setting=True),
     _p("model", str, lambda v: isinstance(v, str) and v in MODEL_NAMES, f"one of {', '.join(MODEL_NAMES)}", "vgg_bn",
        f"{' | '.join(MODEL_NAMES)} (None: the task's own network)", setting=True),
     _p("precision", str, lambda v: isinstance(v, str) and v in PRECISIONS, f"one of {', '.join(PRECISIONS)}",
@@ -126,8 +126,9 @@ _TABLE = [
        "runs are new runs (None: the profile's, float32)", setting=True),
     _p("optimizers", list, lambda v: _unique_list(v) and len(v) > 0 and all(o in ADAPTIVE_DEFAULTS for o in v),
        f"a non-empty list of distinct names from {', '.join(ADAPTIVE_DEFAULTS)}", '["adam","rmsprop"]',
-       f"which methods, from {', '.join(ADAPTIVE_DEFAULTS)} (None: the profile's; paper the 2017 four, others all "
-       f"{len(ADAPTIVE_DEFAULTS)})", setting=True),
+       f"which methods, from {', '.join(ADAPTIVE_DEFAULTS)} (None: the profile's; paper the 2017 four, smoke "
+       f"{len(PROFILES['smoke']['optimizers'])}, shakespeare {len(PROFILES['shakespeare']['optimizers'])}, study and "
+       f"full all {len(ADAPTIVE_DEFAULTS)})", setting=True),
     # odd, so the default rate is on the grid and its runs are the constant and adaptive families' runs
     _p("lr_grid_points", int, lambda v: _is_int(v) and v >= 3 and v % 2 == 1, "an odd integer ≥ 3", "5",
        "learning rates per method (None: the profile's; 5, smoke 3)", setting=True),

@@ -45,6 +45,10 @@ def _classes(settings, dataset) -> dict:
     return {"classes": list(settings.classes)}
 
 
+def _classes_and_task(settings, dataset) -> dict:
+    return {"classes": list(settings.classes), "task": settings.task}
+
+
 def _alphabet(settings, dataset) -> dict:
     return {"task": "shakespeare_char", "vocabulary": len(dataset["alphabet"]), "context": shakespeare.CONTEXT}
 
@@ -53,6 +57,11 @@ register(Task("cifar_catdog", "cat vs dog (2 CIFAR-10 classes, chance 50%)", dat
               "CIFAR-10", "images", "accuracy", classes=[CAT, DOG]))
 register(Task("cifar10", "all 10 CIFAR-10 classes (chance 10%)", data.load_dataset, _classes, "vgg_bn", "CIFAR-10",
               "images", "accuracy", classes=list(range(10))))
+register(Task("cifar10_resnet20", "all 10 CIFAR-10 classes, ResNet-20 with He et al.'s augmentation (chance 10%)",
+              data.load_dataset, _classes_and_task, "resnet20", "CIFAR-10", "images", "accuracy",
+              classes=list(range(10)),
+              reference="He et al. 2016: 91.25% test accuracy (SGD, momentum 0.9, rate 0.1 divided by 10 at 32k and "
+                        "48k of 64k iterations, batch 128; benchmarks/resnet20_reference.py, on a GPU)"))
 register(Task("shakespeare_char", "Tiny Shakespeare, the next character (65 characters)", shakespeare.load_dataset,
               _alphabet, "char_transformer", "Tiny Shakespeare", f"windows of {shakespeare.CONTEXT} characters",
               "next-character accuracy",
