@@ -35,19 +35,27 @@ test-slow: $(INSTALLED)
 # Re-render the published reports from the runs committed beside them (nothing trains that is stored), then
 # rewrite the README's findings and the screenshots from them. The paper report's runs were trained from the
 # cat/dog archive: PAPER_DATA=/path/to/cifar-catdog.tar.gz (or LRLAB_PAPER_DATA). The study report is re-rendered
-# only where its runs are stored (STUDY_DATA: the full CIFAR-10 archive).
+# only where its runs are stored (STUDY_DATA: the full CIFAR-10 archive). The Shakespeare report's runs are committed
+# too (SHAKESPEARE_DATA: tinyshakespeare.txt); it compares itself with the paper report's runs.
 PAPER_DATA ?= $(LRLAB_PAPER_DATA)
 STUDY_DATA ?= $(LRLAB_CIFAR10)
+SHAKESPEARE_DATA ?= $(LRLAB_SHAKESPEARE)
+# the text task's report, compared with the paper report's runs (its modern schedules: cosine and WSD)
+SHAKESPEARE_ARGS = --profile shakespeare -p data_path=$(SHAKESPEARE_DATA) -p 'schedules=["cosine_decay","wsd"]' \
+	-p 'across_profiles=["paper"]'
 publish: $(INSTALLED)
 	@test -n "$(PAPER_DATA)" || { echo "make publish: set PAPER_DATA=/path/to/cifar-catdog.tar.gz"; exit 2; }
 	$(PY) build_report.py --profile paper -p data_path=$(PAPER_DATA)
 	if [ -d outputs/study/runs ]; then $(PY) build_report.py --profile study -p data_path=$(STUDY_DATA) -p 'budgets=[15,45]'; fi
+	@test -n "$(SHAKESPEARE_DATA)" || { echo "make publish: set SHAKESPEARE_DATA=/path/to/tinyshakespeare.txt"; exit 2; }
+	$(PY) build_report.py $(SHAKESPEARE_ARGS)
 	$(PY) -m lrlab.publish
 	$(PY) -m lrlab.screenshots outputs/paper/report.html docs/screenshots/paper
 	if [ -d outputs/study/runs ]; then $(PY) -m lrlab.screenshots outputs/study/report.html docs/screenshots/study; fi
+	$(PY) -m lrlab.screenshots outputs/shakespeare/report.html docs/screenshots/shakespeare
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean-outputs:
-	find outputs -mindepth 1 -maxdepth 1 ! -name README.md ! -name paper -exec rm -rf {} +
+	find outputs -mindepth 1 -maxdepth 1 ! -name README.md ! -name paper ! -name shakespeare -exec rm -rf {} +

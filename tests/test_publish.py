@@ -35,11 +35,12 @@ def test_findings_follow_the_numbers():
     assert text.endswith("- Failed seeds: 2 of 9 (exp: 2 of 3).")
 
 
-def test_the_published_paper_report_s_runs_are_committed_beside_it():
-    """Every run the paper report draws on is in outputs/paper/runs/ (configuration, history, summary): a fresh
-    clone re-renders it without training (make publish)."""
-    runs = publish.embedded_csv(ROOT / "outputs" / "paper" / "report.html", "runs.csv")
-    stored = ROOT / "outputs" / "paper" / "runs"
+@pytest.mark.parametrize("profile", publish.COMMITTED_RUNS)
+def test_the_published_report_s_runs_are_committed_beside_it(profile):
+    """Every run the paper and Shakespeare reports draw on is in outputs/<profile>/runs/ (configuration, history,
+    summary): a fresh clone re-renders them without training (make publish)."""
+    runs = publish.embedded_csv(ROOT / "outputs" / profile / "report.html", "runs.csv")
+    stored = ROOT / "outputs" / profile / "runs"
     for rid in runs["run_id"].unique():
         for name in ("config.json", "history.csv", "summary.json"):
             assert (stored / rid / name).is_file(), f"{rid}/{name} is not committed"

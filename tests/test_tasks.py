@@ -28,10 +28,19 @@ def text_settings(tmp_path_factory):
 
 
 def test_a_task_brings_its_own_network_and_data(text_settings):
+    from lrlab.config import MODEL_NAMES
+    from lrlab.models import MODELS
+
+    assert sorted(MODEL_NAMES) == sorted(MODELS)  # every task's networks are built, every network is some task's
     settings, dataset = text_settings
     assert settings.model == "char_transformer" and settings.classes == []
     assert resolve_settings("smoke").model == "seed_cnn" and resolve_settings("full").model == "vgg_bn"
-    assert resolve_settings("smoke", task="shakespeare_char", model="seed_cnn").model == "seed_cnn"
+    assert resolve_settings("smoke", task="shakespeare_char", model="char_transformer_small").model == \
+        "char_transformer_small"
+    with pytest.raises(ParameterError, match="model 'seed_cnn' does not take shakespeare_char's examples"):
+        resolve_settings("smoke", task="shakespeare_char", model="seed_cnn")
+    with pytest.raises(ParameterError, match="use protocol holdout"):
+        resolve_settings("paper", task="shakespeare_char")
     with pytest.raises(ParameterError, match="task='mnist' is invalid: expected one of cifar_catdog"):
         resolve_settings("smoke", task="mnist")
     # the generated text has the real one's alphabet; windows predict the character one further on
@@ -195,13 +204,23 @@ def test_the_shakespeare_profile_is_the_text_task_at_a_size_this_machine_trains(
 def test_resnet20_is_he_et_al_s_size_and_augments_only_in_training():
     from lrlab.models import build_model
 
+    from lrlab.models import PadCropFlip
+
     model = build_model("resnet20", (32, 32, 3), 10)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 269_722  # He et al.: 0.27 M
-    images = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
+    images = np.random.default_rng(0).random((16, 32, 32, 3)).astype("float32")
+    augment = PadCropFlip(4)
+    assert np.array_equal(np.asarray(augment(images, training=False)), images)  # evaluated: the images themselves
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    crops = []
+    for image, out in zip(padded, np.asarray(augment(images, training=True))):
+        # each image its own 32 × 32 crop of its padded copy, flipped or not
+        (found,) = [(r, c, f) for r in range(9) for c in range(9) for f in (False, True)
+                    if np.array_equal(image[r:r + 32, c:c + 32][:, ::-1] if f else image[r:r + 32, c:c + 32], out)]
+        crops.append(found)
+    assert len(set(crops)) > 8 and {f for _, _, f in crops} == {False, True}
     evaluated = [np.asarray(model(images, training=False)) for _ in range(2)]
-    assert np.array_equal(*evaluated)  # no crop, no flip when evaluating
-    trained = [np.asarray(model(images, training=True)) for _ in range(2)]
-    assert not np.array_equal(*trained)  # a new crop and flip at every training step
+    assert np.array_equal(*evaluated)
     assert resolve_settings("smoke", task="cifar10_resnet20").model == "resnet20"
 
 

@@ -149,8 +149,11 @@ def conclusions(result: dict, task_names: dict, confidence=0.95) -> str:
     if len(tasks) >= 2 and len(ranks):
         spread = ranks[[f"{t} rank" for t in tasks]].max(axis=1) - ranks[[f"{t} rank" for t in tasks]].min(axis=1)
         moved = ranks.loc[spread.idxmax()]
-        lines.append(f"- Moved most: {moved['display']}, "
-                     + ", ".join(f"rank {int(moved[f'{t} rank'])} on {task_names[t]}" for t in tasks) + ".")
+        if spread.max() == 0:
+            lines.append("- Every method holds the same rank on every task.")
+        else:
+            lines.append(f"- Moved most: {moved['display']}, "
+                         + ", ".join(f"rank {int(moved[f'{t} rank'])} on {task_names[t]}" for t in tasks) + ".")
     for failure in result["failures"]:
         lines.append(f"- On {task_names[failure['task']]}, {failure['method']}: {failure['failed']}.")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import plugins, schedules
 from .tasks import TASKS
-from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, DISPLAY_NAMES
+from .optimizers import ADAPTIVE_DEFAULTS, BUILT_IN, CLASSIC_ADAPTIVE, DISPLAY_NAMES
 
 plugins.load()  # methods and schedules of the user's own register before the profiles list them
 
@@ -27,11 +27,13 @@ CLASSIC_FAMILIES = ["constant", "time_based_decay", "step_decay", "exponential_d
 PROFILES = {
     # a generated CIFAR-format dataset: every notebook and feature at tiny sizes, in minutes on 2 cores; what tests
     # and CI run. One method of each kind the code treats apart (the 2017 four, SGD with momentum, decoupled weight
-    # decay, a schedule-free average, a step size summed over the weights): the others are tested on their own
+    # decay, a schedule-free average, a step size summed over the weights), and every plugin's: the project's other
+    # methods are tested on their own
     "smoke": {"task": "cifar_catdog", "seeds": [0], "epochs": 2, "batch_size": 64, "data_path": "synthetic",
               "protocol": "holdout", "data_seed": 0, "validation_fraction": 0.2,
               "precision": "float32", "lr_grid_points": 3,
-              "optimizers": CLASSIC_ADAPTIVE + ["sgd_momentum", "adamw", "schedule_free_adamw", "prodigy"],
+              "optimizers": CLASSIC_ADAPTIVE + ["sgd_momentum", "adamw", "schedule_free_adamw", "prodigy"]
+              + [name for name in ADAPTIVE_DEFAULTS if name not in BUILT_IN],
               "swept_schedules": ["cosine_decay"], "range_test_steps": 20,
               "families": STUDY_FAMILIES},
     # the 2017 experiment as it was: cat vs dog, validated on the test set, the 2017 families and methods only
@@ -65,7 +67,7 @@ PROFILES = {
              "families": STUDY_FAMILIES},
 }
 PROTOCOLS = ["holdout", "seed"]
-MODEL_NAMES = ["seed_cnn", "vgg_bn", "resnet20", "char_transformer", "char_transformer_small"]
+MODEL_NAMES = list(dict.fromkeys(network for task in TASKS.values() for network in task.networks))
 # Keras dtype policies: float32, or mixed precision (weights in float32, computation in 16 bits)
 PRECISIONS = ["float32", "mixed_bfloat16", "mixed_float16"]
 

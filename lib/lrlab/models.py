@@ -41,6 +41,33 @@ def vgg_bn(input_shape=(32, 32, 3), n_classes=10):
     )
 
 
+class PadCropFlip(layers.Layer):
+    """He et al.'s augmentation, in training only: each image padded with `pad` zero pixels on every side, a random
+    crop of its own size taken from it and, with probability one half, flipped left to right; every image of a batch
+    its own crop and flip. Evaluated, the images pass unchanged. (Keras's RandomCrop draws one offset per batch.)"""
+
+    def __init__(self, pad=4, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = pad
+        self.seed_generator = keras.random.SeedGenerator()
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        batch, height, width, channels = ops.shape(images)[0], images.shape[1], images.shape[2], images.shape[3]
+        p = self.pad
+        padded = ops.pad(images, [[0, 0], [p, p], [p, p], [0, 0]])
+        offsets = keras.random.randint((batch, 2), 0, 2 * p + 1, seed=self.seed_generator)
+        rows = offsets[:, :1] + ops.arange(height)[None, :]
+        columns = offsets[:, 1:] + ops.arange(width)[None, :]
+        flip = keras.random.uniform((batch, 1), seed=self.seed_generator) < 0.5
+        columns = ops.where(flip, ops.flip(columns, axis=1), columns)
+        padded = ops.take_along_axis(padded, ops.broadcast_to(rows[:, :, None, None],
+                                                              (batch, height, width + 2 * p, channels)), axis=1)
+        return ops.take_along_axis(padded, ops.broadcast_to(columns[:, None, :, None],
+                                                            (batch, height, width, channels)), axis=2)
+
+
 def resnet20(input_shape=(32, 32, 3), n_classes=10, weight_decay=1e-4):
     """He et al.'s ResNet-20 for CIFAR-10 (2016, section 4.2): a 3×3 convolution of 16 filters, then three stages
     of three basic blocks (16, 32 and 64 filters; the second and third stages halve the resolution), global
@@ -59,9 +86,7 @@ def resnet20(input_shape=(32, 32, 3), n_classes=10, weight_decay=1e-4):
         return layers.Activation("relu")(layers.BatchNormalization()(x))
 
     images = keras.Input(shape=input_shape)
-    x = layers.RandomFlip("horizontal")(layers.RandomCrop(input_shape[0], input_shape[1])(
-        layers.ZeroPadding2D(4)(images)))
-    x = bn_relu(conv(x, 16))
+    x = bn_relu(conv(PadCropFlip(4)(images), 16))
     for stage, filters in enumerate((16, 32, 64)):
         for block in range(3):
             stride = 2 if stage > 0 and block == 0 else 1

@@ -147,6 +147,8 @@ for _method in [
            kind="sgd", needs_no="learning rate"),
 ]:
     register(_method)
+# the project's own methods: any other was registered by a plugin (lrlab.plugins)
+BUILT_IN = frozenset(OPTIMIZERS)
 
 
 def is_sgd(name) -> bool:

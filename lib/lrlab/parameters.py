@@ -359,7 +359,14 @@ def resolve_settings(profile, output_dir=None, steps_per_execution=None, force=F
     if unknown:  # a notebook parameter, but not one every run shares
         raise ParameterError(f"unknown setting {unknown[0]!r}: a profile sets {', '.join(known)}")
     values = PROFILES[profile] | {k: v for k, v in given.items() if v is not None}
-    values.setdefault("model", TASKS[values["task"]].model)
+    task = TASKS[values["task"]]
+    values.setdefault("model", task.model)
+    if values["model"] not in task.networks:
+        raise ParameterError(f"model {values['model']!r} does not take {task.name}'s examples: choose one of "
+                             f"{', '.join(task.networks)}")
+    if values["protocol"] == "seed" and not task.classes:
+        raise ParameterError(f"task {task.name} validates on held-out text, not on its test set: use protocol "
+                             f"holdout (or a profile other than {profile})")
     values = {k: list(v) if isinstance(v, list) else v for k, v in values.items()}  # never the profile's own lists
     return Settings(profile=profile, output_dir=str(Path(output_dir).expanduser().resolve() if output_dir
                                                     else default_output_dir()),

@@ -19,7 +19,9 @@ import pandas as pd
 from .config import PROJECT_ROOT
 from .statistics import percent_text as _pct
 
-PUBLISHED = ("paper", "study")
+PUBLISHED = ("paper", "study", "shakespeare")
+# the published reports whose runs are committed beside them (outputs/<profile>/runs/): a fresh clone re-renders them
+COMMITTED_RUNS = ("paper", "shakespeare")
 
 
 def embedded_csv(report: Path, name: str) -> pd.DataFrame:

@@ -96,7 +96,8 @@ def describe_runs(runs) -> str:
     seeds = sorted(runs["seed"].unique())
     task = TASKS[first["task"]]
     validation = ("the official test set, as in 2017 (so best-epoch figures are optimistic)"
-                  if first["protocol"] == "seed" else "a held-out part of the training set")
+                  if first["protocol"] == "seed" else "a held-out part of the training set" if task.classes else
+                  "the first half of nanoGPT's held-out last tenth of the text (the second half is the test set)")
 
     def value(column, fmt="{}"):
         """One value when every run agrees; otherwise each family's, so a mixed report says it is mixed."""
@@ -121,7 +122,14 @@ def describe_runs(runs) -> str:
             f"Task: {task.display_name}; {value('n_train', '{:,}')} training {task.examples}; validation on "
             f"{value('n_validation', '{:,}')} {task.examples} of {validation}. Model `{value('model')}`, "
             f"{value('epochs')} epochs, batch size {value('batch_size')}, {value('precision')} arithmetic. "
-            f"Data: {source}.")
+            f"Data: {source}." + _task_terms(task))
+
+
+def _task_terms(task) -> str:
+    """What "accuracy" means on the task, where it is not an image's class, and the task's published reference."""
+    metric = (f" Here *accuracy* is the {task.metric_display} (every position of a window, each predicting the "
+              f"character after it) and the loss its cross-entropy." if task.metric_display != "accuracy" else "")
+    return metric + (f" Reference for the task: {task.reference}." if task.reference else "")
 
 
 def describe_missing(missing) -> str:
@@ -177,9 +185,11 @@ def failure_rule(runs) -> str:
         return ""
     first = runs.iloc[0]
     n_classes, n_train = int(first["n_classes"]), int(first["n_train"])
+    examples = TASKS[first["task"]].examples
     return (f"**Failed runs.** A run *did not learn* when no epoch of its training showed learning: training "
             f"accuracy at least {100 * evidence_accuracy(n_classes, n_train):.1f}% (chance, "
-            f"{100 / n_classes:.0f}%, plus three standard errors of guessing on {n_train:,} training images) with a "
+            f"{100 / n_classes:.0f}%, plus three standard errors of guessing on {n_train:,} training {examples}) "
+            f"with a "
             f"training loss below {learned_loss(n_classes, n_train):.5f} (what a calibrated classifier of that "
             f"accuracy scores; guessing scores ln {n_classes} = {guessing_loss(n_classes):.5f}). It *fell back to "
             f"chance* when it learned but its last epoch's training accuracy was back below that line, and *diverged* "

@@ -14,6 +14,8 @@ from typing import Callable
 from . import data, shakespeare
 
 CAT, DOG = 3, 5
+IMAGE_NETWORKS = ("seed_cnn", "vgg_bn", "resnet20")
+TEXT_NETWORKS = ("char_transformer", "char_transformer_small")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Task:
     load: Callable  # settings -> the dataset: x/y for train, val and test, its fingerprint
     identity: Callable  # (settings, dataset) -> what a run's configuration records of the data besides its hash
     model: str  # the network it trains unless -p model says otherwise (lrlab.models.MODELS)
+    networks: tuple  # every network that takes its examples: images, or windows of character ids
     data_name: str  # "CIFAR-10", "Tiny Shakespeare"
     examples: str  # what the training set counts, for the report's prose: "images", "windows of 64 characters"
     metric_display: str  # "accuracy", "next-character accuracy"
@@ -53,20 +56,26 @@ def _alphabet(settings, dataset) -> dict:
     return {"task": "shakespeare_char", "vocabulary": len(dataset["alphabet"]), "context": shakespeare.CONTEXT}
 
 
-register(Task("cifar_catdog", "cat vs dog (2 CIFAR-10 classes, chance 50%)", data.load_dataset, _classes, "seed_cnn",
-              "CIFAR-10", "images", "accuracy", classes=[CAT, DOG]))
-register(Task("cifar10", "all 10 CIFAR-10 classes (chance 10%)", data.load_dataset, _classes, "vgg_bn", "CIFAR-10",
-              "images", "accuracy", classes=list(range(10))))
+register(Task("cifar_catdog", "cat vs dog (2 CIFAR-10 classes, chance 50%)", load=data.load_dataset,
+              identity=_classes, model="seed_cnn", networks=IMAGE_NETWORKS, data_name="CIFAR-10", examples="images",
+              metric_display="accuracy", classes=[CAT, DOG]))
+register(Task("cifar10", "all 10 CIFAR-10 classes (chance 10%)", load=data.load_dataset, identity=_classes,
+              model="vgg_bn", networks=IMAGE_NETWORKS, data_name="CIFAR-10", examples="images",
+              metric_display="accuracy", classes=list(range(10))))
 register(Task("cifar10_resnet20", "all 10 CIFAR-10 classes, ResNet-20 with He et al.'s augmentation (chance 10%)",
-              data.load_dataset, _classes_and_task, "resnet20", "CIFAR-10", "images", "accuracy",
-              classes=list(range(10)),
+              load=data.load_dataset, identity=_classes_and_task, model="resnet20", networks=IMAGE_NETWORKS,
+              data_name="CIFAR-10", examples="images", metric_display="accuracy", classes=list(range(10)),
               reference="He et al. 2016: 91.25% test accuracy (SGD, momentum 0.9, rate 0.1 divided by 10 at 32k and "
-                        "48k of 64k iterations, batch 128; benchmarks/resnet20_reference.py, on a GPU)"))
-register(Task("shakespeare_char", "Tiny Shakespeare, the next character (65 characters)", shakespeare.load_dataset,
-              _alphabet, "char_transformer", "Tiny Shakespeare", f"windows of {shakespeare.CONTEXT} characters",
-              "next-character accuracy",
-              reference="nanoGPT's CPU configuration reaches a validation loss of about 1.88 "
-                        "(benchmarks/nanogpt_reference.py)"))
+                        "48k of 64k iterations, batch 128); benchmarks/resnet20_reference.py reproduces the recipe on "
+                        "a GPU (target 90.7%: this repository's CIFAR-10 was rebuilt from JPEG files)"))
+register(Task("shakespeare_char", "Tiny Shakespeare, the next character (65 characters)",
+              load=shakespeare.load_dataset, identity=_alphabet, model="char_transformer", networks=TEXT_NETWORKS,
+              data_name="Tiny Shakespeare", examples=f"windows of {shakespeare.CONTEXT} characters",
+              metric_display="next-character accuracy",
+              reference="nanoGPT reports a validation loss of about 1.88 for its CPU configuration (4 layers, 128 "
+                        "dimensions, 2,000 iterations, estimated on 20 batches); `char_transformer` at that size "
+                        "gives 1.911 on the whole validation split (mean of 3 seeds), nanoGPT itself on the same "
+                        "machine 1.899: not significantly different (benchmarks/nanogpt_reference.py)"))
 
 
 def load_dataset(settings) -> dict:
