@@ -202,3 +202,39 @@ def test_batch_normalization_is_re_estimated_at_the_average_and_put_back_after(f
     assert norm.momentum == 0.9  # the layer's own momentum again
     for v, value in zip((norm.moving_mean, norm.moving_variance), kept):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(v), value)
+
+
+@pytest.mark.parametrize("method", ["schedule_free_adamw", "schedule_free_sgd", "prodigy", "dadapt_adam", "dog"])
+def test_fit_takes_the_steps_the_method_takes_eagerly(method):
+    """On TensorFlow, Keras builds the optimizer while tracing fit's first step: the state's initial values (d0,
+    the initial weights, lr_max) must be there all the same. They once were assignments traced into the graph and
+    lost: Prodigy and D-Adaptation never moved under fit, and the schedule-free average started at zero, while
+    every eager test passed."""
+    import tensorflow as tf
+
+    from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the eager side uses TensorFlow's GradientTape")
+    spec = {"name": method} | {k: v for k, v in ADAPTIVE_DEFAULTS[method].items() if k != "lr"}
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+
+    def network():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(1)])
+
+    fitted = network()
+    initial = [w.copy() for w in fitted.get_weights()]
+    fitted.compile(optimizer=build_optimizer(spec, ADAPTIVE_DEFAULTS[method]["lr"]), loss="mse")
+    fitted.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    eager = network()
+    optimizer = build_optimizer(spec, ADAPTIVE_DEFAULTS[method]["lr"])
+    for _ in range(2):
+        for start in range(0, 32, 8):
+            with tf.GradientTape() as tape:
+                loss = keras.losses.MeanSquaredError()(y[start:start + 8], eager(x[start:start + 8]))
+            optimizer.apply(tape.gradient(loss, eager.trainable_variables), eager.trainable_variables)
+    for got, expected, before in zip(fitted.get_weights(), eager.get_weights(), initial):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+        assert np.abs(got - before).max() > 1e-6  # and it moved

@@ -28,11 +28,11 @@ import yaml
 from . import resources
 from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
 from .data import DataError
-from .tasks import load_dataset
 from .families import configs as family_configs, cost, custom_preview, notebook_defaults, train_group
 from .machine import configure_process, default_jobs, importable, workers_and_threads
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
+from .tasks import load_dataset
 from .store import forget_family, manifest_path, profile_dir, migrate, read_summary, remove_abandoned, run_id, runs_dir
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -326,8 +326,11 @@ def execute_notebooks(pool, request, failures, folder, runs_of) -> tuple[dict, s
     from .report import build_info  # plotting libraries: only once the notebooks have run
 
     rendered_from = {k: v for k, v in build_info().items() if k != "built_at"}  # the report's header says them
-    digest = inputs_digest("compare", compare | {"rendered from": rendered_from},
-                           [manifest_path(settings, f) for f in settings.families])
+    # its own families' manifests, and those of the other tasks' profiles it compares with
+    manifests = [manifest_path(settings, f) for f in settings.families] + [
+        manifest_path(settings.replace(profile=p), f) for p in compare.get("across_profiles") or []
+        for f in PROFILES[p]["families"]]
+    digest = inputs_digest("compare", compare | {"rendered from": rendered_from}, manifests)
     if _up_to_date(folder, "compare", digest):
         return failures, None
     (folder / ".compare.inputs").unlink(missing_ok=True)

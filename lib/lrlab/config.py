@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import plugins, schedules
 from .tasks import TASKS
-from .optimizers import ADAPTIVE_DEFAULTS, BUILT_IN, CLASSIC_ADAPTIVE, DISPLAY_NAMES
+from .optimizers import ADAPTIVE_DEFAULTS, BUILT_IN, CLASSIC_ADAPTIVE, DISPLAY_NAMES, with_revision
 
 plugins.load()  # methods and schedules of the user's own register before the profiles list them
 
@@ -116,7 +116,7 @@ def run_config(family, optimizer: dict, schedule: dict, settings, dataset: dict,
         "numerics": NUMERICS_VERSION,
         "model": settings.model,
         "precision": settings.precision,
-        "optimizer": optimizer,
+        "optimizer": with_revision(optimizer),
         "schedule": schedule,
         "data": data_config(settings, dataset),
         "epochs": settings.epochs,

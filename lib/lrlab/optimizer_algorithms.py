@@ -25,9 +25,11 @@ from .keras_internals import WholeStepOptimizer
 
 
 def _scalar(optimizer, value, name, dtype):
-    variable = optimizer.add_variable(shape=(), initializer="zeros", dtype=dtype, name=name)
-    variable.assign(_constant(value, dtype))  # Keras's Constant initializer rounds through float32
-    return variable
+    # The value is the variable's initializer, not an assignment after it: on TensorFlow, Keras builds an optimizer
+    # while tracing the first training step, where an assignment would be part of the traced graph and never run
+    # eagerly (the variable would keep zeros). A callable, not Keras's Constant, which rounds through float32.
+    return optimizer.add_variable(shape=(), initializer=lambda shape, dtype: _constant(value, dtype), dtype=dtype,
+                                  name=name)
 
 
 def _constant(value, dtype):
@@ -36,10 +38,11 @@ def _constant(value, dtype):
 
 
 def _copy_of(optimizer, variable, name):
-    """A slot holding `variable`'s value now (its initial value: optimizers are built before the first step)."""
-    slot = optimizer.add_variable_from_reference(variable, name)
-    slot.assign(ops.copy(variable))  # a buffer of its own: JAX would otherwise hand one buffer in twice per step
-    return slot
+    """A slot holding `variable`'s value now (its initial value: optimizers are built before the first step), as
+    the slot's initializer (see _scalar); a buffer of its own: JAX would otherwise hand one buffer in twice per
+    step."""
+    return optimizer.add_variable_from_reference(variable, name,
+                                                 initializer=lambda shape, dtype: ops.copy(ops.cast(variable, dtype)))
 
 
 class ScheduleFree(keras.optimizers.Optimizer):

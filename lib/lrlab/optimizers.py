@@ -20,6 +20,10 @@ class Method:
     kind: str = "adaptive"
     classic: bool = False  # one of the 2017 experiment's four
     needs_no: str = ""  # what the method claims to make unnecessary: "schedule" or "learning rate"
+    # the implementation's revision, part of its runs' identity (`with_revision`): bumped with any change to the
+    # method's code that moves its numbers, so that no run of an earlier revision is reused (a change that moves
+    # every method's numbers bumps lrlab.config.NUMERICS_VERSION instead)
+    revision: int = 0
 
 
 CUSTOM_DISPLAY = "your optimizer"  # the custom family's: the user's code, not a registered method
@@ -129,22 +133,25 @@ def _dog(s, lr):
 # Methods that claim to make the schedule or the learning rate unnecessary (lrlab.optimizer_algorithms, checked
 # against their authors' code), at their authors' defaults. Settings are numbers (switches 0 or 1); the one knob
 # not in a run's configuration is Prodigy's and D-Adaptation's growth rate, unbounded as the authors' default.
+# Revision 1 (2026-12-02): their state's initial values (d0, the initial weights, lr_max) are the variables'
+# initializers; before, assigned after creation, they were lost on TensorFlow, where Keras builds the optimizer
+# while tracing the first step (Prodigy and D-Adaptation never moved, the schedule-free average started at zero).
 _SCHEDULE_FREE = {"weight_decay": 0.0, "warmup_steps": 0.0, "r": 0.0, "weight_lr_power": 2.0}
 for _method in [
     Method("schedule_free_adamw", "Schedule-free AdamW", lambda s, lr: _schedule_free(s, lr, adaptive=True),
-           {"lr": 0.0025, **_BETAS, **_SCHEDULE_FREE}, "#9467bd", needs_no="schedule"),
+           {"lr": 0.0025, **_BETAS, **_SCHEDULE_FREE}, "#9467bd", needs_no="schedule", revision=1),
     Method("schedule_free_sgd", "Schedule-free SGD", lambda s, lr: _schedule_free(s, lr, adaptive=False),
-           {"lr": 1.0, "momentum": 0.9, **_SCHEDULE_FREE}, "#01665e", kind="sgd", needs_no="schedule"),
+           {"lr": 1.0, "momentum": 0.9, **_SCHEDULE_FREE}, "#01665e", kind="sgd", needs_no="schedule", revision=1),
     # β3 = √β2, as the authors' code computes it when given none
     Method("prodigy", "Prodigy", _prodigy,
            {"lr": 1.0, **_BETAS, "beta_3": 0.999 ** 0.5, "weight_decay": 0.0, "decouple": 1.0,
             "use_bias_correction": 0.0, "safeguard_warmup": 0.0, "d0": 1e-6, "d_coef": 1.0}, "#6a3d9a",
-           needs_no="learning rate"),
+           needs_no="learning rate", revision=1),
     Method("dadapt_adam", "D-Adapt Adam", _dadapt_adam,
            {"lr": 1.0, **_BETAS, "weight_decay": 0.0, "decouple": 0.0, "use_bias_correction": 0.0, "d0": 1e-6},
-           "#fb9a99", needs_no="learning rate"),
+           "#fb9a99", needs_no="learning rate", revision=1),
     Method("dog", "DoG", _dog, {"lr": 1.0, "reps_rel": 1e-6, "weight_decay": 0.0, "epsilon": 1e-8}, "#a6cee3",
-           kind="sgd", needs_no="learning rate"),
+           kind="sgd", needs_no="learning rate", revision=1),
 ]:
     register(_method)
 # the project's own methods: any other was registered by a plugin (lrlab.plugins)
@@ -157,9 +164,16 @@ def is_sgd(name) -> bool:
     return method is not None and method.kind in ("baseline", "sgd")
 
 
+def with_revision(spec: dict) -> dict:
+    """A run configuration's optimizer entry: {"name": ..., **settings}, and the method's revision where it has
+    one (`Method.revision`)."""
+    revision = getattr(OPTIMIZERS.get(spec["name"]), "revision", 0)
+    return spec | {"revision": revision} if revision else spec
+
+
 def build_optimizer(spec: dict, learning_rate):
-    """`spec` is the run configuration's optimizer entry: {"name": ..., **settings}."""
+    """`spec` is the run configuration's optimizer entry: {"name": ..., **settings, maybe "revision"}."""
     name = spec["name"]
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name].make({k: v for k, v in spec.items() if k != "name"}, learning_rate)
+    return OPTIMIZERS[name].make({k: v for k, v in spec.items() if k not in ("name", "revision")}, learning_rate)

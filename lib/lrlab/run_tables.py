@@ -87,7 +87,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 # whether the rate ever moved: a ReduceLROnPlateau that never fired is constant
                                 "rate_changed": bool(history["lr"].nunique() > 1),
                                 "optimizer_settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
-                                                                if isinstance(v, (int, float)))})
+                                                                if isinstance(v, (int, float)) and k != "revision")})
     if not rows:
         return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "tuned", "elapsed_s",
                                       *HISTORY_COLUMNS]), pd.DataFrame(columns=RUN_COLUMNS))
@@ -148,7 +148,8 @@ def load_range_tests(settings):
         rows.append({"method": run_label(config), "optimizer": config["optimizer"]["name"],
                      "suggested_lr": _number(suggested), "min_loss_lr": _number(lowest),
                      "steps": summary["steps_completed"], "seed": config["seed"], "still_falling": at_end,
-                     "settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items() if k != "name")}
+                     "settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
+                                           if k not in ("name", "revision"))}
                     | {rule: _number(rate) for rule, rate in rule_suggestions(history).items()})
     if not rows:
         return pd.DataFrame(columns=["method", "seed", "step", "lr", "loss", "smoothed_loss"]), \
