@@ -187,6 +187,9 @@ def test_ranks_agreement_and_performance_profile_across_two_tasks():
     text = across_tasks.conclusions(result, names)
     assert "Kendall's τ = +0.00" in text and "no clear agreement" in text
     assert "On Shakespeare, RMSprop: 1 of 3 seeds did not learn." in text
+    ratios = across_tasks.ratios_frame(result, names)
+    assert ratios.iloc[:, 1:].to_numpy().tolist() == [["1", "1"], ["1", "1"], ["2", "2"],
+                                                      ["not reached", "not reached"]]
     table = across_tasks.ranks_frame(result, names)
     assert table.iloc[0].tolist() == ["Adam", "1 (90.1)", "1 (60.1)"]
 

@@ -126,6 +126,16 @@ def ranks_frame(result: dict, task_names: dict) -> pd.DataFrame:
     return table
 
 
+def ratios_frame(result: dict, task_names: dict) -> pd.DataFrame:
+    """The performance profile's numbers: each method's epochs to the task's target over the fastest method's."""
+    ratios = result["ratios"]
+    table = pd.DataFrame({"method": ratios["display"]})
+    for task in [c for c in ratios.columns if c not in ("method", "display")]:
+        table[f"{task_names[task]}: epochs to target ÷ fastest"] = [
+            f"{r:.2g}" if np.isfinite(r) else "not reached" for r in ratios[task]]
+    return table
+
+
 def _tasks(ranks) -> list:
     return [c[: -len(" rank")] for c in ranks.columns if c.endswith(" rank")]
 

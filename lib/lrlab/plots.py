@@ -443,8 +443,9 @@ def performance_profile_figure(profile, tuned_of, title):
     if profile.empty or not profile.to_numpy().any():
         return _nothing_to_draw(title, "no method reached a task's target")
     fig, ax = plt.subplots(figsize=(9, 4.6))
-    for name in profile.columns:
-        ax.step(profile.index, 100 * profile[name], where="post", lw=2, label=name,
+    for i, name in enumerate(profile.columns):
+        offset = 1.5 * (i - (len(profile.columns) - 1) / 2)  # points apart, so that equal profiles stay visible
+        ax.step(profile.index, 100 * profile[name] + offset, where="post", lw=2, label=name,
                 color=tuned_colour(tuned_of[name]), ls="--" if tuned_of[name] == "sgd" else "-")
     ax.set(title=title, xlabel="τ: epochs to target over the fastest method's on that task",
            ylabel="tasks where the target was reached within τ (%)", ylim=(-5, 105))

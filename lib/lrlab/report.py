@@ -230,10 +230,13 @@ def describe_protocol(runs) -> str:
     if runs.empty:
         return ""
     protocols = set(runs["protocol"])
+    split = ("a validation split carved from the training set (stratified by class, fixed by its data seed)"
+             if TASKS[runs.iloc[0]["task"]].classes else
+             "held-out text the training never sees (the first half of the text's last tenth)")
     if protocols == {"holdout"}:
         return ("**Protocol: held-out validation.** Curves, the choice of best epoch and of best learning rate, and "
-                "every ranking use a validation split carved from the training set (stratified by class, fixed by "
-                "its data seed); the test set was used once per run, after its last epoch, and is reported apart.")
+                f"every ranking use {split}; the test set was used once per run, after its last epoch, and is "
+                "reported apart.")
     if protocols == {"seed"}:
         return ("**Protocol: the 2017 one.** The test set doubles as the validation set, as in the original "
                 "experiment: curves, best epochs and rankings are all chosen on it, so they are optimistic and "
