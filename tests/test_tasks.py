@@ -91,19 +91,26 @@ def test_the_transformer_guesses_uniformly_at_initialisation(text_settings):
     assert abs(loss - math.log(65)) < 0.1
 
 
-def test_a_seed_of_the_transformer_side_by_side_gets_the_numbers_it_gets_alone(text_settings):
+def trained_side_by_side_equal_alone(configs, dataset):
+    """Train `configs` side by side, then each alone: every number (histories, test metrics, what a text run
+    wrote) must be the same to the last bit. Returns the side-by-side results."""
     from lrlab import train
 
-    settings, dataset = text_settings
-    configs = family_configs("adaptive", settings.replace(optimizers=["adamw"]), dataset,
-                             notebook_defaults("adaptive"))
-    assert [c["seed"] for c in configs] == [0, 1]
     together = train.train_runs(configs, dataset, steps_per_execution=4, log=quiet)
     for config, (history, test) in zip(configs, together):
         (alone, alone_test), = train.train_runs([config], dataset, steps_per_execution=4, log=quiet)
         columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
         assert np.array_equal(history[columns].to_numpy(), alone[columns].to_numpy())
         assert test == alone_test
+    return together
+
+
+def test_a_seed_of_the_transformer_side_by_side_gets_the_numbers_it_gets_alone(text_settings):
+    settings, dataset = text_settings
+    configs = family_configs("adaptive", settings.replace(optimizers=["adamw"]), dataset,
+                             notebook_defaults("adaptive"))
+    assert [c["seed"] for c in configs] == [0, 1]
+    together = trained_side_by_side_equal_alone(configs, dataset)
     # it learns: after two epochs on the generated text it is well below guessing
     assert together[0][0]["val_loss"].iloc[-1] < math.log(65) - 1
 
@@ -230,17 +237,10 @@ def test_resnet20_is_he_et_al_s_size_and_augments_only_in_training():
 @pytest.mark.slow
 def test_resnet20_seeds_side_by_side_get_the_numbers_they_get_alone(tmp_path, synthetic_archive):
     """Each tower's crops and flips come from its own seed, so a seed trained beside another is the seed alone."""
-    from lrlab import train
-
     settings = resolve_settings("smoke", task="cifar10_resnet20", data_path=str(synthetic_archive),
                                 output_dir=str(tmp_path), epochs=1, seeds=[0, 1])
     dataset = tasks.load_dataset(settings)
     configs = family_configs("adaptive", settings.replace(optimizers=["adam"]), dataset,
                              notebook_defaults("adaptive"))
     assert configs[0]["data"]["task"] == "cifar10_resnet20" and tasks.n_classes(configs[0]["data"]) == 10
-    together = train.train_runs(configs, dataset, steps_per_execution=4, log=quiet)
-    for config, (history, test) in zip(configs, together):
-        (alone, alone_test), = train.train_runs([config], dataset, steps_per_execution=4, log=quiet)
-        columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
-        assert np.array_equal(history[columns].to_numpy(), alone[columns].to_numpy())
-        assert test == alone_test
+    trained_side_by_side_equal_alone(configs, dataset)
