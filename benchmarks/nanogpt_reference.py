@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 
 from lrlab import shakespeare  # noqa: E402
 from lrlab.models import char_transformer  # noqa: E402
+from lrlab.train import text_samples  # noqa: E402
 
 BATCH, CONTEXT, PEAK, FLOOR, WARMUP = 12, 64, 1e-3, 1e-4, 100
 
@@ -87,8 +88,8 @@ def main(argv=None):
     print(f"after {args.iterations} iterations: validation loss {final:.4f} on the whole validation split; "
           f"training {seconds:.0f} s ({1000 * seconds / args.iterations:.1f} ms per iteration), "
           f"backend {keras.backend.backend()}")
-    sample = generate(model, text["alphabet"], "\n", 300)
-    print("sample:\n" + sample)
+    sample = text_samples([model], text["alphabet"])[0]  # what every text run of the study writes, the same way
+    print("sample:\n\n" + sample)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "iterations": args.iterations, "seed": args.seed, "initial_validation_loss": initial,
@@ -96,18 +97,6 @@ def main(argv=None):
             "train_seconds": seconds, "ms_per_iteration": 1000 * seconds / args.iterations,
             "backend": keras.backend.backend(), "threads": os.environ.get("LRLAB_THREADS"),
             "parameters": model.count_params(), "sample": sample}, indent=1))
-
-
-def generate(model, alphabet, prompt, length, seed=0):
-    """Characters drawn one at a time from the model's probabilities, the last CONTEXT as its context."""
-    rng = np.random.default_rng(seed)
-    ids = list(shakespeare.encode(prompt, alphabet))
-    for _ in range(length):
-        window = np.array(ids[-CONTEXT:])
-        padded = np.pad(window, (0, CONTEXT - len(window)))[None]
-        p = np.asarray(model(padded, training=False))[0, len(window) - 1].astype(float)
-        ids.append(int(rng.choice(len(p), p=p / p.sum())))
-    return shakespeare.decode(ids, alphabet)
 
 
 if __name__ == "__main__":
