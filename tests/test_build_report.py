@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -180,14 +181,25 @@ def test_a_budget_comparison_runs_only_when_asked_and_shares_the_profile_budget_
     result = build("--profile", "smoke", "-p", "budgets=[2,3]", "-p", f"output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     trained = re.findall(r"\[(\w+)\] (\S+): trained in", result.stdout)
-    # the eight and three modern schedules at 3 epochs; at the profile's 2 they are the families' stored runs
-    assert len(trained) == 11 and {family for family, _ in trained} == {"budget"}
-    assert all(json.loads((out / "smoke" / "runs" / rid / "config.json").read_text())["epochs"] == 3
-               for _, rid in trained)
-    assert "[budget] done" in result.stdout and "Training 11 of" in result.stdout
+    # the eight and three modern schedules at 3 epochs (at the profile's 2 they are the families' stored runs); WSD
+    # at both budgets, as cooldowns branched from one 3-epoch trunk
+    assert len(trained) == 14 and {family for family, _ in trained} == {"budget"}
+    configs = {rid: json.loads((out / "smoke" / "runs" / rid / "config.json").read_text()) for _, rid in trained}
+    assert sorted(c["epochs"] for c in configs.values()) == [2] + [3] * 13
+    branches = {rid: c for rid, c in configs.items() if "branch" in c}
+    trunk = [rid for rid, c in configs.items() if c["schedule"]["name"] == "warmup_constant"]
+    assert len(branches) == 2 and all(c["branch"]["trunk"] == trunk[0] for c in branches.values())
+    assert "[budget] done" in result.stdout and "Training 14 of" in result.stdout
     manifest = json.loads((out / "smoke" / "families" / "budget.json").read_text())
-    assert len(manifest["run_ids"]) == 22
+    assert len(manifest["run_ids"]) == 25
     report = (out / "smoke" / "report.html").read_text()
+    assert "Cooling down:" in report and "WSD (1−sqrt cooldown)" in report
+    # a missing branch is trained again alone: its trunk retrains in memory, nothing else is stored anew
+    lost = next(rid for rid, c in branches.items() if c["epochs"] == 3)
+    shutil.rmtree(out / "smoke" / "runs" / lost)
+    again = build("--profile", "smoke", "--only", "budget", "-p", "budgets=[2,3]", "-p", f"output_dir={out}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert re.findall(r"\[budget\] (\S+): trained in", again.stdout) == [lost]
     assert "Training budget" in report and "Kendall" in report and "rank at 3" in report
 
 

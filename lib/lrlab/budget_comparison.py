@@ -1,5 +1,6 @@
 """The budget comparison (the budget notebook, `-p budgets=[15,45]`): each method's accuracy and rank at every
-budget, its gain from the shortest to the longest, and how the ranking moves."""
+budget, its gain from the shortest to the longest, and how the ranking moves; and what WSD's cooldown, branched
+from a trunk held at the peak rate, adds over that trunk at the longest budget."""
 
 import math
 
@@ -8,9 +9,12 @@ import pandas as pd
 from .health import failures_among
 from .optimizers import DISPLAY_NAMES
 from .results import _healthy
-from .schedules import display_name as schedule_name
+from .schedules import WSD_SCHEDULES, display_name as schedule_name
 from .statistics import (interval_text, mean_ci, paired_difference, percent_text as _pct, rank_agreement,
                          signed_text as _signed, with_correction)
+
+
+TRUNK = "warmup_constant"
 
 
 def _budget_method(row) -> tuple:
@@ -24,6 +28,7 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     failed seeds, the method's rank at that budget (1 = best; a method with a failed seed ranks last), and its gain
     over its own result at the smallest budget (points, paired by seed) with its simultaneous interval over every
     method's gain and the verdict read from it."""
+    runs = runs[runs["schedule"] != TRUNK]  # WSD's trunk, at the longest budget only: cooldown_gains
     if runs.empty:
         return pd.DataFrame(columns=["method", "kind", "key", "epochs", "mean", "low", "high", "failed", "rank", "gain",
                                      "gain_low", "gain_high", "p", "gain_low_adj", "gain_high_adj", "p_adj",
@@ -114,3 +119,38 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
                      + (f"; {name[down.name]} from {int(down[first])} to {int(down[last])}" if down["move"] < 0 else "")
                      + ".")
     return "\n".join(lines)
+
+
+def cooldown_gains(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    """Each WSD cooldown against its trunk, both at the trunk's length (the longest budget): the points the
+    cooldown adds over holding the peak rate for as long, paired by seed, corrected for the shapes compared."""
+    trunk = _healthy(runs[runs["schedule"] == TRUNK])
+    if trunk.empty:
+        return pd.DataFrame()
+    epochs = trunk["epochs"].max()
+    base = trunk.set_index("seed")["final_val_accuracy"].astype(float)
+    rows = []
+    for name, group in runs[runs["schedule"].isin(WSD_SCHEDULES) & (runs["epochs"] == epochs)].groupby(
+            "schedule", sort=False):
+        gain = paired_difference(_healthy(group).set_index("seed")["final_val_accuracy"].astype(float), base,
+                                 confidence)
+        rows.append(gain | {"cooldown": schedule_name(name), "epochs": int(epochs),
+                            "cooldown_epochs": int(epochs - group["branch_epoch"].iloc[0])})
+    if not rows:
+        return pd.DataFrame()
+    return with_correction(pd.DataFrame(rows), confidence)
+
+
+def cooldown_text(gains: pd.DataFrame, confidence=0.95) -> str:
+    """The budget section's line on what the cooldown buys, from cooldown_gains's numbers."""
+    if gains.empty:
+        return ""
+    level = f"{round(100 * confidence)}%"
+    parts = [f"{r['cooldown']} {_signed(100 * r['difference'])} points " + (
+        f"({level} simultaneous CI {_signed(100 * r['ci_low_adj'])} to {_signed(100 * r['ci_high_adj'])}: "
+        f"{r['verdict_adj']})" if math.isfinite(r["ci_low_adj"]) else "(no interval: fewer than two seeds)")
+        for _, r in gains.iterrows()]
+    first = gains.iloc[0]
+    return (f"- **Cooling down:** at {first['epochs']} epochs, a cooldown over the last {first['cooldown_epochs']} "
+            f"epochs against the same trunk held at its peak rate, paired by seed: " + "; ".join(parts) + ". Every "
+            "WSD budget here is a cooldown branched from that one trunk, not a run trained from scratch.")

@@ -97,6 +97,10 @@ DEFAULT_STEPS_PER_EXECUTION = 16
 #      paper profile's Adagrad, Adadelta and RMSprop runs), so none is reused.
 #   2: 2026-12-02 onwards.
 NUMERICS_VERSION = 2
+# The data order of runs that can resume from any epoch (a trunk and the cooldowns branched from it): each epoch's
+# shuffle drawn from (train.SHUFFLE_SEED, epoch) alone (train.epoch_permutation). Every other run keeps Keras's one
+# stream of shuffles, as it was trained and stored.
+EPOCH_ORDER = "permuted by seed, then shuffled by epoch number"
 
 
 def steps_per_epoch(settings, dataset) -> int:
@@ -138,7 +142,12 @@ def fusable(config) -> bool:
 def _group_key(config) -> str:
     """What runs that train side by side share: everything but the seed, and for a schedule of the project's with
     the project's optimizers, the peak rate too (each tower gets its own schedule: train.per_tower_rates). Not in
-    float16, whose loss scaling skips every tower's step when one tower's gradients overflow."""
+    float16, whose loss scaling skips every tower's step when one tower's gradients overflow. A trunk and its
+    branches (EPOCH_ORDER) form one group, trained by train.train_branched."""
+    if config.get("data_order") == EPOCH_ORDER:  # a trunk and the cooldowns branched from it: one job
+        shared = {k: v for k, v in config.items() if k not in ("seed", "epochs", "schedule", "branch")}
+        warmup = {k: config["schedule"][k] for k in ("lr0", "initial", "warmup_steps")}
+        return json.dumps({"trunk": shared | {"warm-up": warmup}}, sort_keys=True)
     key = {k: v for k, v in config.items() if k != "seed"}
     shape = schedules.shape(config["schedule"])
     if shape is not None and config["optimizer"]["name"] != "custom" and config.get("precision") != "mixed_float16":

@@ -10,7 +10,8 @@ import contextlib
 import time
 
 from . import schedules, user_code
-from .config import NUMERICS_VERSION, data_config, learning_rate_grid, run_config, seed_groups, steps_per_epoch
+from .config import (EPOCH_ORDER, NUMERICS_VERSION, data_config, learning_rate_grid, run_config, seed_groups,
+                     steps_per_epoch)
 from .data import DataError
 from .tasks import load_dataset, n_classes
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, with_revision
@@ -112,9 +113,47 @@ def budget_configs(budgets, budget_schedules, settings, dataset) -> list:
         at = settings.replace(epochs=int(epochs))
         for family in ("constant", "time_based_decay", "step_decay", "exponential_decay"):
             found += configs(family, at, dataset, notebook_defaults(family))
-        found += configs("modern_schedules", at, dataset,
-                         notebook_defaults("modern_schedules") | {"schedules": budget_schedules})
+        from_scratch = [name for name in budget_schedules if name not in schedules.WSD_SCHEDULES]
+        if from_scratch:
+            found += configs("modern_schedules", at, dataset,
+                             notebook_defaults("modern_schedules") | {"schedules": from_scratch})
         found += adaptive_configs(CLASSIC_ADAPTIVE, at, dataset, **default_hyperparameters(CLASSIC_ADAPTIVE))
+    return found + branched_configs([name for name in budget_schedules if name in schedules.WSD_SCHEDULES],
+                                    budgets or [], settings, dataset)
+
+
+def branched_configs(names, budgets, settings, dataset) -> list:
+    """WSD at every budget the way Hägele et al. train it: one trunk per seed (warm-up, then the modern family's
+    rate, for the longest budget) and, per budget and cooldown shape of `names`, a cooldown over the budget's last
+    cooldown_fraction (whole epochs) branched from the trunk; each branch a run of its own, identified by its trunk
+    and branch point. Every run here is fed in the order of train.epoch_permutation, so a branch is the run its
+    schedule gives trained from scratch (at a fraction of the cost: docs/performance.md)."""
+    if not names or not budgets:
+        return []
+    p = notebook_defaults("modern_schedules")
+    per_epoch = steps_per_epoch(settings, dataset)
+    points = {epochs: epochs - max(1, round(p["cooldown_fraction"] * epochs)) for epochs in budgets}
+    if min(points.values()) < 1:
+        raise ParameterError(f"parameter budgets={budgets!r} is invalid for {', '.join(names)}: a cooldown branches "
+                             f"from a trunk after at least one epoch, so every budget must be at least 2 epochs, "
+                             f"e.g. budgets=[15,45]")
+    # the warm-up of the shortest budget's WSD, the same in the trunk and every branch
+    warmup = float(max(1, round(p["warmup_fraction"] * min(budgets) * per_epoch)))
+    lr0, optimizer = float(p["lr0"]), {"name": "sgd", "momentum": float(p["momentum"])}
+
+    def config(schedule, epochs, seed):
+        return run_config("budget", optimizer, schedule, settings.replace(epochs=int(epochs)), dataset, seed) | {
+            "data_order": EPOCH_ORDER}
+
+    start = {"lr0": lr0, "initial": 0.0, "warmup_steps": warmup}
+    trunk = {seed: config({"name": "warmup_constant"} | start, max(budgets), seed) for seed in settings.seeds}
+    found = list(trunk.values())
+    for epochs, at in points.items():
+        for name in names:
+            schedule = {"name": name} | start | {"decay_start": float(at * per_epoch),
+                                                 "total_steps": float(epochs * per_epoch), "final": 0.0}
+            found += [config(schedule, epochs, seed) | {"branch": {"trunk": run_id(trunk[seed]), "epoch": at}}
+                      for seed in settings.seeds]
     return found
 
 
@@ -196,7 +235,8 @@ def cost(configs) -> float:
     config = configs[0]
     if config.get("kind") == "lr_range_test":
         return config["range"]["steps"] * config["batch_size"] / config["data"]["n_train"]  # a test is one group
-    return config["epochs"] * len(configs)
+    # a branch trains its cooldown only, from its trunk's state
+    return sum(c["epochs"] - c["branch"]["epoch"] if "branch" in c else c["epochs"] for c in configs)
 
 
 _datasets = {}
@@ -233,7 +273,10 @@ def train_group(configs, settings, dataset=None, log=print) -> list:
                                 f"{dataset['fingerprint'][:12]}, not {configs[0]['data']['fingerprint'][:12]}): "
                                 f"point every worker at the same data (-p data_path=PATH, LRLAB_CIFAR10 or "
                                 f"LRLAB_SHAKESPEARE)")
-            _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
+            if any("branch" in c for c in configs):  # the trunk trains again for a branch of it that is missing
+                _train_branched(configs, dataset, settings, rids, todo, log)
+            else:
+                _train([configs[i] for i in todo], dataset, settings, [rids[i] for i in todo], log)
     for i in range(len(configs)):
         if i not in todo:
             log(f"{rids[i]}: reused")
@@ -258,6 +301,29 @@ def _train(configs, dataset, settings, rids, log):
         summaries = [summarize_history(history, share, test, n_classes(data), data["n_train"])
                      | {"trained_together": len(configs)} for history, test in trained]
     for config, rid, history, summary in zip(configs, rids, histories, summaries):
+        write_run(config, rid, history, summary, settings)
+        failed = FAILURE_TEXT.get(summary["status"])
+        log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + (f" ({failed})" if failed else ""))
+
+
+def _train_branched(configs, dataset, settings, rids, todo, log):
+    """A trunk and its cooldowns (train.train_branched), the cooldowns no run of which is missing left out; each
+    missing run stored, its time the seconds its epochs took (its share of the trunk's, then of its cooldown's)."""
+    from . import train
+
+    missing = {rids[i] for i in todo}
+    trunk, cooldowns = train.branch_groups(configs)
+    wanted = trunk + [c for group in cooldowns if any(run_id(b) in missing for b in group) for c in group]
+    trained = train.train_branched(wanted, dataset, settings.steps_per_execution,
+                                   name=f"{run_id(trunk[0])} (trunk of {len(wanted) - len(trunk)} cooldown runs)",
+                                   log=log)
+    for config, (history, test) in zip(wanted, trained):
+        rid = run_id(config)
+        if rid not in missing:
+            continue
+        data = config["data"]
+        summary = summarize_history(history, float(history["epoch_time_s"].sum()), test, n_classes(data),
+                                    data["n_train"]) | {"trained_together": len(trunk)}
         write_run(config, rid, history, summary, settings)
         failed = FAILURE_TEXT.get(summary["status"])
         log(f"{rid}: trained in {summary['train_seconds']:.1f} s" + (f" ({failed})" if failed else ""))

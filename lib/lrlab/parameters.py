@@ -161,9 +161,10 @@ _TABLE = [
        "comparison)"),
     _p("budget_schedules", list, lambda v: _unique_list(v) and len(v) > 0 and all(n in schedules.MODERN for n in v),
        f"a non-empty list of distinct names from {', '.join(schedules.MODERN)}",
-       '["triangular_cyclical","one_cycle","cosine_decay"]',
-       "modern schedules in the budget comparison: the study's best three at 15 epochs",
-       ["triangular_cyclical", "one_cycle", "cosine_decay"]),
+       '["triangular_cyclical","one_cycle","cosine_decay","wsd"]',
+       "modern schedules in the budget comparison: the study's best three at 15 epochs, and WSD (wsd, wsd_linear, "
+       "wsd_cosine: cooldowns branched from one trunk)",
+       ["triangular_cyclical", "one_cycle", "cosine_decay", "wsd"]),
     _p("final_fraction", float, lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)", "0.01",
        "where cosine, linear and restart cycles end, as a fraction of lr0", 0.01),
     _p("warmup_fraction", float, _fraction, "a number in (0, 1)", "0.05", "warm-up's share of the run "

@@ -21,8 +21,7 @@ RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "tuned", "statu
                "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together", "device",
                "backend", "backend_version", "cuda", "keras_version", "test_accuracy",
                "test_accuracy_at_training_point", "sample", "numerics", "lr0", "schedule", "schedule_params",
-               "optimizer_params",
-               "rate_changed", "optimizer_settings"]
+               "optimizer_params", "rate_changed", "optimizer_settings", "trunk_run_id", "branch_epoch"]
 
 
 def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -87,7 +86,10 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 # whether the rate ever moved: a ReduceLROnPlateau that never fired is constant
                                 "rate_changed": bool(history["lr"].nunique() > 1),
                                 "optimizer_settings": ", ".join(f"{k}={v:g}" for k, v in config["optimizer"].items()
-                                                                if isinstance(v, (int, float)) and k != "revision")})
+                                                                if isinstance(v, (int, float)) and k != "revision"),
+                                # a cooldown branched from a trunk (families.branched_configs): which, and where
+                                "trunk_run_id": config.get("branch", {}).get("trunk", ""),
+                                "branch_epoch": _number(config.get("branch", {}).get("epoch"))})
     if not rows:
         return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "tuned", "elapsed_s",
                                       *HISTORY_COLUMNS]), pd.DataFrame(columns=RUN_COLUMNS))

@@ -98,6 +98,11 @@ def warmup_stable_decay(t, lr0, initial, warmup_steps, decay_start, total_steps,
     return final + (lr0 - final) * COOLDOWNS[cooldown](fraction)
 
 
+def warmup_constant(t, lr0, initial, warmup_steps):
+    """WSD's trunk: its warm-up, then lr0 for good (the cooldowns branch from it: lrlab.train.train_branched)."""
+    return warmup_stable_decay(t, lr0, initial, warmup_steps, math.inf, math.inf, lr0)
+
+
 def _wsd(cooldown):
     def formula(t, lr0, initial, warmup_steps, decay_start, total_steps, final):
         return warmup_stable_decay(t, lr0, initial, warmup_steps, decay_start, total_steps, final, cooldown)
@@ -241,12 +246,21 @@ for _schedule in [
              _keras_ours("WarmupStableDecay", cooldown="linear"),
              lambda lr0, total, f: {"initial": 0.0, "warmup_steps": f["warmup"], "decay_start": f["warmup"],
                                     "total_steps": total, "final": 0.0}, ("initial", "final")),
+    # the trunk the WSD cooldowns of the budget comparison branch from; the very Keras object WSD's stable phase is
+    # (a cooldown that never comes), so a branch continues the trunk's optimizer as it is
+    Schedule("warmup_constant", "warm-up + constant (WSD without a cooldown)", warmup_constant, True, "#969696",
+             lambda p: f"warm-up {_g(p['warmup_steps'])} batches to {_g(p['lr0'])}, then constant",
+             lambda p: _keras_ours("WarmupStableDecay", cooldown="linear", decay_start=2.0 ** 40,
+                                   total_steps=2.0 ** 41)(p | {"final": p["lr0"]}), rate_params=("initial",)),
     Schedule("reduce_on_plateau", "reduce on plateau", None, False, "#4d9221",
              lambda p: f"reduce on plateau lr0={_g(p['lr0'])}, ×{_g(p['factor'])} after {_g(p['patience'])} epochs",
              modern_spec=lambda lr0, total, f: {"factor": f["plateau_factor"], "patience": f["plateau_patience"],
                                                 "min_lr": f["final_fraction"] * lr0}, rate_params=("min_lr",)),
 ]:
     register(_schedule)
+
+# the schedules the budget comparison trains as cooldowns branched from one trunk (Hägele et al. 2024)
+WSD_SCHEDULES = ["wsd", "wsd_linear", "wsd_cosine"]
 
 # Schedules whose peak rate a sweep can tune (a closed form: reduce on plateau has none): the 2017 three, then the
 # modern family's.

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import keras_internals, optimizer_algorithms, schedules, tasks, user_code
-from .config import run_label, seed_groups
+from .config import EPOCH_ORDER, run_label, seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
 from .store import HISTORY_COLUMNS
@@ -291,48 +291,107 @@ def _calibration_batches(x, orders, batch_size, several):
     return batches
 
 
-@_process_state_kept()
-def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
-    """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
-    side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per
-    configuration, its history (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after
-    the last epoch; None
-    when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is its share of the
-    time (the model's epoch time over the number of runs)."""
-    k = len(configs)
-    if k > 1 and seed_groups(configs) != [list(range(k))]:
-        raise ValueError("train_runs: only runs that can share a model train together (config.seed_groups)")
-    if k > 1 and keras.backend.backend() == "torch":
-        # Keras's PyTorch data path shuffles from torch's global generator, and trained together the seeds did
-        # not reproduce their numbers alone there (they do on TensorFlow and JAX): one at a time on PyTorch
-        return [train_runs([config], dataset, steps_per_execution, name, log)[0] for config in configs]
+def epoch_permutation(epoch, n):
+    """The order of a run's (seed-permuted) training set in `epoch` (0-based), for runs whose data order is
+    EPOCH_ORDER: a function of the epoch alone, so a run resumed at any epoch sees the batches it would have seen
+    trained from the start (a cooldown branched from a trunk: train_branched)."""
+    return np.random.default_rng([SHUFFLE_SEED, epoch]).permutation(n)
+
+
+def _fit(model, configs, dataset, orders, validation, callbacks, epochs, first_epoch=0, after_epoch=None) -> dict:
+    """fit's history over epochs first_epoch+1 .. epochs. Keras draws each epoch's shuffle from one stream
+    (SHUFFLE_SEED) in one call; under EPOCH_ORDER each epoch is one call fed in the order epoch_permutation gives,
+    with `after_epoch(epochs done)` called after each."""
     x, y = dataset["x_train"], dataset["y_train"]
-    model = build_runs_model(configs, x.shape[1:], tasks.n_classes(configs[0]["data"]), steps_per_execution,
-                             input_dtype=str(x.dtype))
     seeds = list(dict.fromkeys(c["seed"] for c in configs))
-    orders = {seed: seed_permutation(seed, len(y)) for seed in seeds}
-    prefixes = [""] if k == 1 else [f"run_{i}_" for i in range(k)]
+    k = len(configs)
 
     def feed(xs, ys):  # the model's inputs (one per seed) and targets (one per run), on the device where it can
         return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
 
+    common = {"batch_size": configs[0]["batch_size"], "validation_data": validation,
+              "validation_batch_size": EVAL_BATCH_SIZE, "callbacks": callbacks, "verbose": 0}
+    set_seed(SHUFFLE_SEED)
+    if configs[0]["data_order"] != EPOCH_ORDER:
+        return model.fit(*feed([x[orders[seed]] for seed in seeds], [y[orders[c["seed"]]] for c in configs]),
+                         epochs=epochs, shuffle=True, **common).history
+    history = {}
+    for epoch in range(first_epoch, epochs):
+        shuffle = epoch_permutation(epoch, len(y))
+        fitted = model.fit(*feed([x[orders[seed][shuffle]] for seed in seeds],
+                                 [y[orders[c["seed"]][shuffle]] for c in configs]),
+                           initial_epoch=epoch, epochs=epoch + 1, shuffle=False, **common)
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(values)
+        if model.stop_training:  # every run diverged (StopWhenAllDiverged)
+            break
+        if after_epoch is not None:
+            after_epoch(epoch + 1)
+    return history
+
+
+class _Epochs:
+    """What a training records per epoch, from its first: fit's logs, the rate, the seconds, and for a
+    schedule-free optimizer the logs at its training point."""
+
+    def __init__(self, history=None, rates=(), seconds=(), at_training_point=()):
+        self.history = {key: list(values) for key, values in (history or {}).items()}
+        self.rates, self.seconds, self.at_training_point = list(rates), list(seconds), list(at_training_point)
+
+    def up_to(self, epoch):
+        return _Epochs({key: values[:epoch] for key, values in self.history.items()}, self.rates[:epoch],
+                       self.seconds[:epoch], self.at_training_point[:epoch])
+
+    def then(self, history, lr_log, timer, points):
+        return _Epochs({key: self.history.get(key, []) + values for key, values in history.items()},
+                       self.rates + lr_log.rates, self.seconds + timer.seconds,
+                       self.at_training_point + (points.at_training_point if points else []))
+
+
+def _state(model) -> tuple:
+    """A copy of everything training changes: the model's variables (its random generators' states included) and
+    its optimizer's (the step count, moments, averages)."""
+    return ([keras.ops.convert_to_numpy(v) for v in model.variables],
+            [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
+
+
+def _restore(model, state):
+    """Put `state` (_state of a model built alike, its rate a schedule object too) into `model`."""
+    model.optimizer.build(model.trainable_variables)
+    for variables, values in zip((model.variables, model.optimizer.variables), state):
+        if len(variables) != len(values):
+            raise ValueError("a branch's model or optimizer differs from its trunk's: it cannot continue its state")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+
+
+def _train_model(model, configs, dataset, name, log, start=None, after_epoch=None) -> tuple:
+    """Fit `model` (build_runs_model of `configs`), from the beginning or from `start` = (epoch, state, the
+    _Epochs before it), then test it: return (train_runs's results, the _Epochs recorded)."""
+    k = len(configs)
+    seeds = list(dict.fromkeys(c["seed"] for c in configs))
+    orders = {seed: seed_permutation(seed, len(dataset["y_train"])) for seed in seeds}
+    prefixes = [""] if k == 1 else [f"run_{i}_" for i in range(k)]
+
+    def feed(xs, ys):
+        return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
+
+    first_epoch, before = (0, _Epochs()) if start is None else (start[0], start[2])
+    if start is not None:
+        _restore(model, start[1])
     lr_log, timer = LearningRateLog(getattr(model.optimizer, "tower_rates", None)), EpochTimer()
     epochs = configs[0]["epochs"]
     validation = feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
     schedule_free = isinstance(model.optimizer, optimizer_algorithms.ScheduleFree)
-    calibration = _calibration_batches(x, [orders[seed] for seed in seeds], configs[0]["batch_size"], k > 1) \
-        if schedule_free else ()
+    calibration = _calibration_batches(dataset["x_train"], [orders[seed] for seed in seeds],
+                                       configs[0]["batch_size"], k > 1) if schedule_free else ()
     points = EvaluationPoints(validation, calibration) if schedule_free else None
     callbacks = rate_callbacks(configs, model.optimizer) + [
         lr_log, timer, ProgressLine(name, epochs, log, [f"{p}cross_entropy" for p in prefixes],
                                     [f"val_{p}accuracy" for p in prefixes], every=max(1, epochs // 5)),
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])] + ([points] if points else [])
-    set_seed(SHUFFLE_SEED)
-    fit = model.fit(
-        *feed([x[orders[seed]] for seed in seeds], [y[orders[c["seed"]]] for c in configs]),
-        batch_size=configs[0]["batch_size"], epochs=epochs, shuffle=True,
-        validation_data=validation, validation_batch_size=EVAL_BATCH_SIZE, callbacks=callbacks, verbose=0,
-    )
+    history = _fit(model, configs, dataset, orders, validation, callbacks, epochs, first_epoch, after_epoch)
+    recorded = before.then(history, lr_log, timer, points)
     test_data = feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k)
     with optimizer_algorithms.evaluation_point(model, calibration):  # a schedule-free model's averaged weights
         test = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
@@ -344,13 +403,13 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     for i, p in enumerate(prefixes):
         logged = {"loss": f"{p}cross_entropy", "accuracy": f"{p}accuracy", "val_loss": f"val_{p}cross_entropy",
                   "val_accuracy": f"val_{p}accuracy"}
-        finite = np.isfinite(np.asarray(fit.history[logged["loss"]], dtype=float))
+        finite = np.isfinite(np.asarray(recorded.history[logged["loss"]], dtype=float))
         n = len(finite) if finite.all() else int(np.argmin(finite)) + 1  # where it would have stopped alone
         history = pd.DataFrame({"epoch": np.arange(1, n + 1),
-                                "lr": [r[i] if isinstance(r, list) else r for r in lr_log.rates[:n]]})
+                                "lr": [r[i] if isinstance(r, list) else r for r in recorded.rates[:n]]})
         for column, key in logged.items():
-            history[column] = np.asarray(fit.history[key][:n], dtype=float)
-        history["epoch_time_s"] = np.asarray(timer.seconds[:n]) / k
+            history[column] = np.asarray(recorded.history[key][:n], dtype=float)
+        history["epoch_time_s"] = np.asarray(recorded.seconds[:n]) / k
         history = history[HISTORY_COLUMNS].copy()
         tested = {"loss": float(test[f"{p}cross_entropy"]), "accuracy": float(test[f"{p}accuracy"])}
         if samples:
@@ -358,10 +417,86 @@ def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
         if points:  # both evaluation points of a schedule-free run, per epoch and on the test set
             for column, key in [("loss", "cross_entropy"), ("accuracy", "accuracy")]:
                 history[f"val_{column}_at_training_point"] = [float(e[f"{p}{key}"])
-                                                              for e in points.at_training_point[:n]]
+                                                              for e in recorded.at_training_point[:n]]
                 tested[f"{column}_at_training_point"] = float(test_at_training_point[f"{p}{key}"])
         results.append((history, tested if finite.all() else None))
-    return results
+    return results, recorded
+
+
+def _check_together(configs):
+    if len(configs) > 1 and seed_groups(configs) != [list(range(len(configs)))]:
+        raise ValueError("train_runs: only runs that can share a model train together (config.seed_groups)")
+
+
+def _model_of(configs, dataset, steps_per_execution):
+    x = dataset["x_train"]
+    return build_runs_model(configs, x.shape[1:], tasks.n_classes(configs[0]["data"]), steps_per_execution,
+                            input_dtype=str(x.dtype))
+
+
+@_process_state_kept()
+def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
+    """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
+    side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per
+    configuration, its history (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after
+    the last epoch; None when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is
+    its share of the time (the model's epoch time over the number of runs)."""
+    _check_together(configs)
+    if any("branch" in c for c in configs):
+        raise ValueError("train_runs: a branch continues its trunk: train it with train_branched")
+    if len(configs) > 1 and keras.backend.backend() == "torch":
+        # Keras's PyTorch data path shuffles from torch's global generator, and trained together the seeds did
+        # not reproduce their numbers alone there (they do on TensorFlow and JAX): one at a time on PyTorch
+        return [train_runs([config], dataset, steps_per_execution, name, log)[0] for config in configs]
+    return _train_model(_model_of(configs, dataset, steps_per_execution), configs, dataset, name, log)[0]
+
+
+def branch_groups(configs) -> tuple[list, list]:
+    """A branched job's trunk runs (the seeds of one warm-up + constant run) and its branches, one list per
+    cooldown (its budget and shape), each list in the trunk's order of seeds, earliest branch point first."""
+    trunk = [c for c in configs if "branch" not in c]
+    cooldowns = {}
+    for c in configs:
+        if "branch" in c:
+            cooldowns.setdefault(json.dumps([c["branch"]["epoch"], c["epochs"], c["schedule"]]), {})[c["seed"]] = c
+    if not trunk or any(set(by_seed) != {c["seed"] for c in trunk} for by_seed in cooldowns.values()):
+        raise ValueError("train_branched: every cooldown needs the trunk's seeds, and the trunk its runs")
+    ordered = sorted(cooldowns.values(), key=lambda by_seed: next(iter(by_seed.values()))["branch"]["epoch"])
+    return trunk, [[by_seed[c["seed"]] for c in trunk] for by_seed in ordered]
+
+
+@_process_state_kept()
+def train_branched(configs, dataset, steps_per_execution=1, name="trunk", log=print) -> list:
+    """Hägele et al.'s cooldowns branched from one trunk: the trunk (warm-up, then a constant rate) trains once, its
+    state kept at each branch point, and each cooldown continues from there in a model of its own, fed the batches
+    the run would have had from the start (EPOCH_ORDER): a branch's numbers are those of its schedule trained from
+    scratch (tested), for the trunk's epochs plus its cooldown's. Returns train_runs's results, in the order of
+    `configs`."""
+    trunk, cooldowns = branch_groups(configs)
+    _check_together(trunk)
+    points = {group[0]["branch"]["epoch"] for group in cooldowns}
+    if any(point > trunk[0]["epochs"] for point in points):
+        raise ValueError("train_branched: a branch point lies beyond the trunk's last epoch")
+    model = _model_of(trunk, dataset, steps_per_execution)
+    states = {}
+
+    def keep_state(epoch):
+        if epoch in points:
+            states[epoch] = _state(model)
+
+    done, recorded = _train_model(model, trunk, dataset, name, log, after_epoch=keep_state)
+    results = {id(c): result for c, result in zip(trunk, done)}
+    for group in cooldowns:
+        at = group[0]["branch"]["epoch"]
+        _check_together(group)
+        if at not in states:  # every run of the trunk diverged before the branch point: so has the branch
+            results.update({id(c): (result[0], None) for c, result in zip(group, done)})
+            continue
+        branch = _model_of(group, dataset, steps_per_execution)
+        branched, _ = _train_model(branch, group, dataset, f"{name} → {group[0]['epochs']} epochs", log,
+                                   start=(at, states[at], recorded.up_to(at)))
+        results.update({id(c): result for c, result in zip(group, branched)})
+    return [results[id(c)] for c in configs]
 
 
 def text_samples(networks, alphabet, length=SAMPLE_CHARACTERS, seed=0) -> list:
