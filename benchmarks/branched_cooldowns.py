@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """WSD at several budgets as the budget comparison trains it (one trunk per seed, a cooldown branched from it per
-budget and shape: lrlab.train.train_branched) against training each budget's WSD from scratch, on the real data,
+budget and shape: lrlab.branches.train_branched) against training each budget's WSD from scratch, on the real data,
 in this one process.
 
     LRLAB_CIFAR10=/path/to/cifar-catdog.tar.gz .venv/bin/python benchmarks/branched_cooldowns.py \\
@@ -35,14 +35,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     settings = lrlab.resolve_settings(args.profile, "/tmp/lrlab-branched-cooldowns", seeds=args.seeds)
     dataset = lrlab.load_dataset(settings)
-    from lrlab import train
+    from lrlab import branches, train
 
     configs = families.branched_configs(args.shapes, args.budgets, settings, dataset)
     quiet = lambda message: None  # noqa: E731
     start = time.perf_counter()
-    branched = train.train_branched(configs, dataset, settings.steps_per_execution, log=quiet)
+    branched = branches.train_branched(configs, dataset, settings.steps_per_execution, log=quiet)
     branched_s = time.perf_counter() - start
-    trunk, cooldowns = train.branch_groups(configs)
+    trunk, cooldowns = branches.branch_groups(configs)
     start = time.perf_counter()
     worst = 0.0
     for group in cooldowns:  # the same schedules from scratch, seeds side by side as the build trains them

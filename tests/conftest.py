@@ -18,6 +18,14 @@ def build(*args, env=None):
                           cwd=ROOT, env=env or os.environ.copy(), timeout=900)
 
 
+def pytest_collection_modifyitems(config, items):
+    """The smoke build end to end (minutes) and every test that reads it belong to the slow tier: `make test`
+    stays a few minutes, and CI, which runs both tiers, builds it once."""
+    for item in items:
+        if "smoke_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def isolated_cache(tmp_path_factory):
     """Decoded-dataset cache and Keras home inside the test's temporary folder, never the user's."""

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 LIB = ROOT / "lib" / "lrlab"
@@ -116,13 +117,14 @@ def test_a_run_puts_back_the_process_state_it_changes(synthetic_archive, tmp_pat
     assert (random.random(), float(np.random.random())) == expected  # the seeding it did is undone
 
 
+@pytest.mark.slow
 def test_a_run_s_weights_do_not_depend_on_other_threads_drawing_random_numbers(synthetic_archive, tmp_path):
     """A Dask worker's own threads draw from Python's global `random` while a task trains; Keras takes every
     layer's default seed from there unless the run gives it a generator of its own (train.set_seed)."""
     import random
     import threading
 
-    from lrlab import train
+    from lrlab import range_test, train
     from lrlab.data import load_dataset
     from lrlab.families import range_test_configs, sgd_configs
     from lrlab.parameters import resolve_settings
@@ -134,7 +136,7 @@ def test_a_run_s_weights_do_not_depend_on_other_threads_drawing_random_numbers(s
 
     def results():
         return train.train_runs([config], dataset, log=lambda m: None)[0][0]["loss"].tolist(), \
-            train.range_test(test, dataset, log=lambda m: None)["loss"].tolist()
+            range_test.range_test(test, dataset, log=lambda m: None)["loss"].tolist()
 
     quiet = results()
     stop = threading.Event()

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def branched(synthetic_archive, tmp_path_factory):
-    from lrlab import families, train
+    from lrlab import branches, families
     from lrlab.data import load_dataset
     from lrlab.parameters import resolve_settings
 
@@ -15,7 +15,7 @@ def branched(synthetic_archive, tmp_path_factory):
                                 output_dir=str(tmp_path_factory.mktemp("branched")))
     dataset = load_dataset(settings)
     configs = families.branched_configs(["wsd", "wsd_cosine"], [2, 3], settings, dataset)
-    return settings, dataset, configs, train.train_branched(configs, dataset, log=lambda message: None)
+    return settings, dataset, configs, branches.train_branched(configs, dataset, log=lambda message: None)
 
 
 def test_one_trunk_per_seed_and_a_branch_per_budget_shape_and_seed(branched):

@@ -117,7 +117,7 @@ def test_each_variable_decays_at_its_own_rate_and_excluded_ones_do_not():
 
 
 def test_a_run_puts_back_keras_s_seed_source_and_tensorflow_s_log_level(seed_source_kept):
-    """train._process_state_kept, even when the run fails: the logger is quiet during the run only."""
+    """train.process_state_kept, even when the run fails: the logger is quiet during the run only."""
     from lrlab import train
 
     logger = logging.getLogger("tensorflow")
@@ -125,11 +125,11 @@ def test_a_run_puts_back_keras_s_seed_source_and_tensorflow_s_log_level(seed_sou
     logger.setLevel(logging.INFO)
     keras_internals.set_default_seed_source(source)
     try:
-        with train._process_state_kept():
+        with train.process_state_kept():
             assert logger.level == logging.ERROR
             train.set_seed(1)
         assert logger.level == logging.INFO and keras_internals.default_seed_source() is source
-        with pytest.raises(RuntimeError), train._process_state_kept():
+        with pytest.raises(RuntimeError), train.process_state_kept():
             train.set_seed(2)
             raise RuntimeError("the run failed")
         assert logger.level == logging.INFO and keras_internals.default_seed_source() is source

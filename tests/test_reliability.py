@@ -30,6 +30,7 @@ VALUES = st.one_of(
 # directories that check_parameter accepts but no notebook can resolve (a NUL byte; the home of an unknown user)
 @example(name="output_dir", value="a\x00b")
 @example(name="output_dir", value="~no-such-user-lrlab/out")
+@example(name="model", value=None)  # the task's network: the profiles but one name none
 def test_every_parameter_accepts_or_refuses_in_one_line(name, value):
     """Any value for any parameter: either accepted, and then usable by the code that consumes it, or refused with
     a one-line ParameterError naming the parameter; never another exception."""
@@ -68,6 +69,10 @@ def _reaches_the_notebook(name, value):
         assert run.output_dir == str(Path(value).expanduser().resolve() if value else default_output_dir())
     elif name == "steps_per_execution":
         assert run.steps_per_execution == (value or DEFAULT_STEPS_PER_EXECUTION)
+    elif name == "model" and value is None:  # a profile's network is its task's unless the profile names one
+        from lrlab.tasks import TASKS
+
+        assert run.model == PROFILES[run.profile].get("model", TASKS[run.task].model)
     else:
         assert getattr(run, name) == (PROFILES[run.profile][name] if value is None else value)
 

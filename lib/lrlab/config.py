@@ -143,7 +143,7 @@ def _group_key(config) -> str:
     """What runs that train side by side share: everything but the seed, and for a schedule of the project's with
     the project's optimizers, the peak rate too (each tower gets its own schedule: train.per_tower_rates). Not in
     float16, whose loss scaling skips every tower's step when one tower's gradients overflow. A trunk and its
-    branches (EPOCH_ORDER) form one group, trained by train.train_branched."""
+    branches (EPOCH_ORDER) form one group, trained by branches.train_branched."""
     if config.get("data_order") == EPOCH_ORDER:  # a trunk and the cooldowns branched from it: one job
         shared = {k: v for k, v in config.items() if k not in ("seed", "epochs", "schedule", "branch")}
         warmup = {k: config["schedule"][k] for k in ("lr0", "initial", "warmup_steps")}

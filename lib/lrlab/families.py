@@ -289,7 +289,9 @@ def _train(configs, dataset, settings, rids, log):
     from . import train  # loads the Keras backend: only when there is something to train
 
     if configs[0].get("kind") == "lr_range_test":
-        history = train.range_test(configs[0], dataset, log=log)
+        from .range_test import range_test
+
+        history = range_test(configs[0], dataset, log=log)
         summaries = [summarize_range_test(history, time.perf_counter() - start)]
         histories = [history]
     else:
@@ -307,14 +309,14 @@ def _train(configs, dataset, settings, rids, log):
 
 
 def _train_branched(configs, dataset, settings, rids, todo, log):
-    """A trunk and its cooldowns (train.train_branched), the cooldowns no run of which is missing left out; each
+    """A trunk and its cooldowns (branches.train_branched), the cooldowns no run of which is missing left out; each
     missing run stored, its time the seconds its epochs took (its share of the trunk's, then of its cooldown's)."""
-    from . import train
+    from . import branches
 
     missing = {rids[i] for i in todo}
-    trunk, cooldowns = train.branch_groups(configs)
+    trunk, cooldowns = branches.branch_groups(configs)
     wanted = trunk + [c for group in cooldowns if any(run_id(b) in missing for b in group) for c in group]
-    trained = train.train_branched(wanted, dataset, settings.steps_per_execution,
+    trained = branches.train_branched(wanted, dataset, settings.steps_per_execution,
                                    name=f"{run_id(trunk[0])} (trunk of {len(wanted) - len(trunk)} cooldown runs)",
                                    log=log)
     for config, (history, test) in zip(wanted, trained):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import keras_internals, optimizer_algorithms, schedules, tasks, user_code
-from .config import EPOCH_ORDER, run_label, seed_groups
+from .config import EPOCH_ORDER, seed_groups
 from .models import build_model
 from .optimizers import build_optimizer
 from .store import HISTORY_COLUMNS
@@ -151,7 +151,7 @@ def set_seed(seed):
 
 
 @contextlib.contextmanager
-def _process_state_kept():
+def process_state_kept():
     """Put back what a run sets for the whole process: Keras's dtype policy and the Python and NumPy random
     generators (keras.utils.set_random_seed seeds them all), Keras's source of default seeds (set_seed), and the
     level of TensorFlow's logger."""
@@ -294,7 +294,7 @@ def _calibration_batches(x, orders, batch_size, several):
 def epoch_permutation(epoch, n):
     """The order of a run's (seed-permuted) training set in `epoch` (0-based), for runs whose data order is
     EPOCH_ORDER: a function of the epoch alone, so a run resumed at any epoch sees the batches it would have seen
-    trained from the start (a cooldown branched from a trunk: train_branched)."""
+    trained from the start (a cooldown branched from a trunk: lrlab.branches)."""
     return np.random.default_rng([SHUFFLE_SEED, epoch]).permutation(n)
 
 
@@ -348,26 +348,10 @@ class _Epochs:
                        self.at_training_point + (points.at_training_point if points else []))
 
 
-def _state(model) -> tuple:
-    """A copy of everything training changes: the model's variables (its random generators' states included) and
-    its optimizer's (the step count, moments, averages)."""
-    return ([keras.ops.convert_to_numpy(v) for v in model.variables],
-            [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
-
-
-def _restore(model, state):
-    """Put `state` (_state of a model built alike, its rate a schedule object too) into `model`."""
-    model.optimizer.build(model.trainable_variables)
-    for variables, values in zip((model.variables, model.optimizer.variables), state):
-        if len(variables) != len(values):
-            raise ValueError("a branch's model or optimizer differs from its trunk's: it cannot continue its state")
-        for variable, value in zip(variables, values):
-            variable.assign(value)
-
-
-def _train_model(model, configs, dataset, name, log, start=None, after_epoch=None) -> tuple:
-    """Fit `model` (build_runs_model of `configs`), from the beginning or from `start` = (epoch, state, the
-    _Epochs before it), then test it: return (train_runs's results, the _Epochs recorded)."""
+def train_model(model, configs, dataset, name, log, start=None, after_epoch=None) -> tuple:
+    """Fit `model` (runs_model of `configs`), from the beginning or, its state already that of the epoch, from
+    `start` = (epoch, the _Epochs recorded before it: lrlab.branches), then test it: return (train_runs's results,
+    the _Epochs recorded)."""
     k = len(configs)
     seeds = list(dict.fromkeys(c["seed"] for c in configs))
     orders = {seed: seed_permutation(seed, len(dataset["y_train"])) for seed in seeds}
@@ -376,9 +360,7 @@ def _train_model(model, configs, dataset, name, log, start=None, after_epoch=Non
     def feed(xs, ys):
         return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
 
-    first_epoch, before = (0, _Epochs()) if start is None else (start[0], start[2])
-    if start is not None:
-        _restore(model, start[1])
+    first_epoch, before = (0, _Epochs()) if start is None else start
     lr_log, timer = LearningRateLog(getattr(model.optimizer, "tower_rates", None)), EpochTimer()
     epochs = configs[0]["epochs"]
     validation = feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
@@ -423,80 +405,32 @@ def _train_model(model, configs, dataset, name, log, start=None, after_epoch=Non
     return results, recorded
 
 
-def _check_together(configs):
+def check_together(configs):
     if len(configs) > 1 and seed_groups(configs) != [list(range(len(configs)))]:
         raise ValueError("train_runs: only runs that can share a model train together (config.seed_groups)")
 
 
-def _model_of(configs, dataset, steps_per_execution):
+def runs_model(configs, dataset, steps_per_execution):
     x = dataset["x_train"]
     return build_runs_model(configs, x.shape[1:], tasks.n_classes(configs[0]["data"]), steps_per_execution,
                             input_dtype=str(x.dtype))
 
 
-@_process_state_kept()
+@process_state_kept()
 def train_runs(configs, dataset, steps_per_execution=1, name="run", log=print):
     """Train configurations that differ only in their seed (and, at a constant learning rate, in the rate), side by
     side as one model (independent weights, one graph: fewer, larger steps than one run at a time). Return, per
     configuration, its history (HISTORY_COLUMNS) and its test metrics ({"loss", "accuracy"}, measured once, after
     the last epoch; None when the run diverged). A run's numbers are those it would have alone; `epoch_time_s` is
     its share of the time (the model's epoch time over the number of runs)."""
-    _check_together(configs)
+    check_together(configs)
     if any("branch" in c for c in configs):
-        raise ValueError("train_runs: a branch continues its trunk: train it with train_branched")
+        raise ValueError("train_runs: a branch continues its trunk: train it with branches.train_branched")
     if len(configs) > 1 and keras.backend.backend() == "torch":
         # Keras's PyTorch data path shuffles from torch's global generator, and trained together the seeds did
         # not reproduce their numbers alone there (they do on TensorFlow and JAX): one at a time on PyTorch
         return [train_runs([config], dataset, steps_per_execution, name, log)[0] for config in configs]
-    return _train_model(_model_of(configs, dataset, steps_per_execution), configs, dataset, name, log)[0]
-
-
-def branch_groups(configs) -> tuple[list, list]:
-    """A branched job's trunk runs (the seeds of one warm-up + constant run) and its branches, one list per
-    cooldown (its budget and shape), each list in the trunk's order of seeds, earliest branch point first."""
-    trunk = [c for c in configs if "branch" not in c]
-    cooldowns = {}
-    for c in configs:
-        if "branch" in c:
-            cooldowns.setdefault(json.dumps([c["branch"]["epoch"], c["epochs"], c["schedule"]]), {})[c["seed"]] = c
-    if not trunk or any(set(by_seed) != {c["seed"] for c in trunk} for by_seed in cooldowns.values()):
-        raise ValueError("train_branched: every cooldown needs the trunk's seeds, and the trunk its runs")
-    ordered = sorted(cooldowns.values(), key=lambda by_seed: next(iter(by_seed.values()))["branch"]["epoch"])
-    return trunk, [[by_seed[c["seed"]] for c in trunk] for by_seed in ordered]
-
-
-@_process_state_kept()
-def train_branched(configs, dataset, steps_per_execution=1, name="trunk", log=print) -> list:
-    """Hägele et al.'s cooldowns branched from one trunk: the trunk (warm-up, then a constant rate) trains once, its
-    state kept at each branch point, and each cooldown continues from there in a model of its own, fed the batches
-    the run would have had from the start (EPOCH_ORDER): a branch's numbers are those of its schedule trained from
-    scratch (tested), for the trunk's epochs plus its cooldown's. Returns train_runs's results, in the order of
-    `configs`."""
-    trunk, cooldowns = branch_groups(configs)
-    _check_together(trunk)
-    points = {group[0]["branch"]["epoch"] for group in cooldowns}
-    if any(point > trunk[0]["epochs"] for point in points):
-        raise ValueError("train_branched: a branch point lies beyond the trunk's last epoch")
-    model = _model_of(trunk, dataset, steps_per_execution)
-    states = {}
-
-    def keep_state(epoch):
-        if epoch in points:
-            states[epoch] = _state(model)
-
-    done, recorded = _train_model(model, trunk, dataset, name, log, after_epoch=keep_state)
-    results = {id(c): result for c, result in zip(trunk, done)}
-    for group in cooldowns:
-        at = group[0]["branch"]["epoch"]
-        _check_together(group)
-        if at not in states:  # every run of the trunk diverged before the branch point: so has the branch
-            results.update({id(c): (result[0], None) for c, result in zip(group, done)})
-            continue
-        branch = _model_of(group, dataset, steps_per_execution)
-        branched, _ = _train_model(branch, group, dataset, f"{name} → {group[0]['epochs']} epochs", log,
-                                   start=(at, states[at], recorded.up_to(at)))
-        results.update({id(c): result for c, result in zip(group, branched)})
-    return [results[id(c)] for c in configs]
+    return train_model(runs_model(configs, dataset, steps_per_execution), configs, dataset, name, log)[0]
 
 
 def text_samples(networks, alphabet, length=SAMPLE_CHARACTERS, seed=0) -> list:
@@ -514,58 +448,3 @@ def text_samples(networks, alphabet, length=SAMPLE_CHARACTERS, seed=0) -> list:
             p = np.asarray(keras.ops.convert_to_numpy(network(x, training=False)), dtype=float)[0, len(window) - 1]
             ids.append(min(int(np.searchsorted(np.cumsum(p), u * p.sum())), len(alphabet) - 1))
     return ["".join(alphabet[i] for i in ids[1:]) for ids in texts]
-
-
-class RangeTestRecorder(keras.callbacks.Callback):
-    """Each batch's own loss and rate during a range test; stops after `steps` batches, or once the smoothed loss
-    has grown to `stop_factor` times its minimum (the rate has become too high to learn)."""
-
-    def __init__(self, steps, smoothing=0.98, stop_factor=4.0):
-        super().__init__()
-        self.steps, self.smoothing, self.stop_factor = steps, smoothing, stop_factor
-        self.rates, self.losses, self.smoothed = [], [], []
-        self._average = 0.0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        # Keras reports a running mean over the epoch; reset it so the batch's log is that batch's loss alone
-        self.model.reset_metrics()
-        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = float(logs["loss"])
-        self.losses.append(loss)
-        # exponential moving average, bias-corrected as in Smith's and fastai's range test
-        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
-        self.smoothed.append(self._average / (1 - self.smoothing ** len(self.losses)))
-        if (len(self.losses) >= self.steps or not np.isfinite(loss)
-                or self.smoothed[-1] > self.stop_factor * min(self.smoothed)):
-            self.model.stop_training = True
-
-
-@_process_state_kept()
-def range_test(config, dataset, log=print) -> pd.DataFrame:
-    """Smith's learning-rate range test: the rate grows exponentially from range min to max over range steps
-    batches (Keras's ExponentialDecay with a rate above 1); returns step, lr, loss and smoothed loss per batch.
-    The batches come in an order drawn from the run's seed alone (a new permutation each pass over the data), so a
-    test gives the same curve whatever the process ran before it."""
-    keras.config.set_dtype_policy(config["precision"])
-    set_seed(config["seed"])
-    r = config["range"]
-    model = build_model(config["model"], input_shape=dataset["x_train"].shape[1:],
-                        n_classes=tasks.n_classes(config["data"]))
-    rising = keras.optimizers.schedules.ExponentialDecay(r["min"], decay_steps=r["steps"],
-                                                         decay_rate=r["max"] / r["min"])
-    model.compile(optimizer=build_optimizer(config["optimizer"], rising), loss="sparse_categorical_crossentropy",
-                  steps_per_execution=1)
-    recorder = RangeTestRecorder(r["steps"])
-    order = np.random.default_rng(config["seed"])
-    x, y = dataset["x_train"], dataset["y_train"]
-    while not model.stop_training:  # one pass over the data per call; the recorder stops the test
-        shuffled = order.permutation(len(y))
-        model.fit(x[shuffled], y[shuffled], batch_size=config["batch_size"], shuffle=False, verbose=0, epochs=1,
-                  callbacks=[recorder])
-    n = len(recorder.losses)
-    log(f"range test {run_label(config)} seed {config['seed']}: {n} batches, "
-        f"lr {recorder.rates[0]:.2g} to {recorder.rates[n - 1]:.2g}")
-    return pd.DataFrame({"step": np.arange(n), "lr": recorder.rates[:n], "loss": recorder.losses,
-                         "smoothed_loss": recorder.smoothed})
