@@ -298,27 +298,29 @@ def epoch_permutation(epoch, n):
     return np.random.default_rng([SHUFFLE_SEED, epoch]).permutation(n)
 
 
+def _feed(xs, ys):
+    """What fit and evaluate take: the model's inputs (one per seed) and targets (one per run), on the device where
+    it can."""
+    return on_device((xs[0], ys[0]) if len(ys) == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
+
+
 def _fit(model, configs, dataset, orders, validation, callbacks, epochs, first_epoch=0, after_epoch=None) -> dict:
     """fit's history over epochs first_epoch+1 .. epochs. Keras draws each epoch's shuffle from one stream
     (SHUFFLE_SEED) in one call; under EPOCH_ORDER each epoch is one call fed in the order epoch_permutation gives,
     with `after_epoch(epochs done)` called after each."""
     x, y = dataset["x_train"], dataset["y_train"]
     seeds = list(dict.fromkeys(c["seed"] for c in configs))
-    k = len(configs)
-
-    def feed(xs, ys):  # the model's inputs (one per seed) and targets (one per run), on the device where it can
-        return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
 
     common = {"batch_size": configs[0]["batch_size"], "validation_data": validation,
               "validation_batch_size": EVAL_BATCH_SIZE, "callbacks": callbacks, "verbose": 0}
     set_seed(SHUFFLE_SEED)
     if configs[0]["data_order"] != EPOCH_ORDER:
-        return model.fit(*feed([x[orders[seed]] for seed in seeds], [y[orders[c["seed"]]] for c in configs]),
+        return model.fit(*_feed([x[orders[seed]] for seed in seeds], [y[orders[c["seed"]]] for c in configs]),
                          epochs=epochs, shuffle=True, **common).history
     history = {}
     for epoch in range(first_epoch, epochs):
         shuffle = epoch_permutation(epoch, len(y))
-        fitted = model.fit(*feed([x[orders[seed][shuffle]] for seed in seeds],
+        fitted = model.fit(*_feed([x[orders[seed][shuffle]] for seed in seeds],
                                  [y[orders[c["seed"]][shuffle]] for c in configs]),
                            initial_epoch=epoch, epochs=epoch + 1, shuffle=False, **common)
         for key, values in fitted.history.items():
@@ -357,13 +359,10 @@ def train_model(model, configs, dataset, name, log, start=None, after_epoch=None
     orders = {seed: seed_permutation(seed, len(dataset["y_train"])) for seed in seeds}
     prefixes = [""] if k == 1 else [f"run_{i}_" for i in range(k)]
 
-    def feed(xs, ys):
-        return on_device((xs[0], ys[0]) if k == 1 else (list(xs), {f"run_{i}": t for i, t in enumerate(ys)}))
-
     first_epoch, before = (0, _Epochs()) if start is None else start
     lr_log, timer = LearningRateLog(getattr(model.optimizer, "tower_rates", None)), EpochTimer()
     epochs = configs[0]["epochs"]
-    validation = feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
+    validation = _feed([dataset["x_val"]] * len(seeds), [dataset["y_val"]] * k)
     schedule_free = isinstance(model.optimizer, optimizer_algorithms.ScheduleFree)
     calibration = _calibration_batches(dataset["x_train"], [orders[seed] for seed in seeds],
                                        configs[0]["batch_size"], k > 1) if schedule_free else ()
@@ -374,7 +373,7 @@ def train_model(model, configs, dataset, name, log, start=None, after_epoch=None
         StopWhenAllDiverged([f"{p}cross_entropy" for p in prefixes])] + ([points] if points else [])
     history = _fit(model, configs, dataset, orders, validation, callbacks, epochs, first_epoch, after_epoch)
     recorded = before.then(history, lr_log, timer, points)
-    test_data = feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k)
+    test_data = _feed([dataset["x_test"]] * len(seeds), [dataset["y_test"]] * k)
     with optimizer_algorithms.evaluation_point(model, calibration):  # a schedule-free model's averaged weights
         test = model.evaluate(*test_data, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
         samples = text_samples([model] if k == 1 else [model.get_layer(f"run_{i}") for i in range(k)],
