@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import stats
 
-from lrlab import answer, results, tuning
+from lrlab import answer, differences, results, tuning
 
 VERDICT_AFTER_INTERVAL = re.compile(
     r"([+−]\d+\.\d) points \(\d+% (simultaneous )?CI ([+−]\d+\.\d) to ([+−]\d+\.\d)[^)]*\), \**"
@@ -69,7 +69,7 @@ def study_like():
 
 def test_identical_runs_leave_the_family_and_are_named():
     runs = study_like()
-    diffs = results.baseline_differences(runs, "SGD const").set_index("configuration")
+    diffs = differences.baseline_differences(runs, "SGD const").set_index("configuration")
     assert bool(diffs.loc["SGD plateau", "identical"]) and diffs.loc["SGD plateau", "verdict_adj"] == "identical runs"
     assert (diffs["family_size"] == 3).all()  # RMSprop, Adam, step decay: not the plateau schedule
     text = results.conclusions(results.summary_table(runs), runs)
@@ -79,7 +79,7 @@ def test_identical_runs_leave_the_family_and_are_named():
 def test_the_recommendation_names_what_is_clearly_better_with_seeds_ahead():
     runs = study_like()
     table = results.summary_table(runs)
-    diffs = results.baseline_differences(runs, "SGD const")
+    diffs = differences.baseline_differences(runs, "SGD const")
     names = {label: label for label in runs["label"].unique()}
     text = answer.recommendation(table, diffs, names)
     assert text.startswith("- **With no tuning** (each method at its default rate): RMSprop scored highest, 70.2%")
@@ -90,7 +90,7 @@ def test_the_recommendation_names_what_is_clearly_better_with_seeds_ahead():
 def test_with_nothing_clear_the_recommendation_says_so():
     runs = runs_of({("constant", "SGD const", "sgd", "constant"): CONSTANT,
                     ("adaptive", "Adam", "adam", "constant"): [0.67, 0.66, 0.69, 0.66, 0.68]})
-    diffs = results.baseline_differences(runs, "SGD const")
+    diffs = differences.baseline_differences(runs, "SGD const")
     text = answer.recommendation(results.summary_table(runs), diffs, {"Adam": "Adam", "SGD const": "SGD const"})
     assert "**none is clearly better than constant-rate SGD** after the correction" in text
 
@@ -112,7 +112,7 @@ def test_the_longest_budget_and_a_few_rates_tried_are_part_of_the_answer():
 
 def test_resolving_power_from_the_paired_spread():
     runs = study_like()
-    diffs = results.baseline_differences(runs, "SGD const")
+    diffs = differences.baseline_differences(runs, "SGD const")
     power = answer.resolving_power(diffs)
     tested = diffs[~diffs["identical"].astype(bool)]
     spread = float(np.median(tested["se"] * np.sqrt(tested["pairs"])))
@@ -144,7 +144,7 @@ def test_every_verdict_the_first_screen_and_conclusions_print_agrees_with_its_in
     table = results.summary_table(runs)
     checked = verdicts_agree(results.in_short(table, runs)) + verdicts_agree(results.conclusions(table, runs))
     assert checked >= len(shifts)  # each configuration's difference is printed at least once
-    shown = results.format_differences(results.baseline_differences(runs, "SGD const"))
+    shown = differences.format_differences(differences.baseline_differences(runs, "SGD const"))
     for _, row in shown.iterrows():
         interval = row.filter(like="simultaneous CI").iloc[0]
         numbers = [_number(x) for x in re.findall(r"[+−]\d+\.\d", interval)]
@@ -168,6 +168,6 @@ def test_the_tuning_effort_lines_print_the_interval_their_verdict_is_read_from()
 def test_with_one_seed_the_recommendation_claims_no_verdict():
     runs = runs_of({("constant", "SGD const", "sgd", "constant"): [0.66],
                     ("adaptive", "Adam", "adam", "constant"): [0.70]})
-    diffs = results.baseline_differences(runs, "SGD const")
+    diffs = differences.baseline_differences(runs, "SGD const")
     text = answer.recommendation(results.summary_table(runs), diffs, {})
     assert "no verdict on any difference: run more seeds" in text and "none is clearly better" not in text

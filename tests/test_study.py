@@ -13,7 +13,8 @@ from lrlab.parameters import ParameterError, check_parameter, resolve_settings
 from lrlab.data import holdout_split, load_dataset
 from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
 from lrlab.statistics import paired_difference
-from lrlab.results import baseline_differences, rank_table, summary_table, time_to_accuracy
+from lrlab.differences import baseline_differences
+from lrlab.results import rank_table, summary_table, time_to_accuracy
 from lrlab.sweep import sensitivity_table
 from lrlab.families import train_group
 from lrlab.store import HISTORY_COLUMNS, read_summary, run_id

@@ -6,9 +6,8 @@ import math
 
 import pandas as pd
 
-from .health import failures_among
+from .health import failures_among, healthy_runs
 from .optimizers import DISPLAY_NAMES
-from .results import _healthy
 from .schedules import WSD_SCHEDULES, display_name as schedule_name
 from .statistics import (interval_text, mean_ci, paired_difference, percent_text as _pct, rank_agreement,
                          signed_text as _signed, with_correction)
@@ -38,9 +37,9 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     first = runs["epochs"].min()
     rows = []
     for (kind, key, epochs), group in runs.groupby(["kind", "key", "epochs"], sort=False):
-        healthy = _healthy(group)
+        healthy = healthy_runs(group)
         mean, _, low, high = mean_ci(healthy["final_val_accuracy"], confidence)
-        base = _healthy(runs[(runs["key"] == key) & (runs["kind"] == kind) & (runs["epochs"] == first)])
+        base = healthy_runs(runs[(runs["key"] == key) & (runs["kind"] == kind) & (runs["epochs"] == first)])
         gain = paired_difference(healthy.set_index("seed")["final_val_accuracy"].astype(float),
                                  base.set_index("seed")["final_val_accuracy"].astype(float), confidence) \
             if epochs != first else {"difference": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan,
@@ -124,7 +123,7 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
 def cooldown_gains(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """Each WSD cooldown against its trunk, both at the trunk's length (the longest budget): the points the
     cooldown adds over holding the peak rate for as long, paired by seed, corrected for the shapes compared."""
-    trunk = _healthy(runs[runs["schedule"] == TRUNK])
+    trunk = healthy_runs(runs[runs["schedule"] == TRUNK])
     if trunk.empty:
         return pd.DataFrame()
     epochs = trunk["epochs"].max()
@@ -132,7 +131,7 @@ def cooldown_gains(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     rows = []
     for name, group in runs[runs["schedule"].isin(WSD_SCHEDULES) & (runs["epochs"] == epochs)].groupby(
             "schedule", sort=False):
-        gain = paired_difference(_healthy(group).set_index("seed")["final_val_accuracy"].astype(float), base,
+        gain = paired_difference(healthy_runs(group).set_index("seed")["final_val_accuracy"].astype(float), base,
                                  confidence)
         rows.append(gain | {"cooldown": schedule_name(name), "epochs": int(epochs),
                             "cooldown_epochs": int(epochs - group["branch_epoch"].iloc[0])})

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .results import (COMPARED_COLUMNS, VERDICTS, _accuracy_text, _corrected_verdicts, _listed, _mean_text,
-                      compare, failures_text, summary_table, time_to_accuracy)
+from .differences import COMPARED_COLUMNS, VERDICTS, _corrected_verdicts, compare
+from .results import _accuracy_text, _listed, _mean_text, failures_text, summary_table, time_to_accuracy
 from .statistics import interval_text, p_text, percent_text as _pct, seeds_ahead_cell
 
 

@@ -80,6 +80,11 @@ def failure_counts(statuses) -> dict:
     return {status: statuses.count(status) for status in FAILED}
 
 
+def healthy_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `runs` (runs or epochs) whose run is healthy; all of them where runs carry no status."""
+    return runs[runs["status"] == HEALTHY] if "status" in runs else runs
+
+
 def failures_among(statuses) -> str:
     """describe_failures for some runs' statuses (a configuration's seeds, a rate's seeds)."""
     statuses = list(statuses)

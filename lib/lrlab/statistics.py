@@ -135,6 +135,11 @@ def interval_text(difference, low, high) -> str:
         f"{signed_text(difference)} [{signed_text(low)}, {signed_text(high)}]"
 
 
+def count_text(n, noun) -> str:
+    """"1 comparison", "3 comparisons"."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def p_text(p) -> str:
     """A p-value as the report prints it: "< 0.001", "0.042", "–" where there was no test."""
     return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"

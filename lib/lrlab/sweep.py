@@ -6,9 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .health import failures_among
 from .config import tuned_display
-from .results import _healthy
+from .health import failures_among, healthy_runs
 from .statistics import log_median, percent_text as _pct, signed_text as _signed
 
 
@@ -28,8 +27,8 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for tuned, group in runs.groupby("tuned", sort=False):
         by_rate = {lr: g for lr, g in group.groupby("lr0")}
-        means = pd.Series({lr: _healthy(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
-        tests = pd.Series({lr: _healthy(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
+        means = pd.Series({lr: healthy_runs(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
+        tests = pd.Series({lr: healthy_runs(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
         failed = {lr: failures_among(g["status"]) for lr, g in by_rate.items()}
         eligible = means[[not failed[lr] for lr in means.index]].dropna()
         if eligible.empty:
