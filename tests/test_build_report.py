@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, SMOKE_FIGURES, build
-from lrlab import build as lrlab_build
+from lrlab import build as lrlab_build, execution
 from lrlab import schedules
 from lrlab.config import PROFILES
 
@@ -268,20 +268,20 @@ def test_the_build_trains_each_missing_seed_group_once_longest_first(tmp_path):
 def test_an_executed_notebook_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     summary = tmp_path / "summary.json"
     summary.write_text('{"status": "completed"}')
-    digest = lrlab_build.inputs_digest("constant", {"lr": 0.1}, [summary])
-    assert digest == lrlab_build.inputs_digest("constant", {"lr": 0.1}, [summary])
-    assert digest != lrlab_build.inputs_digest("constant", {"lr": 0.2}, [summary])  # a parameter
-    assert digest != lrlab_build.inputs_digest("step_decay", {"lr": 0.1}, [summary])  # another notebook
-    assert digest != lrlab_build.inputs_digest("constant", {"lr": 0.1}, [tmp_path / "gone.json"])  # a missing run
+    digest = execution.inputs_digest("constant", {"lr": 0.1}, [summary])
+    assert digest == execution.inputs_digest("constant", {"lr": 0.1}, [summary])
+    assert digest != execution.inputs_digest("constant", {"lr": 0.2}, [summary])  # a parameter
+    assert digest != execution.inputs_digest("step_decay", {"lr": 0.1}, [summary])  # another notebook
+    assert digest != execution.inputs_digest("constant", {"lr": 0.1}, [tmp_path / "gone.json"])  # a missing run
     summary.write_text('{"status": "completed", "finished_at": "later"}')  # the run trained again (--force)
-    assert digest != lrlab_build.inputs_digest("constant", {"lr": 0.1}, [summary])
+    assert digest != execution.inputs_digest("constant", {"lr": 0.1}, [summary])
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    assert not lrlab_build._up_to_date(folder, "constant", digest)  # never executed
+    assert not execution.up_to_date(folder, "constant", digest)  # never executed
     (folder / "constant.ipynb").write_text("{}")
     (folder / ".constant.inputs").write_text(digest)
-    assert lrlab_build._up_to_date(folder, "constant", digest)
-    assert not lrlab_build._up_to_date(folder, "constant", "another digest")
+    assert execution.up_to_date(folder, "constant", digest)
+    assert not execution.up_to_date(folder, "constant", "another digest")
 
 
 def test_the_resource_check_sees_every_setting_override(tmp_path):

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from lrlab import build as lrlab_build
+from lrlab import build as lrlab_build, execution
 from lrlab import resources
 from lrlab.families import adaptive_configs, sgd_configs
 from lrlab.config import DEFAULT_STEPS_PER_EXECUTION, PROFILES, default_output_dir
@@ -173,7 +173,7 @@ def test_a_label_with_script_renders_as_text(tmp_path):
                                parameters={"profile": "smoke", "output_dir": str(tmp_path)}, progress_bar=False,
                                cwd=str(ROOT))
     html_path = tmp_path / "report.html"
-    lrlab_build.export_html(executed, html_path)
+    execution.export_html(executed, html_path)
     html = html_path.read_text()
     assert "alert" in html  # the label is shown ...
     assert '<script>alert("x")' not in html  # ... but never as markup

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrlab import health, plots, report, results, run_tables, schedules
+from lrlab import health, page, plots, report, results, run_tables, schedules
 
 
 def history(accuracy, loss, val_accuracy=None):
@@ -212,7 +212,7 @@ def test_the_schedule_figure_is_checked_against_the_logged_rates():
 def test_a_figure_is_numbered_anchored_described_and_drawn_at_twice_its_size():
     import matplotlib.pyplot as plt
 
-    doc = report.Document()
+    doc = page.Document()
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.plot([1, 2], [3, 4])
     html = doc.figure(fig, "A `code` caption.", 'Line from "1" to 2').data
@@ -224,7 +224,7 @@ def test_a_figure_is_numbered_anchored_described_and_drawn_at_twice_its_size():
 
 
 def test_a_table_has_no_index_escapes_its_text_and_marks_verdicts():
-    doc = report.Document()
+    doc = page.Document()
     frame = pd.DataFrame({"configuration": ["<b>x</b>", "y"], "verdict": ["clearly better", "no clear difference"]},
                          index=[5, 7])
     html = doc.table(frame, "Caption.", colour_of={"y": "#123456"}, bold=[(1, "configuration")]).data
@@ -241,11 +241,11 @@ def test_a_table_has_no_index_escapes_its_text_and_marks_verdicts():
 
 
 def test_the_contents_link_every_section_and_the_tab_names_the_report():
-    page = ('<html><head><title>lrlab report</title></head><body><h1 id="top">Schedules: cat vs dog</h1>'
+    exported = ('<html><head><title>lrlab report</title></head><body><h1 id="top">Schedules: cat vs dog</h1>'
             '<h2 id="In-short">In short</h2><nav class="lrlab-toc" id="contents"></nav>'
             '<h2 id="Summary-table">Summary table<a class="anchor-link" href="#Summary-table">¶</a></h2>'
             '<figure class="lrlab-figure" id="figure-1"></figure><h2 id="range-test">Range test</h2></body></html>')
-    done = report.finish_html(page)
+    done = page.finish_html(exported)
     assert '<li><a href="#Summary-table">Summary table</a></li><li><a href="#range-test">Range test</a></li>' in done
     assert "In short</a>" not in done and "1 figures, 0 tables" in done
     assert "<title>Schedules: cat vs dog — lrlab</title>" in done

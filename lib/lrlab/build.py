@@ -11,8 +11,6 @@ report says what is missing), 2 for bad input (nothing is run).
 import argparse
 import contextlib
 import functools
-import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -26,17 +24,15 @@ from pathlib import Path
 import yaml
 
 from . import resources
-from .config import FAMILIES, PROFILES, PROJECT_ROOT, seed_groups
+from .config import FAMILIES, PROFILES, seed_groups
 from .data import DataError
+from .execution import execute_notebook, export_html, inputs_digest, up_to_date
 from .families import configs as family_configs, cost, custom_preview, notebook_defaults, train_group
 from .machine import configure_process, default_jobs, importable, workers_and_threads
 from .parameters import NOTEBOOKS, SETTINGS, ParameterError, Settings, check_parameter, notebook_parameters, \
     resolve_settings
 from .tasks import load_dataset
 from .store import forget_family, manifest_path, profile_dir, migrate, read_summary, remove_abandoned, run_id, runs_dir
-
-NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
-
 
 class InputError(Exception):
     """Bad command-line input: reported as one line, exit status 2."""
@@ -255,47 +251,6 @@ def _fail(failures, families, configs, reason):
         failures.setdefault(family, f"training {run_id(configs[0])}: {reason}")
 
 
-def execute_notebook(name, parameters, output_path):
-    """Run one notebook; return (name, error or None, seconds)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    logging.getLogger("papermill").setLevel(logging.WARNING)
-    start = time.perf_counter()
-    try:
-        papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(output_path), parameters=parameters,
-                                   kernel_name="python3", cwd=str(PROJECT_ROOT), progress_bar=False)
-    except PapermillExecutionError as exc:
-        message = exc.evalue.strip().splitlines()[-1] if exc.evalue.strip() else ""
-        return name, f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {message}", \
-            time.perf_counter() - start
-    except Exception as exc:  # the kernel died or could not start
-        return name, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
-    return name, None, time.perf_counter() - start
-
-
-def _library_digest() -> bytes:
-    library = Path(__file__).parent
-    return b"".join(hashlib.sha256(path.read_bytes()).digest() for path in sorted(library.rglob("*"))
-                    if path.is_file() and path.suffix in (".py", ".j2", ".json", ".md"))
-
-
-def inputs_digest(name, parameters, inputs) -> str:
-    """What an executed notebook shows depends on: the notebook, its parameters, the library, and `inputs` (the
-    summaries of the runs it reads, or the manifests compare.ipynb reads; a retrained run has a new summary)."""
-    digest = hashlib.sha256((NOTEBOOK_DIR / f"{name}.ipynb").read_bytes())
-    digest.update(json.dumps(parameters, sort_keys=True).encode() + _library_digest())
-    for path in inputs:
-        digest.update(path.read_bytes() if path.is_file() else b"missing")
-    return digest.hexdigest()
-
-
-def _up_to_date(folder, name, digest) -> bool:
-    """Whether the executed notebook in `folder` was executed from these very inputs (and succeeded)."""
-    stamp = folder / f".{name}.inputs"
-    return (folder / f"{name}.ipynb").is_file() and stamp.is_file() and stamp.read_text() == digest
-
-
 def execute_notebooks(pool, request, failures, folder, runs_of) -> tuple[dict, str | None]:
     """Execute the family notebooks whose training did not fail, then compare.ipynb, each unless its executed
     copy is up to date (an unchanged rebuild re-executes nothing); return the families' errors (those of training
@@ -304,7 +259,7 @@ def execute_notebooks(pool, request, failures, folder, runs_of) -> tuple[dict, s
     for name in (n for n in request.families if n not in failures):
         values = notebook_values(request, name)
         digests[name] = inputs_digest(name, values, [runs_dir(settings) / r / "summary.json" for r in runs_of[name]])
-        if _up_to_date(folder, name, digests[name]) and manifest_path(settings, name).is_file():
+        if up_to_date(folder, name, digests[name]) and manifest_path(settings, name).is_file():
             print(f"[{name}] up to date", flush=True)
             continue
         forget_family(settings, name)  # a failure now must not leave the last build's runs standing in for its own
@@ -331,7 +286,7 @@ def execute_notebooks(pool, request, failures, folder, runs_of) -> tuple[dict, s
         manifest_path(settings.replace(profile=p), f) for p in compare.get("across_profiles") or []
         for f in PROFILES[p]["families"]]
     digest = inputs_digest("compare", compare | {"rendered from": rendered_from}, manifests)
-    if _up_to_date(folder, "compare", digest):
+    if up_to_date(folder, "compare", digest):
         return failures, None
     (folder / ".compare.inputs").unlink(missing_ok=True)
     try:
@@ -341,28 +296,6 @@ def execute_notebooks(pool, request, failures, folder, runs_of) -> tuple[dict, s
     if not error:
         (folder / ".compare.inputs").write_text(digest)
     return failures, error
-
-
-def export_html(executed: Path, html_path: Path):
-    """The executed compare notebook as one HTML file: code hidden, figures embedded as data."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    from .report import finish_html
-
-    notebook = nbformat.read(executed, as_version=4)
-    # the kernel's own stderr (backend start-up notices) is not for readers, nor are cells for notebook users only
-    notebook.cells = [cell for cell in notebook.cells if "notebook-only" not in cell.metadata.get("tags", [])]
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
-    exporter = HTMLExporter(extra_template_basedirs=[str(Path(__file__).parent / "templates")],
-                            template_name="offline", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": "lrlab report"}})
-    tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(finish_html(body), encoding="utf-8")
-    os.replace(tmp, html_path)
 
 
 def _lock_build(out: Path):
