@@ -221,6 +221,38 @@ def test_a_figure_is_numbered_anchored_described_and_drawn_at_twice_its_size():
     png = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1))
     shown = int(re.search(r"width:(\d+)px", html).group(1))
     assert int.from_bytes(png[16:20], "big") == pytest.approx(2 * shown, abs=2)
+    assert "<picture>" not in html  # narrow enough for a phone as it is
+
+
+def _png_size(html, pattern):
+    data = base64.b64decode(re.search(pattern, html).group(1))
+    return int.from_bytes(data[16:20], "big") / 2, int.from_bytes(data[20:24], "big") / 2  # shown at half its pixels
+
+
+@pytest.mark.parametrize("legend", ["figure", "beside"])
+def test_a_wide_figure_has_a_phone_layout_with_its_panels_in_one_column(legend):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
+    for ax in axes.flat:
+        ax.plot([1, 2], [3, 4], label="SGD + step decay (drop 0.5 every 10 epochs)")
+        ax.set(title="Validation accuracy", xlabel="epoch", ylabel="validation accuracy (%)")
+        ax.annotate("5/5 seeds ahead", (1.01, 3.5), xycoords=("axes fraction", "data"), annotation_clip=False)
+    if legend == "figure":
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", ncol=2)
+    else:
+        axes.flat[1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    html = page.Document().figure(fig, "Caption.", "alt").data
+    assert f'<source media="(max-width: {page.PHONE_SCREEN}px)"' in html
+    desktop_width, _ = _png_size(html, r'<img src="data:image/png;base64,([^"]+)"')
+    width, height = _png_size(html, r'srcset="data:image/png;base64,([^" ]+) 2x"')
+    assert desktop_width > 1000
+    # on a 420 px phone the phone layout is shown at about its own size, so its 10-point text stays 13 px tall;
+    # its four panels are one above the other
+    assert 0.6 * 100 * plots.PHONE_WIDTH <= width <= 100 * plots.PHONE_WIDTH + 10
+    assert height > 2.5 * width
+
+
 
 
 def test_a_table_has_no_index_escapes_its_text_and_marks_verdicts():

@@ -13,6 +13,11 @@ from .report import budget_line, title
 
 
 FOLD_ROWS = 24  # tables longer than this are folded away (the full sweep, every seed's rows)
+PHONE_SCREEN = 600  # px: narrower screens get each figure's phone layout (the template's phone rules start there)
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 class Document:
@@ -24,15 +29,19 @@ class Document:
         self.tables = 0
 
     def figure(self, fig, caption: str, alt: str):
+        """The figure, with its phone layout (lrlab.plots.phone_layout) shown instead on screens narrower than
+        PHONE_SCREEN: there the desktop image would shrink its text to a few pixels."""
         from IPython.display import HTML
 
-        from .plots import png
+        from .plots import pngs
 
         self.figures += 1
-        data, width = png(fig)
-        image = base64.b64encode(data).decode()
-        return HTML(f'<figure class="lrlab-figure" id="figure-{self.figures}">'
-                    f'<img src="data:image/png;base64,{image}" alt="{html.escape(alt)}" style="width:{width}px">'
+        wide, width, narrow = pngs(fig)
+        image = f'<img src="{_data_url(wide)}" alt="{html.escape(alt)}" style="width:{width}px">'
+        if narrow is not None:  # drawn at twice its pixels, as the desktop image
+            image = (f'<picture><source media="(max-width: {PHONE_SCREEN}px)" srcset="{_data_url(narrow)} 2x">'
+                     f'{image}</picture>')
+        return HTML(f'<figure class="lrlab-figure" id="figure-{self.figures}">{image}'
                     f'<figcaption><a href="#figure-{self.figures}">Figure {self.figures}.</a> '
                     f'{_inline(caption)}</figcaption></figure>')
 
