@@ -483,6 +483,10 @@ def _png(fig) -> tuple[bytes, int]:
 PHONE_WIDTH = 4.0  # inches, at the report's 100 px per inch: a phone's 360-420 px show it at its own size
 
 
+def _wrap(text: str, width: int) -> str:
+    return textwrap.fill(text, width, break_on_hyphens=False)  # "constant-rate" stays whole
+
+
 def _take_legends(fig, panels) -> list:
     """Remove the legends drawn beside or below a panel, and the figure's own (it goes under the last panel):
     (the panel to draw it under, handles, labels wrapped to the phone's width, title) for each."""
@@ -490,7 +494,7 @@ def _take_legends(fig, panels) -> list:
     for ax, legend in [(ax, ax.get_legend()) for ax in panels] + [(panels[-1], legend) for legend in fig.legends]:
         if legend is None or (legend.axes is not None and legend.get_bbox_to_anchor() is ax.bbox):
             continue  # none, or inside its panel: it stays
-        taken.append((ax, legend.legend_handles, [textwrap.fill(t.get_text(), 40) for t in legend.get_texts()],
+        taken.append((ax, legend.legend_handles, [_wrap(t.get_text(), 40) for t in legend.get_texts()],
                       legend.get_title().get_text() or None))
         legend.remove()
     return taken
@@ -518,32 +522,32 @@ def phone_layout(fig) -> bool:
     for i, ax in enumerate(panels):
         ax.set_subplotspec(grid[i // columns, i % columns])
         ax.tick_params(labelbottom=True)
-        ax.yaxis.label.set_text(textwrap.fill(ax.get_ylabel(), round(panel_height / 0.085)))  # along its height
+        ax.yaxis.label.set_text(_wrap(ax.get_ylabel(), round(panel_height / 0.085)))  # along its height
     if len(panels) == 1 and not fig.get_suptitle():
         # a lone panel's title centred on the figure: centred on a panel with long tick labels it would squeeze it
         fig.suptitle(panels[0].get_title(), fontsize=14)
         panels[0].set_title("")
+    for ax in panels:  # notes beside a panel's points (seeds ahead, a method's name) in a narrow column
+        for note in ax.texts:
+            note.set_text(_wrap(note.get_text(), 18))
     texts = {ax: (ax.get_title(), ax.get_xlabel()) for ax in panels}
     for ax, (title_text, xlabel) in texts.items():  # wrapped to the column's width, then below to the panel's own
-        ax.title.set_text(textwrap.fill(title_text, 36 // columns))
-        ax.xaxis.label.set_text(textwrap.fill(xlabel, 44 // columns))
-    title = textwrap.fill(fig.get_suptitle(), 34)  # about 34 characters of the title's 14 points
-    if title:
-        fig.suptitle(title, fontsize=14)
+        ax.title.set_text(_wrap(title_text, 36 // columns))
+        ax.xaxis.label.set_text(_wrap(xlabel, 44 // columns))
+    title = _wrap(fig.get_suptitle(), 34)  # about 34 characters of the title's 14 points
     legends_height = sum(0.7 + 0.19 * sum(label.count("\n") + 1 for label in labels) for _, _, labels, _ in below)
     title_height = 0.25 * (title.count("\n") + 1) + 0.1 if title else 0
-
-    def lay_out():  # the panels under the title, which tight_layout leaves out of its count
-        fig.tight_layout(rect=(0, 0, 1, 1 - title_height / fig.get_figheight()))
-
     fig.set_size_inches(PHONE_WIDTH, panel_height * grid.nrows + legends_height + title_height + 0.2)
+    if title:  # a twentieth of an inch from the top (matplotlib's 2% of the height is half an inch here)
+        fig.suptitle(title, fontsize=14, y=1 - 0.05 / fig.get_figheight())
+    lay_out = fig.tight_layout  # (it leaves room for the title)
     lay_out()
     # a panel left narrow by long tick labels beside it gets its title and axis label wrapped to its own width
     # (about 0.09 inch a character of 12 points, 0.075 of 10), so that centred on it they stay inside the figure
     for ax, (title_text, xlabel) in texts.items():
         inches = ax.get_position().width * fig.get_figwidth()
-        ax.title.set_text(textwrap.fill(title_text, max(12, int(inches / 0.09))))
-        ax.xaxis.label.set_text(textwrap.fill(xlabel, max(16, int(inches / 0.075))))
+        ax.title.set_text(_wrap(title_text, max(12, int(inches / 0.09))))
+        ax.xaxis.label.set_text(_wrap(xlabel, max(16, int(inches / 0.075))))
     lay_out()
     for _ in range(2):  # placed under the panel as laid out, then laid out again with the legend in place
         for ax, handles, labels, legend_title in below:
