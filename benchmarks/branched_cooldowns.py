@@ -11,7 +11,6 @@ from scratch. Not a test: it prints figures.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -56,16 +55,13 @@ def main(argv=None):
     seeds = len(args.seeds)
     branched_epochs = trunk[0]["epochs"] + sum(g[0]["epochs"] - g[0]["branch"]["epoch"] for g in cooldowns)
     scratch_epochs = sum(g[0]["epochs"] for g in cooldowns)
-    result = {"profile": args.profile, "budgets": args.budgets, "shapes": args.shapes, "seeds": seeds,
-              "backend": __import__("keras").backend.backend(), "device": machine.accelerator()["device"],
-              "branched_epochs_per_seed": branched_epochs, "from_scratch_epochs_per_seed": scratch_epochs,
-              "branched_s": round(branched_s, 1), "from_scratch_s": round(scratch_s, 1),
-              "saved": f"{1 - branched_s / scratch_s:.0%}",
-              "the_trunk_without_cooldown_included": f"{trunk[0]['epochs']} epochs, a run of its own",
-              "largest_difference_in_numbers": worst}
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    machine.benchmark_result({
+        "profile": args.profile, "budgets": args.budgets, "shapes": args.shapes, "seeds": seeds,
+        "branched_epochs_per_seed": branched_epochs, "from_scratch_epochs_per_seed": scratch_epochs,
+        "branched_s": round(branched_s, 1), "from_scratch_s": round(scratch_s, 1),
+        "saved": f"{1 - branched_s / scratch_s:.0%}",
+        "the_trunk_without_cooldown_included": f"{trunk[0]['epochs']} epochs, a run of its own",
+        "largest_difference_in_numbers": worst}, args.json)
 
 
 if __name__ == "__main__":

@@ -56,16 +56,13 @@ def main(argv=None):
     worst = max(float(np.max(np.abs(by_run[json.dumps(c, sort_keys=True)][columns].to_numpy()
                                     - h[columns].to_numpy()))) for c, (h, _) in zip(order, apart))
     run_epochs = len(configs) * args.epochs
-    result = {"profile": args.profile, "optimizer": args.optimizer, "rates": len(rates), "seeds": len(settings.seeds),
-              "epochs": args.epochs, "backend": __import__("keras").backend.backend(),
-              "device": machine.accelerator()["device"], "one_model_s": round(fused, 1),
-              "one_model_per_rate_s": round(separate, 1), "speed-up": round(separate / fused, 2),
-              "one_model_s_per_run_epoch": round(fused / run_epochs, 3),
-              "one_model_per_rate_s_per_run_epoch": round(separate / run_epochs, 3),
-              "largest_difference_in_numbers": worst}
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    machine.benchmark_result({
+        "profile": args.profile, "optimizer": args.optimizer, "rates": len(rates), "seeds": len(settings.seeds),
+        "epochs": args.epochs, "one_model_s": round(fused, 1),
+        "one_model_per_rate_s": round(separate, 1), "speed-up": round(separate / fused, 2),
+        "one_model_s_per_run_epoch": round(fused / run_epochs, 3),
+        "one_model_per_rate_s_per_run_epoch": round(separate / run_epochs, 3),
+        "largest_difference_in_numbers": worst}, args.json)
 
 
 if __name__ == "__main__":

@@ -162,3 +162,18 @@ def importable(folder):
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if folder not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([folder] + paths)
+
+
+def benchmark_result(result: dict, json_path=None) -> dict:
+    """A benchmark's figures with where they were measured (backend, device), printed as JSON, and written to
+    `json_path` when one is given: every benchmark reports the same way."""
+    import json
+
+    import keras
+
+    result = result | {"backend": keras.backend.backend(), "device": accelerator()["device"]}
+    text = json.dumps(result, indent=1)
+    print(text)
+    if json_path:
+        Path(json_path).write_text(text + "\n")
+    return result
