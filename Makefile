@@ -58,4 +58,4 @@ lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean-outputs:
-	find outputs -mindepth 1 -maxdepth 1 ! -name README.md ! -name paper ! -name shakespeare -exec rm -rf {} +
+	find outputs -mindepth 1 -maxdepth 1 ! -name README.md ! -name paper ! -name shakespeare ! -name study -exec rm -rf {} +
