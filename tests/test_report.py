@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrlab import health, page, plots, report, results, run_tables, schedules
+from lrlab import health, images, page, plots, report, results, run_tables, schedules
 
 
 def history(accuracy, loss, val_accuracy=None):
@@ -249,7 +249,7 @@ def test_a_wide_figure_has_a_phone_layout_with_its_panels_in_one_column(legend):
     assert desktop_width > 1000
     # on a 420 px phone the phone layout is shown at about its own size, so its 10-point text stays 13 px tall;
     # its four panels are one above the other
-    assert 0.6 * 100 * plots.PHONE_WIDTH <= width <= 100 * plots.PHONE_WIDTH + 10
+    assert 0.6 * 100 * images.PHONE_WIDTH <= width <= 100 * images.PHONE_WIDTH + 10
     assert height > 2.5 * width
 
 

@@ -29,11 +29,11 @@ class Document:
         self.tables = 0
 
     def figure(self, fig, caption: str, alt: str):
-        """The figure, with its phone layout (lrlab.plots.phone_layout) shown instead on screens narrower than
+        """The figure, with its phone layout (lrlab.images.phone_layout) shown instead on screens narrower than
         PHONE_SCREEN: there the desktop image would shrink its text to a few pixels."""
         from IPython.display import HTML
 
-        from .plots import pngs
+        from .images import pngs
 
         self.figures += 1
         wide, width, narrow = pngs(fig)
