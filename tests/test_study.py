@@ -98,6 +98,16 @@ def test_paired_difference_is_the_t_interval_of_per_seed_differences():
         pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
 
 
+def test_one_healthy_seed_is_compared_on_that_seed_without_an_interval():
+    a = pd.Series([0.682], index=[0])  # the other seeds failed
+    b = pd.Series([0.6865, 0.69, 0.70], index=[0, 1, 2])
+    r = paired_difference(a, b)
+    assert r["difference"] == pytest.approx(0.682 - 0.6865)  # not 0.682 minus b's mean over three seeds
+    assert (r["wins"], r["pairs"], r["method"]) == (0, 1, "none") and r["ci_low"] != r["ci_low"]
+    r = paired_difference(a.set_axis([7]), b)  # no seed in common: between the means
+    assert r["difference"] == pytest.approx(0.682 - b.mean()) and r["pairs"] == 0
+
+
 def test_unpaired_difference_uses_welch():
     a = pd.Series([0.80, 0.82, 0.84], index=[0, 1, 2])
     b = pd.Series([0.70, 0.71, 0.72, 0.75], index=[5, 6, 7, 8])
@@ -227,9 +237,10 @@ def test_a_configuration_with_a_diverged_seed_is_neither_ranked_nor_compared():
     # a failed seed ranks last within its seed: const is second in seed 0 only; lion itself is not ranked
     assert ranks["mean rank within a seed"].tolist() == [f"{(2 + 1 + 1) / 3:.1f}", "–"]
     diffs = baseline_differences(runs, "const")
-    # over the one healthy seed: a difference, but no interval, and the failures named beside it
+    # over the one healthy seed (seed 0, against const's seed 0): a difference, but no interval, and the failures
+    # named beside it
     assert diffs.loc[0, "verdict"] == "no interval: fewer than two healthy seeds"
-    assert diffs.loc[0, "difference"] == pytest.approx(99 - 71) and diffs.loc[0, "failed"] == "2 of 3 seeds diverged"
+    assert diffs.loc[0, "difference"] == pytest.approx(99 - 70) and diffs.loc[0, "failed"] == "2 of 3 seeds diverged"
 
 
 def test_a_rate_where_a_seed_diverged_is_never_the_best():

@@ -34,7 +34,9 @@ def mean_ci(values, confidence=0.95):
 def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95) -> dict:
     """a − b (indexed by seed) with its interval and p-value from scipy: paired by seed where the two share two or
     more seeds (the same seed gives both the same initial weights and batch order), else Welch's test for two
-    independent samples. NaN where either side has fewer than two values. Also the standard error and degrees of
+    independent samples. No interval (NaN) where either side has fewer than two values: then the difference is
+    the one on the seed both share, if any (a configuration with one healthy seed is compared on that seed, not
+    against the other side's mean over seeds it lacks), else between the means. Also the standard error and degrees of
     freedom behind the interval (for a simultaneous one: `with_correction`), and, paired, the number of seeds on
     which a is above b (`wins` of `pairs`)."""
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -47,8 +49,11 @@ def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95) -> dict:
         va, vb = float(a.var()) / len(a), float(b.var()) / len(b)
         method, mean, se = "Welch", float(a.mean() - b.mean()), math.sqrt(va + vb)
         df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else math.inf
-    else:
-        mean = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    else:  # no interval; the difference on the one seed both share, else between the means
+        if len(shared) == 1:
+            mean, wins, pairs = float(a[shared[0]] - b[shared[0]]), int(a[shared[0]] > b[shared[0]]), 1
+        else:
+            mean = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
         return {"difference": mean, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "method": "none",
                 "se": math.nan, "df": math.nan, "wins": wins, "pairs": pairs}
     if se < 1e-12:  # every seed gave the same difference: exact, nothing for a t-test to measure
