@@ -171,3 +171,14 @@ def test_with_one_seed_the_recommendation_claims_no_verdict():
     diffs = differences.baseline_differences(runs, "SGD const")
     text = answer.recommendation(results.summary_table(runs), diffs, {})
     assert "no verdict on any difference: run more seeds" in text and "none is clearly better" not in text
+
+
+def test_the_terms_explained_are_those_the_first_screen_uses():
+    paper = ("- Step decay: +0.2 points (95% simultaneous CI −7.1 to +7.5; ahead on 2 of 3 seeds); 2 of 3 seeds did "
+             "not learn")
+    terms = answer.glossary(paper)
+    assert "*simultaneous CI*" in terms and "*seeds ahead*" in terms and "*did not learn*" in terms
+    assert "expected best" not in terms and "*decades*" not in terms and "valley" not in terms  # no sweep, no test
+    study = paper + "\n- **Learning-rate finder:** trust *lowest ÷ 10*: 0.55 decades; 3 rates tried"
+    assert all(f"*{term}*" in answer.glossary(study) for term, _, _ in answer.GLOSSARY)
+    assert answer.glossary("- Adam: 75.0%") == ""

@@ -19,19 +19,21 @@ from .statistics import percent_text as _pct, signed_text as _signed, simultaneo
 ACTIONABLE_POINTS = 1.5
 POWER = 0.8
 
+# (term, what it means, a phrase whose presence in the first screen shows the term is needed there)
 GLOSSARY = [
     ("simultaneous CI", "the interval a verdict is read from when m comparisons are made at once (Bonferroni: each "
-                        "at level 1 − 0.05/m), so that all of them hold together 95% of the time"),
+                        "at level 1 − 0.05/m), so that all of them hold together 95% of the time", "simultaneous"),
     ("seeds ahead", "on how many seeds the configuration beat constant-rate SGD; the same seed gives both the same "
-                    "initial weights and batch order"),
+                    "initial weights and batch order", "ahead on"),
     ("did not learn", "no epoch's training loss and accuracy got clearly away from guessing; such runs are named, "
-                      "never averaged in"),
+                      "never averaged in", "did not learn"),
     ("expected best of k rates", "the accuracy you can expect after trying k learning rates drawn at random from "
-                                 "the method's grid and keeping the best (Dodge et al. 2019)"),
-    ("decades", "factors of ten between two learning rates (0.01 and 0.1 are one decade apart)"),
+                                 "the method's grid and keeping the best (Dodge et al. 2019)", "rates tried"),
+    ("decades", "factors of ten between two learning rates (0.01 and 0.1 are one decade apart)", "decade"),
     ("lowest ÷ 10, valley, steepest", "three ways to read a rate off a learning-rate range test: a tenth of the "
                                       "rate at the lowest smoothed loss; fastai's valley (inside the longest stretch "
-                                      "where the loss keeps falling); the rate where the loss falls fastest"),
+                                      "where the loss keeps falling); the rate where the loss falls fastest",
+     "lowest ÷ 10"),
 ]
 
 
@@ -146,5 +148,8 @@ def resolving_text(power: dict | None, still_improving: str | None) -> str:
     return line + (budget or " **Budget:** most configurations peaked before the last fifth of their epochs.")
 
 
-def glossary() -> str:
-    return "*Terms:* " + "; ".join(f"*{term}*: {meaning}" for term, meaning in GLOSSARY) + "."
+def glossary(first_screen: str) -> str:
+    """The terms the first screen uses, each in one line ("" when it uses none): a report without a sweep or a
+    range test is not asked to explain them."""
+    used = [(term, meaning) for term, meaning, phrase in GLOSSARY if phrase in first_screen]
+    return "*Terms:* " + "; ".join(f"*{term}*: {meaning}" for term, meaning in used) + "." if used else ""
