@@ -197,6 +197,31 @@ def budget_note(table: pd.DataFrame):
             f"of their {epochs} epochs: most were still improving, so a longer budget may change the ranking.")
 
 
+TIE_POINTS = 0.5  # configurations this close to the best mean are named beside it
+
+
+def speed_line(histories: pd.DataFrame, runs: pd.DataFrame, target_fraction=0.95) -> str:
+    """The first screen's line on how soon each configuration gets there (time_to_accuracy, in epochs): the
+    fastest of the configurations whose every seed learned, against constant-rate SGD; "" without a target."""
+    timing, target = time_to_accuracy(histories, target_fraction)
+    if timing.empty or target != target:
+        return ""
+    healthy = set(summary_table(runs).query("failed == 0")["configuration"])
+    reached = timing[timing["configuration"].isin(healthy) & (timing["epochs"] != "not reached")]
+    if reached.empty:
+        return ""
+    first = reached[reached["epochs"] == reached["epochs"].iloc[0]]
+    name_of = short_names(runs)
+    baseline = baseline_label(runs)
+    base = timing.loc[timing["configuration"] == baseline, "epochs"]
+    against = "" if baseline is None or base.empty or baseline in set(first["configuration"]) else (
+        f"; constant-rate SGD: {base.iloc[0]} epochs" if base.iloc[0] != "not reached" else
+        "; constant-rate SGD never got there")
+    return (f"- **Fastest to {100 * target:.1f}%** ({round(100 * target_fraction)}% of the best mean accuracy, on the "
+            f"mean curve of the healthy seeds): {_listed([html.escape(name_of[c]) for c in first['configuration']])}, "
+            f"{first['epochs'].iloc[0]} epoch{'s' if first['epochs'].iloc[0] != 1 else ''}{against}.")
+
+
 def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd.DataFrame = None) -> str:
     """The report's answer in a few bullets, every number from the tables: the best configuration, each family's
     best against constant-rate SGD, the best adaptive method against the best schedule, what failed, and whether
@@ -209,8 +234,12 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
     lines = []
     if not ok.empty:
         best = ok.iloc[0]
+        # the highest mean is not a winner when others sit a hair below it: name them, so no one reads a tie as one
+        close = ok.iloc[1:][100 * (best["final_mean"] - ok.iloc[1:]["final_mean"]) < TIE_POINTS]
+        tie = (f" — {_listed([_name(r) for _, r in close.iterrows()])} within {TIE_POINTS:g} point"
+               f"{'s' if TIE_POINTS != 1 else ''} of it, so the order among them is not resolved") if len(close) else ""
         lines.append(f"- **Best configuration:** {_name(best)}: {_accuracy_text(best, level)} final validation "
-                     f"accuracy (chance: {100 / max(1, _n_classes(runs)):.0f}%).")
+                     f"accuracy (chance: {100 / max(1, _n_classes(runs)):.0f}%){tie}.")
     baseline = baseline_label(runs)
     if baseline is not None:
         base = table[table["configuration"] == baseline].iloc[0]
