@@ -98,6 +98,13 @@ def test_paired_difference_is_the_t_interval_of_per_seed_differences():
         pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
 
 
+def test_under_the_2017_protocol_there_is_no_test_figure():
+    runs = _runs([("constant", "const", s, a, "sgd", 0.1) for s, a in enumerate([0.70, 0.71, 0.72])])
+    assert summary_table(runs)["test_mean"].notna().all()  # held out: measured once after training
+    table = summary_table(runs.assign(protocol="seed"))  # the test set was the validation set
+    assert table[["test_mean", "test_ci_low", "test_ci_high"]].isna().all().all()
+
+
 def test_one_healthy_seed_is_compared_on_that_seed_without_an_interval():
     a = pd.Series([0.682], index=[0])  # the other seeds failed
     b = pd.Series([0.6865, 0.69, 0.70], index=[0, 1, 2])

@@ -42,7 +42,9 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         healthy = healthy_runs(group)
         final = mean_ci(healthy["final_val_accuracy"], confidence)
         best = mean_ci(healthy["best_val_accuracy"], confidence)
-        test = mean_ci(healthy["test_accuracy"], confidence)
+        # under the 2017 protocol the test set is the validation set: no test figure, not a copy of validation's
+        test = mean_ci(healthy["test_accuracy"], confidence) if group["protocol"].iloc[0] == "holdout" else \
+            (math.nan,) * 4
         failed = failure_counts(group["status"])
         rows.append({
             "family": family, "configuration": label, "seeds": len(group), "healthy": len(healthy),
