@@ -174,6 +174,18 @@ def test_the_fastest_to_the_target_is_named_against_constant_sgd_among_the_healt
                     f"healthy seeds): Adam, 2 epochs; constant-rate SGD: 4 epochs.")
 
 
+def test_a_schedule_at_another_momentum_than_the_baseline_is_said_to_mix_the_two():
+    runs = exponential_stuck_on_two_seeds()
+    momentum = {"SGD const": 0.0, "SGD exp": 0.8}
+    runs["optimizer_params"] = [json.dumps({"name": o} | ({"momentum": momentum[label]} if o == "sgd" else {}))
+                                for label, o in zip(runs["label"], runs["optimizer"])]
+    text = results.in_short(results.summary_table(runs), runs)
+    assert ("  - *Momentum differs:* exponential decay (0.8) against constant-rate SGD's 0, so its difference mixes the "
+            "schedule with momentum.") in text
+    runs["optimizer_params"] = runs["optimizer_params"].str.replace('"momentum": 0.8', '"momentum": 0.0')
+    assert "Momentum differs" not in results.in_short(results.summary_table(runs), runs)
+
+
 def test_the_budget_caveat_comes_from_the_best_epochs():
     runs = exponential_stuck_on_two_seeds().assign(best_epoch=14)
     note = results.budget_note(results.summary_table(runs))

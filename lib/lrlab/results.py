@@ -5,6 +5,7 @@ differences themselves are lrlab.differences. The other sections have modules of
 lrlab.budget_comparison, lrlab.custom_verdict, lrlab.tuning, lrlab.answer."""
 
 import html
+import json
 import math
 
 import pandas as pd
@@ -202,6 +203,24 @@ def budget_note(table: pd.DataFrame):
 TIE_POINTS = 0.5  # configurations this close to the best mean are named beside it
 
 
+def momentum_note(runs: pd.DataFrame, baseline: str, name_of: dict) -> str:
+    """"" unless an SGD schedule in the comparison runs at another momentum than constant-rate SGD (the 2017
+    schedules keep their 2017 momentum): then which, since each of their differences mixes the schedule with the
+    momentum."""
+    if "optimizer_params" not in runs:
+        return ""
+    configs = runs.drop_duplicates("label").set_index("label")
+    momentum = configs["optimizer_params"].map(lambda text: json.loads(text).get("momentum"))
+    base = momentum.get(baseline)
+    other = [label for label in configs.index if configs.loc[label, "family"] in SCHEDULE_FAMILIES
+             and configs.loc[label, "optimizer"] == "sgd" and momentum[label] != base]
+    if base is None or not other:
+        return ""
+    listed = _listed([f"{html.escape(name_of[label])} ({momentum[label]:g})" for label in other])
+    return (f"*Momentum differs:* {listed} against constant-rate SGD's {base:g}, so "
+            f"{'its difference mixes' if len(other) == 1 else 'their differences mix'} the schedule with momentum.")
+
+
 def speed_line(histories: pd.DataFrame, runs: pd.DataFrame, target_fraction=0.95) -> str:
     """The first screen's line on how soon each configuration gets there (time_to_accuracy, in epochs): the
     fastest of the configurations whose every seed learned, against constant-rate SGD; "" without a target."""
@@ -259,6 +278,9 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
                 else FAMILY_TITLES[family]
             failed = f"; {failures_text(row)}" if row["failed"] else ""
             lines.append(f"  - {who}: {difference_text(d, level)}{failed}{_others(diffs, table, family, row, name_of)}")
+        note = momentum_note(runs, baseline, name_of)
+        if note:
+            lines.append(f"  - {note}")
     versus = _adaptive_against_schedule(table, runs, confidence, level)
     if versus:
         lines.append(versus)
