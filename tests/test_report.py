@@ -180,8 +180,8 @@ def test_a_schedule_at_another_momentum_than_the_baseline_is_said_to_mix_the_two
     runs["optimizer_params"] = [json.dumps({"name": o} | ({"momentum": momentum[label]} if o == "sgd" else {}))
                                 for label, o in zip(runs["label"], runs["optimizer"])]
     text = results.in_short(results.summary_table(runs), runs)
-    assert ("  - *Momentum differs:* exponential decay (0.8) against constant-rate SGD's 0, so its difference mixes the "
-            "schedule with momentum.") in text
+    assert ("  - *Momentum differs:* exponential decay (0.8) against constant-rate SGD's 0, so its difference "
+            "mixes the schedule with momentum.") in text
     runs["optimizer_params"] = runs["optimizer_params"].str.replace('"momentum": 0.8', '"momentum": 0.0')
     assert "Momentum differs" not in results.in_short(results.summary_table(runs), runs)
 
