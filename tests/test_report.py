@@ -359,3 +359,27 @@ def test_the_optional_sections_prose_comes_from_their_templates():
     for name in ("custom", "sensitivity", "tuning_effort", "range_test", "finder", "budget"):
         assert f'report.section("{name}")' in code
         assert report.section(name).startswith("#")
+
+
+def test_the_phone_layout_keeps_every_legend_entry_and_leaves_odd_figures_as_they_are():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    axes[0].errorbar([1, 2], [3, 4], yerr=0.1, marker="o", label="Adam")
+    axes[1].plot([1, 2], [4, 3], label="SGD")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the last panel
+    assert images.phone_layout(fig)
+    legend = axes[1].get_legend()
+    assert sorted(t.get_text() for t in legend.get_texts()) == ["Adam", "SGD"]  # both, under the last panel
+    fig.canvas.draw()  # shared y: the second panel's tick labels were hidden beside the first; stacked, they show
+    assert any(label.get_visible() and label.get_text() for label in axes[1].get_yticklabels())
+    plt.close(fig)
+    odd = plt.figure(figsize=(12, 4))
+    odd.add_axes([0.1, 0.1, 0.8, 0.8]).plot([1, 2])  # placed by hand: not a grid to re-lay
+    assert images.pngs(odd)[2] is None
+    twin = plt.figure(figsize=(12, 4))
+    ax = twin.add_subplot(1, 2, 1)
+    ax.twinx()
+    twin.add_subplot(1, 2, 2)
+    assert images.pngs(twin)[2] is None  # a twin axis shares its cell: left as it is

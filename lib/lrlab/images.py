@@ -35,15 +35,22 @@ def _wrap(text: str, width: int) -> str:
 
 def _take_legends(fig, panels) -> list:
     """Remove the legends drawn beside or below a panel, and the figure's own (it goes under the last panel):
-    (the panel to draw it under, handles, labels wrapped to the phone's width, title) for each."""
-    taken = []
+    (the panel to draw it under, handles, labels wrapped to the phone's width, title) for each panel, a panel's
+    legends merged into one. The handles are the plotted artists where a panel has them (an error bar keeps its
+    markers), else the legend's own."""
+    plotted = {}
+    for ax in panels:
+        plotted.update({label: handle for handle, label in zip(*ax.get_legend_handles_labels())})
+    taken = {}
     for ax, legend in [(ax, ax.get_legend()) for ax in panels] + [(panels[-1], legend) for legend in fig.legends]:
         if legend is None or (legend.axes is not None and legend.get_bbox_to_anchor() is ax.bbox):
             continue  # none, or inside its panel: it stays
-        taken.append((ax, legend.legend_handles, [_wrap(t.get_text(), 40) for t in legend.get_texts()],
-                      legend.get_title().get_text() or None))
+        texts = [t.get_text() for t in legend.get_texts()]
+        _, handles, labels, title = taken.setdefault(id(ax), (ax, [], [], legend.get_title().get_text() or None))
+        handles += [plotted.get(text, own) for text, own in zip(texts, legend.legend_handles)]
+        labels += [_wrap(text, 40) for text in texts]
         legend.remove()
-    return taken
+    return list(taken.values())
 
 
 def phone_layout(fig) -> bool:
@@ -57,6 +64,10 @@ def phone_layout(fig) -> bool:
     for ax in [ax for ax in fig.axes if not ax.get_visible()]:  # a grid's spare panels
         fig.delaxes(ax)
     panels = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    if not panels or len(panels) < len(fig.axes):  # axes placed by hand (or none): not a grid to re-lay
+        return False
+    if len({ax.get_subplotspec().get_geometry() for ax in panels}) < len(panels):  # a twin axis shares a cell
+        return False
     rows, cols = panels[0].get_subplotspec().get_gridspec().get_geometry()
     small = width / cols <= 3.5 and len(panels) > 3
     columns = 2 if small else 1
@@ -67,7 +78,7 @@ def phone_layout(fig) -> bool:
     below = _take_legends(fig, panels)
     for i, ax in enumerate(panels):
         ax.set_subplotspec(grid[i // columns, i % columns])
-        ax.tick_params(labelbottom=True)
+        ax.tick_params(labelbottom=True, labelleft=True)  # shared axes showed them on the outer panels only
         ax.yaxis.label.set_text(_wrap(ax.get_ylabel(), round(panel_height / 0.085)))  # along its height
     if len(panels) == 1 and not fig.get_suptitle():
         # a lone panel's title centred on the figure: centred on a panel with long tick labels it would squeeze it
@@ -113,6 +124,12 @@ def pngs(fig) -> tuple[bytes, int, bytes | None]:
     """The figure as the report shows it, then closed: (PNG bytes, its width in CSS pixels, the PNG bytes of its
     phone layout, or None where the figure is narrow enough as it is)."""
     wide, width = _png(fig)
-    narrow = _png(fig)[0] if phone_layout(fig) else None
+    try:
+        narrow = _png(fig)[0] if phone_layout(fig) else None
+    except Exception as exc:  # a figure the layout cannot handle keeps its desktop image on a phone too
+        import warnings
+
+        warnings.warn(f"no phone layout for this figure: {type(exc).__name__}: {exc}", stacklevel=2)
+        narrow = None
     plt.close(fig)
     return wide, width, narrow

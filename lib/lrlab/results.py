@@ -236,7 +236,8 @@ def speed_line(histories: pd.DataFrame, runs: pd.DataFrame, target_fraction=0.95
     baseline = baseline_label(runs)
     base = timing.loc[timing["configuration"] == baseline, "epochs"]
     against = "" if baseline is None or base.empty or baseline in set(first["configuration"]) else (
-        f"; constant-rate SGD: {base.iloc[0]} epochs" if base.iloc[0] != "not reached" else
+        f"; constant-rate SGD: {base.iloc[0]} epoch{'s' if base.iloc[0] != 1 else ''}"
+        if base.iloc[0] != "not reached" else
         "; constant-rate SGD never got there")
     return (f"- **Fastest to {100 * target:.1f}%** ({round(100 * target_fraction)}% of the best mean accuracy, on the "
             f"mean curve of the healthy seeds): {_listed([html.escape(name_of[c]) for c in first['configuration']])}, "
@@ -257,7 +258,8 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
         best = ok.iloc[0]
         # the highest mean is not a winner when others sit a hair below it: name them, so no one reads a tie as one
         close = ok.iloc[1:][100 * (best["final_mean"] - ok.iloc[1:]["final_mean"]) < TIE_POINTS]
-        tie = (f" — {_listed([_name(r) for _, r in close.iterrows()])} within {TIE_POINTS:g} point"
+        names = _listed([html.escape(name_of[c]) for c in close["configuration"]])
+        tie = (f" — {names} within {TIE_POINTS:g} point"
                f"{'s' if TIE_POINTS != 1 else ''} of it, so the order among them is not resolved") if len(close) else ""
         lines.append(f"- **Best configuration:** {_name(best)}: {_accuracy_text(best, level)} final validation "
                      f"accuracy (chance: {100 / max(1, _n_classes(runs)):.0f}%){tie}.")
