@@ -16,8 +16,11 @@ def test_the_readme_headline_numbers_are_the_published_report_s(profile):
     readme = (ROOT / "README.md").read_text()
     block = publish.readme_block(readme, profile)
     assert block is not None, f"README.md has no findings block for {profile}: run python -m lrlab.publish"
-    summary = publish.embedded_csv(ROOT / "outputs" / profile / "report.html", "summary.csv")
-    assert block == publish.findings(summary), "README.md disagrees with the report: run python -m lrlab.publish"
+    report = ROOT / "outputs" / profile / "report.html"
+    assert block == publish.readme_findings(report), "README.md disagrees with the report: run python -m lrlab.publish"
+    assert block.startswith(publish.findings(publish.embedded_csv(report, "summary.csv")))
+    answer = publish.embedded(report, "answer.md")
+    assert answer and answer.strip() in block  # the first screen's answer, word for word
 
 
 def test_findings_follow_the_numbers():
@@ -45,3 +48,21 @@ def test_the_published_report_s_runs_are_committed_beside_it(profile):
         for name in ("config.json", "history.csv", "summary.json"):
             assert (stored / rid / name).is_file(), f"{rid}/{name} is not committed"
         assert json.loads((stored / rid / "summary.json").read_text())["run_id"] == rid
+
+
+def test_the_readme_quotes_the_report_s_first_screen_word_for_word(tmp_path):
+    import base64
+
+    def link(name, kind, text):
+        return f'<a download="{name}" href="data:{kind};base64,{base64.b64encode(text.encode()).decode()}">{name}</a>'
+
+    summary = ("family,configuration,seeds,healthy,failed,final_mean,final_ci_low,final_ci_high\n"
+               "constant,SGD,3,3,0,0.69,0.68,0.70\n")
+    answer = "- **Use Adam**: +2.0 points (95% simultaneous CI +0.5 to +3.5).\n"
+    report = tmp_path / "report.html"
+    report.write_text("<p>" + link("summary.csv", "text/csv", summary) + link("answer.md", "text/markdown", answer))
+    block = publish.readme_findings(report)
+    assert block.startswith("- Best configuration: **SGD**, 69.0% [68.0, 70.0]")
+    assert block.endswith("first screen):\n\n- **Use Adam**: +2.0 points (95% simultaneous CI +0.5 to +3.5).")
+    report.write_text("<p>" + link("summary.csv", "text/csv", summary))  # a report rendered before answer.md
+    assert publish.readme_findings(report) == publish.findings(publish.embedded_csv(report, "summary.csv"))

@@ -246,6 +246,19 @@ def train_missing(training_pool, tasks, settings, total_runs) -> dict:
     return failures
 
 
+def train_in_passes(pool, request, tasks, runs_of) -> tuple[dict, dict]:
+    """Train `tasks` (missing_groups'), then the runs whose configurations read other runs' results (fastai's
+    workflow peaks at each stored range test's valley), declared only once those are stored: one more pass. Returns
+    train_missing's failures and every family's run ids."""
+    failures = train_missing(pool, tasks, request.settings, len(set().union(*runs_of.values())))
+    first_pass = {run_id(config) for _, configs in tasks for config in configs}
+    tasks, runs_of = missing_groups(request, load_dataset(request.settings))
+    tasks = [task for task in tasks if not first_pass & {run_id(config) for config in task[1]}]
+    if tasks:
+        failures |= train_missing(pool, tasks, request.settings, len(set().union(*runs_of.values())))
+    return failures, runs_of
+
+
 def _fail(failures, families, configs, reason):
     for family in families:
         failures.setdefault(family, f"training {run_id(configs[0])}: {reason}")
@@ -415,9 +428,8 @@ def build(args) -> int:
     workers, threads = workers_and_threads(request.jobs, len(tasks), os.cpu_count(), given_threads)
     print(f"Building the {settings.profile} report in {out}: {len(request.families)} notebooks, {workers} "
           f"process(es), {threads} thread(s) each", flush=True)
-    total_runs = len(set().union(*runs_of.values()))
-    failures = train_missing(functools.partial(training_pool, request, workers, log, threads), tasks, settings,
-                             total_runs)
+    failures, runs_of = train_in_passes(functools.partial(training_pool, request, workers, log, threads), request,
+                                        tasks, runs_of)
     notebook_workers, notebook_threads = workers_and_threads(request.jobs, len(request.families), os.cpu_count(),
                                                              given_threads)  # the notebooks: the same rule
     with local_pool(notebook_workers, notebook_threads, log) as pool:

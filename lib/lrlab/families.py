@@ -9,7 +9,9 @@ notebooks find their runs stored; a notebook run on its own trains what it lacks
 import contextlib
 import time
 
-from . import schedules, user_code
+import pandas as pd
+
+from . import finder_workflow, schedules, user_code
 from .config import (EPOCH_ORDER, NUMERICS_VERSION, data_config, learning_rate_grid, run_config, seed_groups,
                      steps_per_epoch)
 from .data import DataError
@@ -96,6 +98,25 @@ def range_test_configs(optimizers, momentum, range_min, range_max, range_test_st
         "data": data_config(settings, dataset), "batch_size": settings.batch_size, "seed": seed,
         "batch_order": "seed permutation per pass",  # since 2026-11-27; before, Keras's shuffle drew the order
     } for spec in optimizer_specs for seed in settings.seeds]
+
+
+def stored_histories(configs, settings) -> list:
+    """(configuration, history) of each of `configs` that is stored complete: what a family whose runs depend on
+    other runs' results reads (fastai's workflow peaks at a stored range test's valley)."""
+    found = []
+    for config in configs:
+        path = runs_dir(settings) / run_id(config)
+        if read_summary(path) is not None:
+            found.append((config, pd.read_csv(path / "history.csv")))
+    return found
+
+
+def one_cycle_shape() -> dict:
+    """One-cycle's shape as the modern family's notebook sets it (modern_schedules' settings after the run's length),
+    so a one-cycle run elsewhere has the shape the schedule sweep tuned."""
+    p = notebook_defaults("modern_schedules")
+    return {name: p[name] for name in ("final_fraction", "warmup_fraction", "one_cycle_peak_fraction", "cycles",
+                                       "plateau_factor", "plateau_patience", "cooldown_fraction")}
 
 
 def notebook_defaults(family) -> dict:
@@ -220,8 +241,9 @@ def configs(family, settings, dataset, params) -> list:
             schedule_sweep_configs(settings.swept_schedules, p["momentum"], settings.lr_grid_points,
                                    p["lr_grid_span"], settings, dataset)
     if family == "lr_range_test":
-        return range_test_configs(settings.optimizers, p["momentum"], p["range_min"], p["range_max"],
-                                  settings.range_test_steps, settings, dataset)
+        tests = range_test_configs(settings.optimizers, p["momentum"], p["range_min"], p["range_max"],
+                                   settings.range_test_steps, settings, dataset)
+        return tests + finder_workflow.configs(stored_histories(tests, settings), settings, dataset, one_cycle_shape())
     if family == "budget":
         return budget_configs(p["budgets"], p["budget_schedules"], settings, dataset)
     if family == "custom":
@@ -338,11 +360,16 @@ def run(family, settings, params, dataset=None, log=print) -> list:
     if runs_dir(settings).is_dir():
         remove_abandoned(runs_dir(settings))
         migrate(runs_dir(settings), log)
-    family_configs = configs(family, settings, dataset, params)
-    runs = [None] * len(family_configs)
-    for group in seed_groups(family_configs):
-        for i, stored in zip(group, train_group([family_configs[i] for i in group], settings, dataset, log)):
-            runs[i] = stored
+    runs = {}
+    while True:  # once more when training declared runs that depend on it (fastai's workflow on the range tests)
+        family_configs = configs(family, settings, dataset, params)
+        todo = [i for i, config in enumerate(family_configs) if run_id(config) not in runs]
+        if not todo:
+            break
+        for group in seed_groups([family_configs[i] for i in todo]):
+            trained = train_group([family_configs[todo[i]] for i in group], settings, dataset, log)
+            runs.update({stored["run_id"]: stored for stored in trained})
+    runs = [runs[run_id(config)] for config in family_configs]
     write_manifest(settings, family, runs, params)
     return runs
 

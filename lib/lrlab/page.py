@@ -107,12 +107,13 @@ def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
 
 
 def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame, extra=(),
-              range_tests=None) -> str:
+              range_tests=None, answer="") -> str:
     """Write runs.csv and summary.csv (one row per configuration) beside the report, and return HTML links that
     carry both inside the page (it works offline, as one file). runs.csv holds every run the report draws on: one
     row per run and epoch with its configuration's columns, for the compared runs and each of `extra`'s
     (histories, runs) pairs (the learning-rate sweep, the budget comparison; a run shared with the compared ones
-    once), and one row per batch of every range test (`step`, `smoothed_loss`; family lr_range_test)."""
+    once), and one row per batch of every range test (`step`, `smoothed_loss`; family lr_range_test). `answer`, the
+    first screen's text, goes with them as answer.md (what the README quotes: lrlab.publish)."""
     from .store import atomic_write_text, profile_dir
 
     for more_histories, more_runs in extra:
@@ -143,11 +144,14 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     epochs = epochs[first + [c for c in epochs.columns if c not in first]]
     files = {"runs.csv": epochs.to_csv(index=False, float_format="%.6g"),
              "summary.csv": table.to_csv(index=False, float_format="%.6g")}
+    if answer:
+        files["answer.md"] = answer.strip() + "\n"
     links = []
     for name, text in files.items():
         atomic_write_text(folder / name, text)
         data = base64.b64encode(text.encode()).decode()
-        links.append(f'<a download="{name}" href="data:text/csv;base64,{data}">{name}</a> '
+        kind = "text/markdown" if name.endswith(".md") else "text/csv"
+        links.append(f'<a download="{name}" href="data:{kind};base64,{data}">{name}</a> '
                      f'({len(text.encode()) / 1024:,.0f} KB)')
     return ('<p class="lrlab-downloads">Download the numbers behind this report: ' + " · ".join(links) +
             f" (also written beside the report, in <code>outputs/{html.escape(folder.name)}/</code> of the "

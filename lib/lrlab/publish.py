@@ -21,16 +21,31 @@ from .statistics import percent_text as _pct
 
 PUBLISHED = ("paper", "study", "shakespeare")
 # the published reports whose runs are committed beside them (outputs/<profile>/runs/): a fresh clone re-renders them
-COMMITTED_RUNS = ("paper", "shakespeare")
+COMMITTED_RUNS = ("paper", "study", "shakespeare")
+
+
+def embedded(report: Path, name: str) -> str | None:
+    """The text of a file the report carries as a download link (runs.csv, summary.csv, answer.md); None where it
+    carries none."""
+    page = Path(report).read_text()
+    found = re.search(rf'<a download="{re.escape(name)}" href="data:[^;"]+;base64,([^"]+)"', page)
+    return base64.b64decode(found.group(1)).decode() if found else None
 
 
 def embedded_csv(report: Path, name: str) -> pd.DataFrame:
     """A CSV the report carries as a download link (runs.csv, summary.csv)."""
-    page = Path(report).read_text()
-    found = re.search(rf'<a download="{re.escape(name)}" href="data:text/csv;base64,([^"]+)"', page)
-    if not found:
+    text = embedded(report, name)
+    if text is None:
         raise ValueError(f"{report} carries no {name}")
-    return pd.read_csv(io.StringIO(base64.b64decode(found.group(1)).decode()))
+    return pd.read_csv(io.StringIO(text))
+
+
+def readme_findings(report: Path) -> str:
+    """What the README prints for one published report: its headline numbers (`findings`), then its first screen's
+    answer as the report words it (answer.md), so no sentence of the README is written by hand."""
+    answer = embedded(report, "answer.md")
+    return findings(embedded_csv(report, "summary.csv")) + (f"\n\nIn the report's own words (its first screen):\n\n"
+                                                            f"{answer.strip()}" if answer else "")
 
 
 def findings(summary: pd.DataFrame) -> str:
@@ -76,7 +91,7 @@ def update_readme(readme: Path, root: Path = PROJECT_ROOT) -> list:
         if not report.is_file() or readme_block(text, profile) is None:
             continue
         start, end = _markers(profile)
-        block = findings(embedded_csv(report, "summary.csv"))
+        block = readme_findings(report)
         text = re.sub(re.escape(start) + r"\n.*?" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", text,
                       flags=re.S)
         written.append(profile)

@@ -37,11 +37,13 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
         if manifest in failed_notebooks:
             continue
         for rid, summary, config, history in _finished_runs(settings, manifest):
-            if rid in seen:  # one run in two manifests (the custom family's baselines): shown once
+            # one run in two manifests (the custom family's baselines) is shown once; range tests are read apart
+            if rid in seen or config.get("kind") == "lr_range_test":
                 continue
             seen.add(rid)
-            # the custom family lists its baselines, which belong to their own families
-            family = config["family"] if manifest == "custom" else manifest
+            # the custom family lists its baselines, which belong to their own families, and the range-test notebook
+            # the runs of fastai's workflow (family finder_workflow)
+            family = config["family"] if manifest in ("custom", "lr_range_test") else manifest
             data = config["data"]
             n_classes = count_classes(data)
             status = run_status(history, n_classes, data["n_train"])
@@ -141,6 +143,8 @@ def load_range_tests(settings):
 
     curves, rows = [], []
     for rid, summary, config, history in _finished_runs(settings, "lr_range_test"):
+        if config.get("kind") != "lr_range_test":  # fastai's workflow, trained from the tests (lrlab.finder_workflow)
+            continue
         curves.append(history.assign(run_id=rid, method=run_label(config), optimizer=config["optimizer"]["name"],
                                      seed=config["seed"]))
         suggested, lowest = range_test_suggestion(history)  # from the curve, so every test is read by one rule

@@ -9,7 +9,6 @@ trial's value as the tuning view counts it (a diverged run at chance). Differenc
 corrected over every row of the table (simultaneous intervals, lrlab.statistics).
 """
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -17,9 +16,8 @@ import pandas as pd
 from .config import tuned_display
 from .optimizers import OPTIMIZERS
 from .statistics import (interval_text, p_text, paired_difference, percent_text as _pct, seeds_ahead_cell,
-                         signed_text as _signed, with_correction)
-from .sweep import grid_centre
-from .tuning import SCALED, trial_values
+                         signed_text as _signed, verdict_header, with_correction)
+from .tuning import SCALED, at_default_rate, trial_values
 
 # the tuned baselines a method that needs no tuning must match: Adam, and SGD under cosine decay
 BASELINES = ["adam", "sgd+cosine_decay"]
@@ -31,14 +29,6 @@ def untuned_methods(sweep: pd.DataFrame) -> list:
     return [key for key in dict.fromkeys(sweep["tuned"]) if getattr(OPTIMIZERS.get(key), "needs_no", "")]
 
 
-def _at_default(values: pd.DataFrame, key) -> pd.Series:
-    """A method's trial value per seed at its default rate (its grid's centre)."""
-    grid = values.loc[key].dropna(axis=1, how="all")
-    centre = grid_centre(grid.columns)
-    column = min(grid.columns, key=lambda lr: abs(math.log(lr / centre)))
-    return grid[column]
-
-
 def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     """Each untuned method at its defaults minus each baseline tuned over k rates (points of final validation
     accuracy, paired by seed), for k in KS, corrected over every row."""
@@ -46,7 +36,7 @@ def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) ->
     values = trial_values(sweep)
     whole = per_seed.groupby("tuned")["k"].max()
     for key in untuned_methods(sweep):
-        ours = _at_default(values, key)
+        ours = at_default_rate(values, key)
         for baseline in [b for b in BASELINES if b in whole.index]:
             for k in KS:
                 rates = int(whole[baseline]) if k is None else k
@@ -69,17 +59,12 @@ def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     # verdict and difference next to the method, so they stay in view on a phone
     return pd.DataFrame({
         "method (at its defaults)": table["method"], "minus": table["against"],
-        _verdict_header(table): table["verdict_adj"],
+        verdict_header(table): table["verdict_adj"],
         f"difference, points [{level} simultaneous CI]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
         "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
         "p, Bonferroni-adjusted": table["p_adj"].map(p_text), "needs no": table["needs_no"],
     })
-
-
-def _verdict_header(table) -> str:
-    tested = int(table["family_size"].max()) if len(table) and table["family_size"].notna().any() else 0
-    return f"verdict (corrected for {tested} comparisons)" if tested else "verdict"
 
 
 def in_short(table: pd.DataFrame, confidence=0.95) -> str:
@@ -130,7 +115,7 @@ def format_points(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         "method": table["method"], "rate": table["lr0"].map(lambda lr: f"{lr:g}"),
         "test accuracy % at x (averaged)": table["x"].map(_pct),
         "at y (training point)": table["y"].map(_pct),
-        _verdict_header(table): table["verdict_adj"],
+        verdict_header(table): table["verdict_adj"],
         f"x minus y, points [{level} simultaneous CI]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
         "epochs where x validated higher": [f"{a} of {n}" for a, n in zip(table["epochs_x_ahead"], table["epochs"])],

@@ -145,6 +145,13 @@ def count_text(n, noun) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
+def verdict_header(table) -> str:
+    """A table's verdict column header: how many comparisons its verdicts are corrected for (with_correction's
+    family), or plain "verdict" where nothing was tested."""
+    tested = int(table["family_size"].max()) if len(table) and table["family_size"].notna().any() else 0
+    return f"verdict (corrected for {count_text(tested, 'comparison')})" if tested else "verdict"
+
+
 def p_text(p) -> str:
     """A p-value as the report prints it: "< 0.001", "0.042", "–" where there was no test."""
     return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"

@@ -20,8 +20,9 @@ from .config import tuned_display
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
 from .statistics import (interval_text, log_median, p_text, paired_difference, percent_text as _pct,
-                         seeds_ahead_cell, signed_text as _signed, with_correction)
+                         seeds_ahead_cell, verdict_header, signed_text as _signed, with_correction)
 from .summary import range_test_suggestion
+from .sweep import grid_centre
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -52,6 +53,14 @@ def trial_values(sweep: pd.DataFrame) -> pd.DataFrame:
     values = values.where(sweep["status"] != "diverged", sweep["chance"].astype(float))
     return sweep.assign(value=values).pivot_table(index=["tuned", "seed"], columns="lr0", values="value",
                                                   aggfunc="first")
+
+
+def at_default_rate(values: pd.DataFrame, key) -> pd.Series:
+    """A method's trial value per seed (trial_values' table) at its default rate: its grid's centre."""
+    grid = values.loc[key].dropna(axis=1, how="all")
+    centre = grid_centre(grid.columns)
+    column = min(grid.columns, key=lambda lr: abs(math.log(lr / centre)))
+    return grid[column]
 
 
 def tuning_curves(sweep: pd.DataFrame, confidence=0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -272,8 +281,7 @@ def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     level = f"{round(100 * confidence)}% CI"
     return pd.DataFrame({
         "rates tried": table["k"], "method": table["configuration"], "minus": table["against"],
-        f"verdict (corrected for {int(table['family_size'].max()) if len(table) else 0} comparisons)":
-            table["verdict_adj"],
+        verdict_header(table): table["verdict_adj"],
         f"difference, points [{level.replace('CI', 'simultaneous CI')}]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
         "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
