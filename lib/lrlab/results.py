@@ -43,9 +43,7 @@ def summary_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         healthy = healthy_runs(group)
         final = mean_ci(healthy["final_val_accuracy"], confidence)
         best = mean_ci(healthy["best_val_accuracy"], confidence)
-        # under the 2017 protocol the test set is the validation set: no test figure, not a copy of validation's
-        test = mean_ci(healthy["test_accuracy"], confidence) if group["protocol"].iloc[0] == "holdout" else \
-            (math.nan,) * 4
+        test = mean_ci(healthy["test_accuracy"], confidence)  # none under the 2017 protocol (run_tables.load_runs)
         failed = failure_counts(group["status"])
         rows.append({
             "family": family, "configuration": label, "seeds": len(group), "healthy": len(healthy),

@@ -79,8 +79,12 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "backend_version": (summary.get("versions") or {}).get(summary.get("backend"), ""),
                                 "cuda": summary.get("cuda") or "",
                                 "keras_version": summary.get("keras_version", "not recorded"),
-                                "test_accuracy": _number(test.get("accuracy")),
-                                "test_accuracy_at_training_point": _number(test.get("accuracy_at_training_point")),
+                                # under the 2017 protocol the test set is the validation set: no test figure
+                                # anywhere, rather than a copy of validation's
+                                **({"test_accuracy": _number(test.get("accuracy")),
+                                    "test_accuracy_at_training_point": _number(
+                                        test.get("accuracy_at_training_point"))}
+                                   if data["protocol"] == "holdout" else {}),
                                 "sample": test.get("sample"),  # what a text task's run wrote
                                 "numerics": config.get("numerics", 1), "lr0": schedule["lr0"],
                                 "schedule": schedule["name"], "schedule_params": json.dumps(schedule, sort_keys=True),
