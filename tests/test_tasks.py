@@ -247,3 +247,29 @@ def test_resnet20_seeds_side_by_side_get_the_numbers_they_get_alone(tmp_path, sy
                              notebook_defaults("adaptive"))
     assert configs[0]["data"]["task"] == "cifar10_resnet20" and tasks.n_classes(configs[0]["data"]) == 10
     trained_side_by_side_equal_alone(configs, dataset)
+
+
+def test_every_weight_of_the_transformer_starts_from_a_draw_of_its_own():
+    """One unseeded Keras initializer draws the same values each time it is called: shared between layers, it
+    gave every block's MLP the same initial weights. Each weight now has its own, at nanoGPT's scales."""
+    import itertools
+
+    import keras
+
+    from lrlab.models import char_transformer
+
+    keras.utils.set_random_seed(0)
+    model = char_transformer()
+    weights = {w.path: np.asarray(w).ravel() for w in model.weights if w.path.endswith(("kernel", "embeddings"))}
+    for (a, x), (b, y) in itertools.combinations(weights.items(), 2):
+        n = min(x.size, y.size)
+        assert not np.allclose(x[:n], y[:n]), f"{a} and {b} start equal"
+    projections = [x.std() for path, x in weights.items() if "dense" in path][1::2]  # the MLPs' output layers
+    assert projections == pytest.approx([0.02 / math.sqrt(8)] * 4, rel=0.05)
+
+
+def test_a_revised_network_s_runs_carry_its_revision_and_no_other_run_id_moves(text_settings):
+    settings, dataset = text_settings
+    config = family_configs("constant", settings.replace(seeds=[0]), dataset, notebook_defaults("constant"))[0]
+    assert config["model_revision"] == tasks.NETWORK_REVISIONS[config["model"]] >= 1
+    assert tasks.network_revision("seed_cnn") == {}  # the image networks' runs keep their ids

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from . import plugins, schedules
-from .tasks import TASKS
+from .tasks import TASKS, network_revision
 from .optimizers import ADAPTIVE_DEFAULTS, BUILT_IN, CLASSIC_ADAPTIVE, DISPLAY_NAMES, with_revision
 
 plugins.load()  # methods and schedules of the user's own register before the profiles list them
@@ -118,7 +118,7 @@ def run_config(family, optimizer: dict, schedule: dict, settings, dataset: dict,
     return {
         "family": family,
         "numerics": NUMERICS_VERSION,
-        "model": settings.model,
+        "model": settings.model, **network_revision(settings.model),
         "precision": settings.precision,
         "optimizer": with_revision(optimizer),
         "schedule": schedule,

@@ -15,7 +15,7 @@ from . import finder_workflow, schedules, user_code
 from .config import (EPOCH_ORDER, NUMERICS_VERSION, data_config, learning_rate_grid, run_config, seed_groups,
                      steps_per_epoch)
 from .data import DataError
-from .tasks import load_dataset, n_classes
+from .tasks import load_dataset, n_classes, network_revision
 from .optimizers import ADAPTIVE_DEFAULTS, CLASSIC_ADAPTIVE, with_revision
 from .health import FAILURE_TEXT
 from .parameters import SETTINGS, ParameterError, notebook_parameters, resolve_settings
@@ -93,7 +93,8 @@ def range_test_configs(optimizers, momentum, range_min, range_max, range_test_st
         optimizer_specs.append({"name": name} | {k: float(v) for k, v in ADAPTIVE_DEFAULTS[name].items() if k != "lr"})
     return [{
         "kind": "lr_range_test", "family": "lr_range_test", "numerics": NUMERICS_VERSION,
-        "model": settings.model, "precision": settings.precision, "optimizer": with_revision(spec),
+        "model": settings.model, **network_revision(settings.model), "precision": settings.precision,
+        "optimizer": with_revision(spec),
         "range": {"min": float(range_min), "max": float(range_max), "steps": range_test_steps},
         "data": data_config(settings, dataset), "batch_size": settings.batch_size, "seed": seed,
         "batch_order": "seed permutation per pass",  # since 2026-11-27; before, Keras's shuffle drew the order

@@ -155,17 +155,23 @@ def char_transformer(input_shape=(64,), n_classes=65, n_layers=4, heads=4, dim=1
     normalization without biases, no biases anywhere, the output layer tied to the token embedding. It returns
     probabilities, as every model here does, so the loss is the same sparse categorical cross-entropy."""
     context = input_shape[0]
-    normal = keras.initializers.RandomNormal(stddev=0.02)
-    residual = keras.initializers.RandomNormal(stddev=0.02 / math.sqrt(2 * n_layers))
+    residual_std = 0.02 / math.sqrt(2 * n_layers)
+
+    def normal(stddev=0.02):
+        # a new initializer for every weight: one unseeded initializer object draws the same values at each call,
+        # so sharing one gave every block's MLP the same initial weights (and the token embedding their first rows)
+        return keras.initializers.RandomNormal(stddev=stddev)
+
     ids = keras.Input(shape=(context,), dtype="int32")
-    tokens = layers.Embedding(n_classes, dim, embeddings_initializer=normal, name="token_embedding")
+    tokens = layers.Embedding(n_classes, dim, embeddings_initializer=normal(), name="token_embedding")
     h = layers.Dropout(dropout)(PositionEmbedding(context, dim, name="position_embedding")(tokens(ids)))
     for i in range(n_layers):
-        attention = CausalSelfAttention(heads, residual.stddev, name=f"block_{i}_attention")
+        attention = CausalSelfAttention(heads, residual_std, name=f"block_{i}_attention")
         h = h + layers.Dropout(dropout)(attention(layers.LayerNormalization(epsilon=1e-5, center=False)(h)))
-        mlp = layers.Dense(4 * dim, use_bias=False, kernel_initializer=normal)(
+        mlp = layers.Dense(4 * dim, use_bias=False, kernel_initializer=normal())(
             layers.LayerNormalization(epsilon=1e-5, center=False)(h))
-        mlp = layers.Dense(dim, use_bias=False, kernel_initializer=residual)(keras.activations.gelu(mlp, False))
+        mlp = layers.Dense(dim, use_bias=False, kernel_initializer=normal(residual_std))(
+            keras.activations.gelu(mlp, False))
         h = h + layers.Dropout(dropout)(mlp)
     h = layers.LayerNormalization(epsilon=1e-5, center=False, name="final_norm")(h)
     return keras.Model(ids, TiedOutput(tokens, name="tied_output")(h), name="char_transformer")

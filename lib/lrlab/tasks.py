@@ -16,6 +16,16 @@ from . import data, shakespeare
 CAT, DOG = 3, 5
 IMAGE_NETWORKS = ("seed_cnn", "vgg_bn", "resnet20")
 TEXT_NETWORKS = ("char_transformer", "char_transformer_small")
+# a network (lrlab.models) whose numbers changed since runs of it were stored: its runs carry the revision (part of
+# their id), so none trained before is reused, while every other network's run ids stay as they were.
+# 1 (2026-12-03): the transformers' blocks each draw their own initial weights (before, all blocks' MLPs were equal)
+NETWORK_REVISIONS = {"char_transformer": 1, "char_transformer_small": 1}
+
+
+def network_revision(name) -> dict:
+    """What a run configuration records of its network's revision: {"model_revision": r}, or nothing at 0."""
+    revision = NETWORK_REVISIONS.get(name, 0)
+    return {"model_revision": revision} if revision else {}
 
 
 @dataclass(frozen=True)
