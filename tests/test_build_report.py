@@ -103,11 +103,13 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     numbers = [int(n) for n in re.findall(r'id="figure-(\d+)"', html)]
     assert numbers == list(range(1, SMOKE_FIGURES + 1))
     assert "row_heading" not in html and 'class="blank' not in html  # no index column in any table
-    for name in ("runs.csv", "summary.csv"):
-        data = re.search(rf'<a download="{name}" href="data:text/csv;base64,([^"]+)"', html).group(1)
+    for name, kind in (("runs.csv", "text/csv"), ("summary.csv", "text/csv"), ("answer.md", "text/markdown")):
+        data = re.search(rf'<a download="{name}" href="data:{kind};base64,([^"]+)"', html).group(1)
         assert base64.b64decode(data).decode() == (out / "smoke" / name).read_text()
+    assert "**With no tuning**" in (out / "smoke" / "answer.md").read_text()  # the first screen's answer
     every = pd.read_csv(out / "smoke" / "runs.csv")
-    runs, tests = every[every["family"] != "lr_range_test"], every[every["family"] == "lr_range_test"]
+    runs = every[~every["family"].isin(["lr_range_test", "finder_workflow"])]
+    tests, workflow = every[every["family"] == "lr_range_test"], every[every["family"] == "finder_workflow"]
     # 4 + M + N compared configurations and the custom one, and the sweep's other runs (its default-rate runs are
     # among the compared), 2 epochs
     m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
@@ -121,6 +123,11 @@ def test_the_report_can_be_navigated_read_and_downloaded(smoke_build):
     first = tests[tests["run_id"] == stored[0]]
     history = pd.read_csv(out / "smoke" / "runs" / stored[0] / "history.csv")
     np.testing.assert_allclose(first["smoothed_loss"], history["smoothed_loss"], rtol=1e-5)
+    # fastai's workflow trained from them in the build's second pass: one-cycle at a test's valley, for each method
+    # that needs a rate and a schedule (not schedule-free AdamW, not Prodigy)
+    trained = sorted(p.parent.name for p in (out / "smoke" / "runs").glob("finder_workflow-*/summary.json"))
+    assert sorted(workflow["run_id"].unique()) == trained and 1 <= len(trained) <= n + 1 - 2
+    assert set(workflow["schedule"]) == {"one_cycle"} and "fastai's workflow, trained" in html
     assert re.search(r"<title>Learning-rate schedules and adaptive optimizers: cat vs dog .*— lrlab</title>", html)
     assert "Not part of this report" not in html and "No description has been provided" not in html
 

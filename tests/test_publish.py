@@ -64,5 +64,10 @@ def test_the_readme_quotes_the_report_s_first_screen_word_for_word(tmp_path):
     block = publish.readme_findings(report)
     assert block.startswith("- Best configuration: **SGD**, 69.0% [68.0, 70.0]")
     assert block.endswith("first screen):\n\n- **Use Adam**: +2.0 points (95% simultaneous CI +0.5 to +3.5).")
+    import gzip  # a large table travels gzip-compressed: read back the same
+
+    packed = base64.b64encode(gzip.compress(summary.encode())).decode()
+    report.write_text(f'<p><a download="runs.csv.gz" href="data:application/gzip;base64,{packed}">runs</a>')
+    assert publish.embedded(report, "runs.csv") == summary and publish.embedded(report, "answer.md") is None
     report.write_text("<p>" + link("summary.csv", "text/csv", summary))  # a report rendered before answer.md
     assert publish.readme_findings(report) == publish.findings(publish.embedded_csv(report, "summary.csv"))

@@ -190,6 +190,11 @@ def test_the_budget_caveat_comes_from_the_best_epochs():
     runs = exponential_stuck_on_two_seeds().assign(best_epoch=14)
     note = results.budget_note(results.summary_table(runs))
     assert note.startswith("2 of 2 configurations reach their best validation accuracy in the last fifth of their 15")
+    assert note.endswith("so a longer budget may change the ranking.")
+    # where the budget comparison trained longer, the note points to it instead of guessing
+    longer = results.budget_note(results.summary_table(runs), 45)
+    assert longer.endswith("most were still improving; the budget comparison trained up to 45 epochs (above).")
+    assert results.budget_note(results.summary_table(runs), 15) == note
 
 
 def test_a_plateau_schedule_that_never_fired_says_it_is_constant():

@@ -2,6 +2,7 @@
 numbers behind it as downloads inside the page, and the table of contents the exported page gets."""
 
 import base64
+import gzip
 import html
 import json
 import re
@@ -106,6 +107,9 @@ def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
     return cells
 
 
+GZIP_ABOVE_BYTES = 2_000_000  # a table larger than this travels in the page gzip-compressed (a study's runs.csv)
+
+
 def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.DataFrame, extra=(),
               range_tests=None, answer="") -> str:
     """Write runs.csv and summary.csv (one row per configuration) beside the report, and return HTML links that
@@ -147,10 +151,12 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     links = []
     for name, text in files.items():
         atomic_write_text(folder / name, text)
-        data = base64.b64encode(text.encode()).decode()
-        kind = "text/markdown" if name.endswith(".md") else "text/csv"
+        payload, kind = text.encode(), "text/markdown" if name.endswith(".md") else "text/csv"
+        if len(payload) > GZIP_ABOVE_BYTES:  # pandas reads runs.csv.gz as it is; the page stays light to open
+            payload, name, kind = gzip.compress(payload, mtime=0), name + ".gz", "application/gzip"
+        data = base64.b64encode(payload).decode()
         links.append(f'<a download="{name}" href="data:{kind};base64,{data}">{name}</a> '
-                     f'({len(text.encode()) / 1024:,.0f} KB)')
+                     f'({len(payload) / 1024:,.0f} KB)')
     return ('<p class="lrlab-downloads">Download the numbers behind this report: ' + " · ".join(links) +
             f" (also written beside the report, in <code>outputs/{html.escape(folder.name)}/</code> of the "
             f"build).</p>")

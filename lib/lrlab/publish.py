@@ -10,6 +10,7 @@ report's, whatever code rendered it.
 
 import argparse
 import base64
+import gzip
 import io
 import re
 from pathlib import Path
@@ -25,11 +26,15 @@ COMMITTED_RUNS = ("paper", "study", "shakespeare")
 
 
 def embedded(report: Path, name: str) -> str | None:
-    """The text of a file the report carries as a download link (runs.csv, summary.csv, answer.md); None where it
-    carries none."""
+    """The text of a file the report carries as a download link (runs.csv, summary.csv, answer.md; a large one
+    gzip-compressed, as name.gz); None where it carries none."""
     page = Path(report).read_text()
-    found = re.search(rf'<a download="{re.escape(name)}" href="data:[^;"]+;base64,([^"]+)"', page)
-    return base64.b64decode(found.group(1)).decode() if found else None
+    for stored in (name, name + ".gz"):
+        found = re.search(rf'<a download="{re.escape(stored)}" href="data:[^;"]+;base64,([^"]+)"', page)
+        if found:
+            payload = base64.b64decode(found.group(1))
+            return (gzip.decompress(payload) if stored.endswith(".gz") else payload).decode()
+    return None
 
 
 def embedded_csv(report: Path, name: str) -> pd.DataFrame:

@@ -182,9 +182,10 @@ def failure_lines(table: pd.DataFrame, level) -> list:
     return lines
 
 
-def budget_note(table: pd.DataFrame):
+def budget_note(table: pd.DataFrame, longest_trained=None):
     """When most healthy configurations reach their best accuracy in the last fifth of their epochs, the runs were
-    still improving: say so, with the count (None otherwise)."""
+    still improving: say so, with the count (None otherwise), and where the budget comparison trained longer
+    (`longest_trained` epochs), point to it rather than guess."""
     if table.empty:
         return None
     healthy = table[(table["failed"] == 0) & table["best_epoch_mean"].notna()]
@@ -194,8 +195,11 @@ def budget_note(table: pd.DataFrame):
     if len(late) * 2 <= len(healthy):
         return None
     epochs = int(healthy["epochs"].max())
-    return (f"{len(late)} of {len(healthy)} configurations reach their best validation accuracy in the last fifth "
-            f"of their {epochs} epochs: most were still improving, so a longer budget may change the ranking.")
+    late_text = (f"{len(late)} of {len(healthy)} configurations reach their best validation accuracy in the last "
+                 f"fifth of their {epochs} epochs: most were still improving")
+    if longest_trained is not None and longest_trained == longest_trained and int(longest_trained) > epochs:
+        return f"{late_text}; the budget comparison trained up to {int(longest_trained)} epochs (above)."
+    return f"{late_text}, so a longer budget may change the ranking."
 
 
 TIE_POINTS = 0.5  # configurations this close to the best mean are named beside it
