@@ -106,8 +106,12 @@ def test_the_longest_budget_and_a_few_rates_tried_are_part_of_the_answer():
                            {"method": "SGD", "k": 3, "expected_best": 0.64}])
     text = answer.recommendation(table, None, {}, effort=effort, budget=budget)
     assert "- **With 3 learning rates tried:** Adadelta has the highest expected best, 69.0%." in text
-    assert ("- **At 45 epochs:** cosine leads (72.0%); 1 of 2 methods gain clearly over the shortest budget, most "
-            "cosine (+6.0 points): the ranking at the longest budget is the one to act on.") in text
+    assert ("- **At 45 epochs** (the 2 methods the budget comparison trains again, not every method above): cosine "
+            "leads (72.0%); 1 of 2 methods gain clearly over the shortest budget, most cosine (+6.0 points): among "
+            "these, the ranking at the longest budget is the one to act on.") in text
+    close = budget.assign(mean=budget["mean"].where(budget["mean"] != 0.71, 0.716))
+    assert "cosine leads (72.0%), RMSprop within 0.5 points of it;" in answer.recommendation(
+        table, None, {}, effort=effort, budget=close)
 
 
 def test_resolving_power_from_the_paired_spread():
@@ -179,6 +183,6 @@ def test_the_terms_explained_are_those_the_first_screen_uses():
     terms = answer.glossary(paper)
     assert "*simultaneous CI*" in terms and "*seeds ahead*" in terms and "*did not learn*" in terms
     assert "expected best" not in terms and "*decades*" not in terms and "valley" not in terms  # no sweep, no test
-    study = paper + "\n- **Learning-rate finder:** trust *lowest ÷ 10*: 0.55 decades; 3 rates tried"
+    study = paper + "\n- **Learning-rate finder:** closest to the sweep, *lowest ÷ 10*: 0.55 decades; 3 rates tried"
     assert all(f"*{term}*" in answer.glossary(study) for term, _, _ in answer.GLOSSARY)
     assert answer.glossary("- Adam: 75.0%") == ""

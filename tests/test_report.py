@@ -163,15 +163,14 @@ def test_the_fastest_to_the_target_is_named_against_constant_sgd_among_the_healt
     histories = pd.DataFrame([{"label": label, "seed": s, "epoch": e + 1, "val_accuracy": v,
                                "status": runs.loc[(runs["label"] == label) & (runs["seed"] == s), "status"].iloc[0]}
                               for label, curve in curves.items() for s in range(3) for e, v in enumerate(curve)])
-    line = results.speed_line(histories, runs, target_fraction=0.95)
-    # the best mean curve over healthy seeds is SGD exp's one seed, 80%: the target is 76.0%, which no healthy
-    # configuration reaches
-    assert line == ""
-    histories.loc[histories["label"] == "SGD exp", "val_accuracy"] = 0.74
-    line = results.speed_line(histories, runs, target_fraction=0.95)
+    # the best mean curve over healthy seeds is SGD exp's one surviving seed, 80%: it does not set the bar, which
+    # is 95% of Adam's 75%, the best of the configurations whose every seed learned
     target = 0.95 * 0.75
-    assert line == (f"- **Fastest to {100 * target:.1f}%** (95% of the best mean accuracy, on the mean curve of the "
-                    f"healthy seeds): Adam, 2 epochs; constant-rate SGD: 4 epochs.")
+    expected = (f"- **Fastest to {100 * target:.1f}%** (95% of the best mean accuracy of a configuration whose every "
+                f"seed learned, on the mean curve of the healthy seeds): Adam, 2 epochs; constant-rate SGD: 4 epochs.")
+    assert results.speed_line(histories, runs, target_fraction=0.95) == expected
+    histories.loc[histories["label"] == "SGD exp", "val_accuracy"] = 0.74
+    assert results.speed_line(histories, runs, target_fraction=0.95) == expected
 
 
 def test_a_schedule_at_another_momentum_than_the_baseline_is_said_to_mix_the_two():

@@ -15,7 +15,7 @@ from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
 from lrlab.statistics import paired_difference
 from lrlab.differences import baseline_differences
 from lrlab.results import rank_table, summary_table, time_to_accuracy
-from lrlab.sweep import sensitivity_table
+from lrlab.sweep import format_sensitivity, sensitivity_table
 from lrlab.families import train_group
 from lrlab.store import HISTORY_COLUMNS, read_summary, run_id
 
@@ -275,6 +275,13 @@ def test_a_rate_where_a_seed_diverged_is_never_the_best():
     row = sensitivity_table(runs).iloc[0]
     assert row["best_lr"] == 1e-3 and row["failed_rates"] == "0.01 (1 of 2 seeds diverged)"
     assert row["test_at_best"] == pytest.approx(0.69)
+    # a method that failed on some seed at every rate keeps its row, with no best rate, rather than vanish
+    runs.loc[(runs["lr0"] == 1e-3) & (runs["seed"] == 1), "status"] = "did_not_learn"
+    runs.loc[(runs["lr0"] == 1e-4) & (runs["seed"] == 0), "status"] = "did_not_learn"
+    row = sensitivity_table(runs).iloc[0]
+    assert row["best_lr"] != row["best_lr"] and row["at_default"] == pytest.approx(0.7)
+    assert format_sensitivity(sensitivity_table(runs))["best lr on the grid"].iloc[0] == \
+        "none: a seed failed at every rate"
 
 
 def test_figures_of_runs_that_all_diverged_say_so():

@@ -232,7 +232,7 @@ def test_budget_table_ranks_each_budget_and_pairs_each_gain_by_seed():
     assert at.loc[("constant rate", 45), "verdict_adj"] == "clearly better"
     assert at.loc[("step decay", 45), "gain"] == pytest.approx(0.2)
     text = budget_conclusions(table)
-    assert "the best at 15 epochs is Adam (70.0%), at 45 epochs constant rate (72.2%)" in text
+    assert "the best of them at 15 epochs is Adam (70.0%), at 45 epochs constant rate (72.2%)" in text
     assert "Kendall's τ = 0.33 over 3 methods" in text  # one swap among three
     assert "the largest gain is constant rate's, +6.2 points" in text
     shown = format_budget(table)
@@ -283,3 +283,12 @@ def test_a_schedule_s_peak_rate_is_tuned_like_an_optimizer_s_rate():
     row = table[(table["tuned"] == key) & (table["k"] == "whole grid")].iloc[0]
     assert row["against_tuned"] == "sgd" and row["difference"] == pytest.approx(100 * (0.73 - 0.66))
     assert row["wins"] == row["pairs"] == 3
+
+
+def test_a_bound_near_zero_keeps_the_digits_that_show_its_side():
+    from lrlab.statistics import interval_text
+
+    # a clear verdict read from [+0.020, +18.64] must not print as [+0.0, +18.6]
+    assert interval_text(9.3, 0.020, 18.64) == "+9.3 [+0.020, +18.6]"
+    assert interval_text(1.0, -0.004, 2.0) == "+1.0 [−0.0040, +2.0]"
+    assert interval_text(1.0, 0.06, 2.0) == "+1.0 [+0.1, +2.0]" and interval_text(1.0, 0.0, 2.0) == "+1.0 [+0.0, +2.0]"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import _listed
+from .results import TIE_POINTS, _listed
 from .statistics import percent_text as _pct, signed_text as _signed, simultaneous_interval
 
 # the difference a practitioner would act on, in points of accuracy, and the power to detect it
@@ -90,12 +90,15 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
         last = int(budget["epochs"].max())
         at = budget[budget["epochs"] == last].sort_values("rank")
         gained = at[at["verdict_adj"] == "clearly better"]
-        lines.append(f"- **At {last} epochs:** {html.escape(at.iloc[0]['method'])} leads "
-                     f"({_pct(at.iloc[0]['mean'])}%)"
+        close = at.iloc[1:][at.iloc[1:]["mean"] >= at.iloc[0]["mean"] - TIE_POINTS / 100]
+        lines.append(f"- **At {last} epochs** (the {len(at)} methods the budget comparison trains again, not "
+                     f"every method above): {html.escape(at.iloc[0]['method'])} leads ({_pct(at.iloc[0]['mean'])}%)"
+                     + (f", {', '.join(html.escape(m) for m in close['method'])} within {TIE_POINTS:g} points of it"
+                        if len(close) else "")
                      + (f"; {len(gained)} of {len(at)} methods gain clearly over the shortest budget, most "
                         f"{html.escape(gained.sort_values('gain', ascending=False).iloc[0]['method'])} "
                         f"({_signed(gained['gain'].max())} points)" if len(gained) else "")
-                     + ": the ranking at the longest budget is the one to act on.")
+                     + ": among these, the ranking at the longest budget is the one to act on.")
     return "\n".join(lines)
 
 

@@ -96,7 +96,9 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
     ranks = table[table["epochs"].isin([first, last])].pivot_table(index="key", columns="epochs", values="rank")
     ranks = ranks.dropna()
     tau = rank_agreement(ranks[first], ranks[last]) if len(ranks) > 2 else None
-    lines = [f"- **Training budget:** the best at {first} epochs is {lead[first]['method']} "
+    methods = table["key"].nunique()
+    lines = [f"- **Training budget** (the {methods} methods it trains again): the best of them at {first} epochs is "
+             f"{lead[first]['method']} "
              f"({_pct(lead[first]['mean'])}%), at {last} epochs {lead[last]['method']} ({_pct(lead[last]['mean'])}%)"
              + (f"; the two rankings agree with Kendall's τ = {tau:.2f} over {len(ranks)} methods "
                 f"(1: the same order, 0: unrelated)" if tau is not None else "") + "."]

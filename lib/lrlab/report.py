@@ -267,8 +267,8 @@ def time_caption(target, target_fraction, runs=None) -> str:
         return "No validation accuracy recorded."
     plateau = runs is not None and "schedule" in runs and (runs["schedule"] == "reduce_on_plateau").any()
     return (f"Epochs until a configuration's mean validation accuracy over its healthy seeds first reaches "
-            f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy any configuration "
-            f"reached), fastest first; \"not reached\" where it never does."
+            f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy reached by a "
+            f"configuration whose every seed learned), fastest first; \"not reached\" where it never does."
             + (" ReduceLROnPlateau's seeds trained one at a time, the others' together." if plateau else ""))
 
 

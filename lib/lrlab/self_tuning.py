@@ -17,6 +17,7 @@ from .config import tuned_display
 from .optimizers import OPTIMIZERS
 from .statistics import (interval_text, p_text, paired_difference, percent_text as _pct, seeds_ahead_cell,
                          signed_text as _signed, verdict_header, with_correction)
+from .health import HEALTHY
 from .tuning import SCALED, at_default_rate, trial_values
 
 # the tuned baselines a method that needs no tuning must match: Adam, and SGD under cosine decay
@@ -37,6 +38,8 @@ def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) ->
     whole = per_seed.groupby("tuned")["k"].max()
     for key in untuned_methods(sweep):
         ours = at_default_rate(values, key)
+        at_default = sweep[(sweep["tuned"] == key) & (sweep["lr0"] == ours.name)]
+        failed = int((at_default["status"] != HEALTHY).sum())
         for baseline in [b for b in BASELINES if b in whole.index]:
             for k in KS:
                 rates = int(whole[baseline]) if k is None else k
@@ -48,9 +51,10 @@ def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) ->
                              "baseline": baseline, "against": f"{tuned_display(baseline)}, "
                              + ("its whole grid" if k is None else f"{k} rate" + ("s" if k > 1 else "")) + " tried",
                              "k": "whole grid" if k is None else str(k), "test": d.pop("method"),
+                             "failed": failed, "seeds": len(at_default),
                              **{name: 100 * v if name in SCALED else v for name, v in d.items()}})
-    columns = ["tuned", "needs_no", "method", "baseline", "against", "k", "test", "difference", "ci_low", "ci_high",
-               "p", "se", "df", "wins", "pairs"]
+    columns = ["tuned", "needs_no", "method", "baseline", "against", "k", "test", "failed", "seeds", "difference",
+               "ci_low", "ci_high", "p", "se", "df", "wins", "pairs"]
     return with_correction(pd.DataFrame(rows, columns=columns), confidence)
 
 
@@ -82,9 +86,13 @@ def in_short(table: pd.DataFrame, confidence=0.95) -> str:
     interval = (f"{level} simultaneous CI {_signed(best['ci_low_adj'])} to {_signed(best['ci_high_adj'])}, "
                 f"{best['verdict_adj']}") if best["ci_low_adj"] == best["ci_low_adj"] else \
         "no interval: fewer than two seeds"
+    failing = at3[at3["failed"] > 0]
     return (f"- **No schedule, no learning rate?** At their authors' defaults, the best of these methods is "
             f"{best['method']}: {_signed(best['difference'])} points against {best['against']} ({interval}); "
-            f"{len(behind)} of {len(at3)} such methods are clearly behind {tuned_display(baseline)} tuned alike.")
+            f"{len(behind)} of {len(at3)} such methods are clearly behind {tuned_display(baseline)} tuned alike"
+            + (" — but at its defaults " + "; ".join(f"{r['method']} failed on {int(r['failed'])} of "
+                                                   f"{int(r['seeds'])} seeds" for _, r in failing.iterrows())
+               + " (a failed run counts at chance here)" if len(failing) else "") + ".")
 
 
 def evaluation_points(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95) -> pd.DataFrame:

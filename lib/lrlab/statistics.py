@@ -132,12 +132,22 @@ def signed_text(x) -> str:
     return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
 
 
+def bound_text(x) -> str:
+    """An interval's bound: as signed_text, with as many more digits as it takes to show which side of zero it
+    lies on when one decimal would round it to 0.0 (a verdict read from it must be visible in it)."""
+    if x != x or x == 0 or abs(x) >= 0.05:
+        return signed_text(x)
+    digits = min(6, 1 - math.floor(math.log10(abs(x))))
+    return f"{x:+.{digits}f}".replace("-", "−")
+
+
 def interval_text(difference, low, high) -> str:
-    """"+2.3 [+0.9, +3.8]", the difference alone without an interval, "n/a" without either."""
+    """"+2.3 [+0.9, +3.8]", the difference alone without an interval, "n/a" without either; a bound near zero
+    with the digits that show its side ("+9.3 [+0.02, +18.6]")."""
     if difference != difference:
         return "n/a"
     return signed_text(difference) if low != low else \
-        f"{signed_text(difference)} [{signed_text(low)}, {signed_text(high)}]"
+        f"{signed_text(difference)} [{bound_text(low)}, {bound_text(high)}]"
 
 
 def count_text(n, noun) -> str:

@@ -31,15 +31,15 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
         tests = pd.Series({lr: healthy_runs(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
         failed = {lr: failures_among(g["status"]) for lr, g in by_rate.items()}
         eligible = means[[not failed[lr] for lr in means.index]].dropna()
-        if eligible.empty:
-            continue
         default = grid_centre(means.index)
         on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
-        best = eligible.idxmax()
+        best = eligible.idxmax() if not eligible.empty else math.nan  # NaN: a seed failed at every rate
         rows.append({"method": tuned_display(tuned), "default_lr": default, "best_lr": best,
-                     "at_default": means[on_grid[0]] if on_grid else math.nan, "at_best": means[best],
+                     "at_default": means[on_grid[0]] if on_grid else math.nan,
+                     "at_best": means[best] if best == best else math.nan,
                      "default_failed": failed[on_grid[0]] if on_grid else "",
-                     "test_at_default": tests[on_grid[0]] if on_grid else math.nan, "test_at_best": tests[best],
+                     "test_at_default": tests[on_grid[0]] if on_grid else math.nan,
+                     "test_at_best": tests[best] if best == best else math.nan,
                      "failed_rates": "; ".join(f"{lr:.3g} ({text})" for lr, text in sorted(failed.items()) if text),
                      "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
                      "on_edge": best in (means.index.min(), means.index.max())})
@@ -54,7 +54,8 @@ def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
         "default lr": table["default_lr"].map(lambda x: f"{x:g}"),
         "final val. accuracy % at default": [_pct(a) + (f" ({f})" if f else "")
                                              for a, f in zip(table["at_default"], table["default_failed"])],
-        "best lr on the grid": table["best_lr"].map(lambda x: f"{x:.3g}"),
+        "best lr on the grid": table["best_lr"].map(
+            lambda x: f"{x:.3g}" if x == x else "none: a seed failed at every rate"),
         "final val. accuracy % at best": table["at_best"].map(_pct),
         "gain, points": [_signed(100 * (b - a)) for a, b in zip(table["at_default"], table["at_best"])],
         "test accuracy % at default → at best": [f"{_pct(a)} → {_pct(b)}" for a, b in

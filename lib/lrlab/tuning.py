@@ -401,7 +401,8 @@ def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFra
     scores = rule_scores(finder if finder is not None else pd.DataFrame()).dropna(subset=["mean_lost"])
     if not scores.empty:
         best = scores.iloc[0]
-        lines.append(f"- **Learning-rate finder:** trust *{best['rule']}*: a median {best['median_abs_decades']:.2f} "
+        lines.append(f"- **Learning-rate finder:** closest to the sweep, *{best['rule']}*: a median "
+                     f"{best['median_abs_decades']:.2f} "
                      f"decades from the sweep's best rate, {best['mean_lost']:.1f} points lost on average"
                      + "".join(f"; {r['rule']} {r['median_abs_decades']:.2f} decades, {r['mean_lost']:.1f} points"
                                for _, r in scores.iloc[1:].iterrows()) + ".")
