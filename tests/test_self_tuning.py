@@ -61,7 +61,7 @@ def test_the_first_screen_line_prints_the_interval_its_verdict_is_read_from():
     assert (verdict == "clearly better") == (low > 0) and (verdict == "clearly worse") == (high < 0)
     assert "1 of 2 such methods are clearly behind Adam tuned alike" in line  # DoG
     # and the failures at the defaults are named, not only folded into a mean at chance
-    assert line.endswith("— but at its defaults DoG failed on 3 of 3 seeds (a failed run counts at chance here).")
+    assert line.endswith("— but at the defaults DoG failed on 3 of 3 seeds (a failed run counts at chance here).")
 
 
 def test_which_evaluation_point_wins_is_measured_on_the_test_set_and_over_epochs():

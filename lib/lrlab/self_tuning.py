@@ -90,7 +90,7 @@ def in_short(table: pd.DataFrame, confidence=0.95) -> str:
     return (f"- **No schedule, no learning rate?** At their authors' defaults, the best of these methods is "
             f"{best['method']}: {_signed(best['difference'])} points against {best['against']} ({interval}); "
             f"{len(behind)} of {len(at3)} such methods are clearly behind {tuned_display(baseline)} tuned alike"
-            + (" — but at its defaults " + "; ".join(f"{r['method']} failed on {int(r['failed'])} of "
+            + (" — but at the defaults " + "; ".join(f"{r['method']} failed on {int(r['failed'])} of "
                                                    f"{int(r['seeds'])} seeds" for _, r in failing.iterrows())
                + " (a failed run counts at chance here)" if len(failing) else "") + ".")
 
