@@ -238,6 +238,10 @@ def test_budget_table_ranks_each_budget_and_pairs_each_gain_by_seed():
     shown = format_budget(table)
     assert shown["method"].tolist() == ["constant rate", "Adam", "step decay"]  # by rank at the largest budget
     assert shown.loc[0, "rank at 15"] == "2" and shown.loc[0, "rank at 45"] == "1"
+    # a method with a failed seed at a budget is placed last there, and its row says it is not ranked
+    failed = table.assign(failed=table["failed"].mask((table["method"] == "Adam") & (table["epochs"] == 15),
+                                                      "1 of 3 seeds did not learn"))
+    assert format_budget(failed).set_index("method").loc["Adam", "rank at 15"] == "not ranked"
 
 
 def test_budget_configurations_are_the_families_at_the_profile_s_epochs():

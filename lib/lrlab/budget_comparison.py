@@ -75,7 +75,7 @@ def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             failed = f" ({r['failed']})" if r is not None and r["failed"] else ""
             row[f"{b} epochs: final val. accuracy % [{level} CI]"] = "–" if r is None else (
                 f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]{failed}")
-            row[f"rank at {b}"] = "–" if r is None else str(r["rank"])
+            row[f"rank at {b}"] = "–" if r is None else "not ranked" if r["failed"] else str(r["rank"])
         last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
         row[f"gain {budgets[0]} → {budgets[-1]} epochs, points [{level} simultaneous CI]"] = "–" if last is None \
             else interval_text(last["gain"], last["gain_low_adj"], last["gain_high_adj"])
