@@ -78,7 +78,12 @@ def test_which_evaluation_point_wins_is_measured_on_the_test_set_and_over_epochs
     assert len(table) == 1 and row["method"] == "Schedule-free AdamW"
     assert row["difference"] == pytest.approx(100 * np.mean([0.04, 0.038, 0.036]))
     assert row["epochs_x_ahead"] == 6 and row["epochs"] == 12  # y ahead in the first two epochs of each seed
-    assert "x validated higher in 50.0% of the epochs" in self_tuning.points_conclusion(table)
+    assert "x validated higher in 50.0% of the epochs where the two differ" in self_tuning.points_conclusion(table)
+    # epochs where both score alike (both at chance) are left out of the count
+    tied = pd.concat([histories, histories.assign(epoch=histories["epoch"] + 4, val_accuracy=0.5,
+                                                  val_accuracy_at_training_point=0.5)])
+    row = self_tuning.evaluation_points(runs, tied).iloc[0]
+    assert row["epochs_x_ahead"] == 6 and row["epochs"] == 12
 
 
 def test_with_one_seed_the_line_claims_no_interval():

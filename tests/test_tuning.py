@@ -205,6 +205,11 @@ def test_finder_scored_against_the_sweep_s_best_rate():
     assert table.loc["valley", "none"] == 1 and table.loc["valley", "lost"] == pytest.approx(10)
     assert table.loc["valley", "beyond_grid"]
     assert tuning.rule_scores(table.reset_index())["rule"].tolist() == ["lowest ÷ 10", "steepest", "valley"]
+    # the first screen's line says when the closest rule found no rate on some tests (they are not counted)
+    tests["lowest ÷ 10"] = [1e-3, None]
+    line = tuning.in_short(None, None, tuning.finder_against_sweep(tests, sweep))
+    assert "closest to the sweep, *lowest ÷ 10*: a median 0.00 decades from the sweep's best rate, 0.0 points lost " \
+        "on average (1 of its 2 tests found no rate: not counted)" in line
 
 
 def _budget_runs():

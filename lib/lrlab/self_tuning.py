@@ -107,8 +107,12 @@ def evaluation_points(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.
         y = group.set_index("seed")["test_accuracy_at_training_point"].astype(float)
         d = paired_difference(x, y, confidence)
         epochs = histories[histories["run_id"].isin(group["run_id"])]
-        ahead = int((epochs["val_accuracy"] > epochs["val_accuracy_at_training_point"]).sum()) \
-            if "val_accuracy_at_training_point" in epochs else 0
+        if "val_accuracy_at_training_point" in epochs:  # epochs where the two points score alike (both at chance,
+            # say) say nothing about which is better
+            epochs = epochs[epochs["val_accuracy"] != epochs["val_accuracy_at_training_point"]]
+            ahead = int((epochs["val_accuracy"] > epochs["val_accuracy_at_training_point"]).sum())
+        else:
+            ahead = 0
         rows.append({"tuned": key, "method": tuned_display(key), "lr0": lr, "test": d.pop("method"),
                      "x": x.mean(), "y": y.mean(), "epochs_x_ahead": ahead, "epochs": len(epochs),
                      **{name: 100 * v if name in SCALED else v for name, v in d.items()}})
@@ -126,7 +130,8 @@ def format_points(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         verdict_header(table): table["verdict_adj"],
         f"x minus y, points [{level} simultaneous CI]": [
             interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
-        "epochs where x validated higher": [f"{a} of {n}" for a, n in zip(table["epochs_x_ahead"], table["epochs"])],
+        "epochs where x validated higher (of those where x and y differ)": [
+            f"{a} of {n}" for a, n in zip(table["epochs_x_ahead"], table["epochs"])],
     })
 
 
@@ -138,4 +143,4 @@ def points_conclusion(table: pd.DataFrame) -> str:
     share = np.nan if table["epochs"].sum() == 0 else table["epochs_x_ahead"].sum() / table["epochs"].sum()
     return (f"- **Schedule-free: which point to evaluate?** The averaged weights x against the training point y on "
             f"the test set: x clearly ahead at {better}, clearly behind at {worse}, of {len(table)} method and rate "
-            f"pairs after the correction; x validated higher in {_pct(share)}% of the epochs.")
+            f"pairs after the correction; x validated higher in {_pct(share)}% of the epochs where the two differ.")

@@ -404,6 +404,8 @@ def in_short(curves: pd.DataFrame, comparisons: pd.DataFrame, finder: pd.DataFra
         lines.append(f"- **Learning-rate finder:** closest to the sweep, *{best['rule']}*: a median "
                      f"{best['median_abs_decades']:.2f} "
                      f"decades from the sweep's best rate, {best['mean_lost']:.1f} points lost on average"
+                     + (f" ({int(best['none'])} of its {int(best['tests'])} tests found no rate: not counted)"
+                        if best["none"] else "")
                      + "".join(f"; {r['rule']} {r['median_abs_decades']:.2f} decades, {r['mean_lost']:.1f} points"
                                for _, r in scores.iloc[1:].iterrows()) + ".")
     return "\n".join(lines)
