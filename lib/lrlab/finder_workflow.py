@@ -20,8 +20,7 @@ import pandas as pd
 from .config import run_config, steps_per_epoch, tuned_display, tuned_method
 from .optimizers import OPTIMIZERS
 from .schedules import modern_schedules
-from .statistics import (interval_text, p_text, paired_difference, percent_text as _pct, seeds_ahead_cell,
-                         verdict_header, with_correction)
+from .statistics import corrected_columns, paired_difference, percent_text as _pct, with_correction
 from .tuning import SCALED, at_default_rate, suggestions, trial_values
 
 FAMILY = "finder_workflow"
@@ -89,14 +88,8 @@ def comparisons(workflow_runs: pd.DataFrame, sweep: pd.DataFrame, per_seed: pd.D
 
 
 def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    level = f"{round(100 * confidence)}%"
     return pd.DataFrame({
-        "fastai's workflow": table["method"], "minus": table["against"],
-        verdict_header(table): table["verdict_adj"],
-        f"difference, points [{level} simultaneous CI]": [
-            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
-        "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
-        "p, Bonferroni-adjusted": table["p_adj"].map(p_text),
+        "fastai's workflow": table["method"], "minus": table["against"], **corrected_columns(table, confidence),
         "workflow's accuracy %": table["workflow"].map(_pct),
         "valleys (peak rates)": [f"{lo:.2g}–{hi:.2g}" for lo, hi in zip(table["valley_low"], table["valley_high"])],
     })

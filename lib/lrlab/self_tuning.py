@@ -15,7 +15,7 @@ import pandas as pd
 
 from .config import tuned_display
 from .optimizers import OPTIMIZERS
-from .statistics import (interval_text, p_text, paired_difference, percent_text as _pct, seeds_ahead_cell,
+from .statistics import (corrected_columns, interval_text, paired_difference, percent_text as _pct,
                          signed_text as _signed, verdict_header, with_correction)
 from .health import HEALTHY
 from .tuning import SCALED, at_default_rate, trial_values
@@ -59,15 +59,9 @@ def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) ->
 
 
 def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    level = f"{round(100 * confidence)}%"
-    # verdict and difference next to the method, so they stay in view on a phone
     return pd.DataFrame({
         "method (at its defaults)": table["method"], "minus": table["against"],
-        verdict_header(table): table["verdict_adj"],
-        f"difference, points [{level} simultaneous CI]": [
-            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
-        "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
-        "p, Bonferroni-adjusted": table["p_adj"].map(p_text), "needs no": table["needs_no"],
+        **corrected_columns(table, confidence), "needs no": table["needs_no"],
     })
 
 

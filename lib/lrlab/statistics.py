@@ -162,6 +162,17 @@ def verdict_header(table) -> str:
     return f"verdict (corrected for {count_text(tested, 'comparison')})" if tested else "verdict"
 
 
+def corrected_columns(table, confidence=0.95) -> dict:
+    """The columns a table of corrected comparisons (with_correction's) shows after naming them, verdict first so
+    it stays in view on a phone: the verdict, the difference with its simultaneous interval, seeds ahead, the
+    Bonferroni-adjusted p."""
+    return {verdict_header(table): table["verdict_adj"],
+            f"difference, points [{round(100 * confidence)}% simultaneous CI]": [
+                interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
+            "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
+            "p, Bonferroni-adjusted": table["p_adj"].map(p_text)}
+
+
 def p_text(p) -> str:
     """A p-value as the report prints it: "< 0.001", "0.042", "–" where there was no test."""
     return "–" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"
