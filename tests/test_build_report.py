@@ -65,7 +65,12 @@ def test_smoke_build_produces_the_report(smoke_build):
     # runs, cosine × 3 peak rates less the modern family's run; N + 1 range tests, and the custom schedule (its
     # baselines are the families' runs)
     m, n = len(schedules.MODERN), len(PROFILES["smoke"]["optimizers"])
-    stored = 4 + m + n + 2 * (n + 1) + 2 + (n + 1) + 1
+    first = 4 + m + n + 2 * (n + 1) + 2 + (n + 1) + 1
+    # then fastai's workflow, declared once the range tests are stored: one run per test with a valley, of the
+    # methods that need a rate and a schedule (not schedule-free AdamW, not Prodigy), each a group of its own
+    workflow = len(list((out / "smoke" / "runs").glob("finder_workflow-*")))
+    assert 1 <= workflow <= n + 1 - 2
+    stored = first + workflow
     assert len(list((out / "smoke" / "runs").iterdir())) == stored
     # every run trained once, and only once, though the sweep's default-rate runs belong to two families
     trained = re.findall(r"\[\w+\] (\S+): trained in", result.stdout)
@@ -73,9 +78,11 @@ def test_smoke_build_produces_the_report(smoke_build):
     # n + 2 sweeps of 3 rates as one model each (the families' default-rate runs among them); alone: the three
     # other 2017 schedules, the other modern ones, the range tests and the custom run
     alone = 3 + (m - 1) + (n + 1) + 1
-    assert f"Training {stored} of {stored} runs (0 stored) in {n + 2 + alone} seed groups" in result.stdout
-    # one progress bar over all of them
-    assert re.search(rf"runs {stored}/{stored} \|█+\| \d\d:\d\d elapsed", result.stderr)
+    assert f"Training {first} of {first} runs (0 stored) in {n + 2 + alone} seed groups" in result.stdout
+    assert f"Training {workflow} of {stored} runs ({first} stored) in {workflow} seed groups" in result.stdout
+    # one progress bar over each pass
+    assert re.search(rf"runs {first}/{first} \|█+\| \d\d:\d\d elapsed", result.stderr)
+    assert re.search(rf"runs {workflow}/{workflow} \|█+\| \d\d:\d\d elapsed", result.stderr)
     # the notebooks found their runs stored: they rendered, and trained nothing themselves
     for name in ("constant", "adaptive", "lr_sensitivity"):
         notebook = (out / "smoke" / "notebooks" / f"{name}.ipynb").read_text()
