@@ -301,3 +301,11 @@ def test_a_bound_near_zero_keeps_the_digits_that_show_its_side():
     assert interval_text(9.3, 0.020, 18.64) == "+9.3 [+0.020, +18.6]"
     assert interval_text(1.0, -0.004, 2.0) == "+1.0 [−0.0040, +2.0]"
     assert interval_text(1.0, 0.06, 2.0) == "+1.0 [+0.1, +2.0]" and interval_text(1.0, 0.0, 2.0) == "+1.0 [+0.0, +2.0]"
+
+
+def test_a_sentence_s_interval_near_zero_shows_its_side_too():
+    from lrlab.differences import difference_text
+
+    d = {"difference": 10.7, "ci_low": 2.0, "ci_high": 19.0, "verdict": "clearly better", "ci_low_adj": -0.04,
+         "ci_high_adj": 21.3, "verdict_adj": "no clear difference", "family_size": 12, "wins": 3, "pairs": 3}
+    assert "(95% simultaneous CI −0.040 to +21.3, Bonferroni over 12 comparisons" in difference_text(d, "95%")

@@ -9,7 +9,7 @@ import pandas as pd
 from .health import failures_among, healthy_runs
 from .optimizers import DISPLAY_NAMES
 from .schedules import WSD_SCHEDULES, display_name as schedule_name
-from .statistics import (interval_text, mean_ci, paired_difference, percent_text as _pct, rank_agreement,
+from .statistics import (bound_text, interval_text, mean_ci, paired_difference, percent_text as _pct, rank_agreement,
                          signed_text as _signed, with_correction)
 
 
@@ -106,7 +106,8 @@ def budget_conclusions(table: pd.DataFrame, confidence=0.95) -> str:
     if not gains.empty:
         clear = gains[gains["verdict_adj"] == "clearly better"]
         top = gains.iloc[0]
-        interval = (f" ({level} simultaneous CI {_signed(top['gain_low_adj'])} to {_signed(top['gain_high_adj'])})"
+        interval = (f" ({level} simultaneous CI {bound_text(top['gain_low_adj'])} to "
+                    f"{bound_text(top['gain_high_adj'])})"
                     if top["gain_low_adj"] == top["gain_low_adj"] else "")
         lines.append(f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods gain clearly after "
                      f"the correction for {len(gains)} comparisons; the largest gain is {top['method']}'s, "
@@ -148,7 +149,7 @@ def cooldown_text(gains: pd.DataFrame, confidence=0.95) -> str:
         return ""
     level = f"{round(100 * confidence)}%"
     parts = [f"{r['cooldown']} {_signed(100 * r['difference'])} points " + (
-        f"({level} simultaneous CI {_signed(100 * r['ci_low_adj'])} to {_signed(100 * r['ci_high_adj'])}: "
+        f"({level} simultaneous CI {bound_text(100 * r['ci_low_adj'])} to {bound_text(100 * r['ci_high_adj'])}: "
         f"{r['verdict_adj']})" if math.isfinite(r["ci_low_adj"]) else "(no interval: fewer than two seeds)")
         for _, r in gains.iterrows()]
     first = gains.iloc[0]

@@ -8,8 +8,8 @@ import pandas as pd
 
 from .config import FAMILY_TITLES
 from .health import failures_among, healthy_runs
-from .statistics import (count_text, interval_text, p_text, paired_difference, seeds_ahead_cell, seeds_won_text,
-                         signed_text as _signed, verdict as verdict_of, with_correction)
+from .statistics import (bound_text, count_text, interval_text, p_text, paired_difference, seeds_ahead_cell,
+                         seeds_won_text, signed_text as _signed, verdict as verdict_of, with_correction)
 
 
 VERDICTS = ("clearly better", "clearly worse", "no clear difference")
@@ -104,10 +104,11 @@ def difference_text(d: dict, level: str) -> str:
     verdict = f"**{said}**" if said in VERDICTS[:2] else said
     won = seeds_won_text(d.get("wins"), d.get("pairs"))
     if corrected:
-        interval = (f"{level} simultaneous CI {_signed(d['ci_low_adj'])} to {_signed(d['ci_high_adj'])}, Bonferroni "
+        interval = (f"{level} simultaneous CI {bound_text(d['ci_low_adj'])} to {bound_text(d['ci_high_adj'])}, "
+                    f"Bonferroni "
                     f"over {count_text(int(d['family_size']), 'comparison')}")
     else:
-        interval = f"{level} CI {_signed(d['ci_low'])} to {_signed(d['ci_high'])}"
+        interval = f"{level} CI {bound_text(d['ci_low'])} to {bound_text(d['ci_high'])}"
     return f"{_signed(d['difference'])} points ({interval}{'; ' + won if won else ''}), {verdict}"
 
 

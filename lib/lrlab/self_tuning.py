@@ -15,7 +15,7 @@ import pandas as pd
 
 from .config import tuned_display
 from .optimizers import OPTIMIZERS
-from .statistics import (corrected_columns, interval_text, paired_difference, percent_text as _pct,
+from .statistics import (bound_text, corrected_columns, interval_text, paired_difference, percent_text as _pct,
                          signed_text as _signed, verdict_header, with_correction)
 from .health import HEALTHY
 from .tuning import SCALED, at_default_rate, trial_values
@@ -77,7 +77,7 @@ def in_short(table: pd.DataFrame, confidence=0.95) -> str:
     best = at3.sort_values("difference", ascending=False).iloc[0]
     behind = at3[at3["verdict_adj"] == "clearly worse"]
     level = f"{round(100 * confidence)}%"
-    interval = (f"{level} simultaneous CI {_signed(best['ci_low_adj'])} to {_signed(best['ci_high_adj'])}, "
+    interval = (f"{level} simultaneous CI {bound_text(best['ci_low_adj'])} to {bound_text(best['ci_high_adj'])}, "
                 f"{best['verdict_adj']}") if best["ci_low_adj"] == best["ci_low_adj"] else \
         "no interval: fewer than two seeds"
     failing = at3[at3["failed"] > 0]

@@ -19,7 +19,7 @@ from scipy import special
 from .config import tuned_display
 from .health import HEALTHY
 from .optimizers import DISPLAY_NAMES
-from .statistics import (interval_text, log_median, p_text, paired_difference, percent_text as _pct,
+from .statistics import (bound_text, interval_text, log_median, p_text, paired_difference, percent_text as _pct,
                          seeds_ahead_cell, verdict_header, signed_text as _signed, with_correction)
 from .summary import range_test_suggestion
 from .sweep import grid_centre
@@ -313,7 +313,7 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
                 "difference", ascending=False)
             line += "; after the correction " + ("; ".join(
                 f"{r['configuration']} minus {r['against']}: {_signed(r['difference'])} points ({level} "
-                f"simultaneous CI {_signed(r['ci_low_adj'])} to {_signed(r['ci_high_adj'])}), {r['verdict_adj']}"
+                f"simultaneous CI {bound_text(r['ci_low_adj'])} to {bound_text(r['ci_high_adj'])}), {r['verdict_adj']}"
                 for _, r in clear.iterrows()) if not clear.empty else "no difference in the table is clear")
         lines.append(line + ".")
     wilson = comparisons[(comparisons["tuned"] == "sgd_momentum") & (comparisons["against_tuned"] == "adam")] \
@@ -321,8 +321,8 @@ def effort_conclusions(curves: pd.DataFrame, comparisons: pd.DataFrame, confiden
     if not wilson.empty:
         lines.append("- **Tuned SGD+momentum against Adam** (Wilson et al. 2017's question): " + "; ".join(
             f"{_rates_tried(r['k'])} "
-            f"{_signed(r['difference'])} points ({level} simultaneous CI {_signed(r['ci_low_adj'])} to "
-            f"{_signed(r['ci_high_adj'])}), {r['verdict_adj']} after the correction" for _, r in wilson.iterrows())
+            f"{_signed(r['difference'])} points ({level} simultaneous CI {bound_text(r['ci_low_adj'])} to "
+            f"{bound_text(r['ci_high_adj'])}), {r['verdict_adj']} after the correction" for _, r in wilson.iterrows())
             + ".")
     return "\n".join(lines)
 
