@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import TIE_POINTS, _listed
+from .results import TIE_POINTS, _listed, close_to_best
 from .statistics import percent_text as _pct, signed_text as _signed, simultaneous_interval
 
 # the difference a practitioner would act on, in points of accuracy, and the power to detect it
@@ -90,7 +90,7 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
         last = int(budget["epochs"].max())
         at = budget[budget["epochs"] == last].sort_values("rank")
         gained = at[at["verdict_adj"] == "clearly better"]
-        close = at.iloc[1:][at.iloc[1:]["mean"] >= at.iloc[0]["mean"] - TIE_POINTS / 100]
+        close = close_to_best(at, "mean")
         lines.append(f"- **At {last} epochs** (the {len(at)} methods the budget comparison trains again, not "
                      f"every method above): {html.escape(at.iloc[0]['method'])} leads ({_pct(at.iloc[0]['mean'])}%)"
                      + (f", {', '.join(html.escape(m) for m in close['method'])} within {TIE_POINTS:g} points of it"

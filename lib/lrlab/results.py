@@ -205,6 +205,13 @@ def budget_note(table: pd.DataFrame, longest_trained=None):
 TIE_POINTS = 0.5  # configurations this close to the best mean are named beside it
 
 
+def close_to_best(ranked: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows after the first of `ranked` (best first) whose mean `column` (a fraction) lies within TIE_POINTS
+    of the first's: named beside the best, so no one reads a tie as a win."""
+    rest = ranked.iloc[1:]
+    return rest[100 * (ranked[column].iloc[0] - rest[column]) < TIE_POINTS]
+
+
 def momentum_note(runs: pd.DataFrame, baseline: str, name_of: dict) -> str:
     """"" unless an SGD schedule in the comparison runs at another momentum than constant-rate SGD (the 2017
     schedules keep their 2017 momentum): then which, since each of their differences mixes the schedule with the
@@ -260,7 +267,7 @@ def in_short(table: pd.DataFrame, runs: pd.DataFrame, confidence=0.95, sweep: pd
     if not ok.empty:
         best = ok.iloc[0]
         # the highest mean is not a winner when others sit a hair below it: name them, so no one reads a tie as one
-        close = ok.iloc[1:][100 * (best["final_mean"] - ok.iloc[1:]["final_mean"]) < TIE_POINTS]
+        close = close_to_best(ok, "final_mean")
         names = _listed([html.escape(name_of[c]) for c in close["configuration"]])
         tie = (f" — {names} within {TIE_POINTS:g} point"
                f"{'s' if TIE_POINTS != 1 else ''} of it, so the order among them is not resolved") if len(close) else ""
