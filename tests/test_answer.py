@@ -128,11 +128,11 @@ def test_resolving_power_from_the_paired_spread():
 
 def test_seeds_needed_follows_the_power_formula():
     # a paired spread of 2 points, 20 comparisons: n with (t(1 - 0.05/40, n-1) + t(0.8, n-1)) * 2 / sqrt(n) <= 1.5
-    n = answer.seeds_needed(2.0, 20)
+    n = answer.seeds_needed(2.0, 20, 1.5)
     f = [(stats.t.ppf(1 - 0.05 / 40, k - 1) + stats.t.ppf(0.8, k - 1)) * 2 / math.sqrt(k) for k in (n - 1, n)]
     assert f[0] > 1.5 >= f[1]
-    assert answer.seeds_needed(2.0, 1) < n  # fewer comparisons, fewer seeds
-    assert answer.seeds_needed(50.0, 20) is None  # beyond 200 seeds
+    assert answer.seeds_needed(2.0, 1, 1.5) < n  # fewer comparisons, fewer seeds
+    assert answer.seeds_needed(50.0, 20, 1.5) is None  # beyond 200 seeds
 
 
 @settings(max_examples=40, deadline=None)

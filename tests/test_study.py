@@ -14,7 +14,7 @@ from lrlab.data import holdout_split, load_dataset
 from lrlab.optimizers import ADAPTIVE_DEFAULTS, build_optimizer
 from lrlab.statistics import paired_difference
 from lrlab.differences import baseline_differences
-from lrlab.results import rank_table, summary_table, time_to_accuracy
+from lrlab.results import rank_table, summary_table, time_to_target
 from lrlab.sweep import format_sensitivity, sensitivity_table
 from lrlab.families import train_group
 from lrlab.store import HISTORY_COLUMNS, read_summary, run_id
@@ -166,14 +166,14 @@ def test_ranks_within_seeds_and_verdicts_against_the_baseline():
     assert table.loc[0, "test_mean"] == pytest.approx(0.756 - 0.01)
 
 
-def test_time_to_accuracy_reads_the_mean_curves():
+def test_time_to_target_reads_the_mean_curves():
     histories = pd.DataFrame({
         "label": ["fast"] * 3 + ["slow"] * 3 + ["never"] * 3,
         "epoch": [1, 2, 3] * 3,
         "val_accuracy": [0.70, 0.80, 0.80, 0.50, 0.70, 0.78, 0.5, 0.5, 0.5],
         "elapsed_s": [1.0, 2.0, 3.0, 0.5, 1.0, 1.5, 1, 2, 3],
     })
-    table, target = time_to_accuracy(histories, 0.95)
+    table, target = time_to_target(histories, 0.95)
     assert target == pytest.approx(0.76)
     # epochs, fastest first; not seconds (a build's wall clock measures its machine's load)
     assert table.to_dict("records") == [{"configuration": "fast", "epochs": 2},
@@ -288,7 +288,7 @@ def test_figures_of_runs_that_all_diverged_say_so():
     from lrlab import plots, tuning_plots
 
     runs = _runs([("adaptive", "lion", s, math.nan, "lion", 1e-4) for s in range(2)]).assign(status="diverged")
-    for figure in (plots.final_accuracy_figure(runs, "t"), tuning_plots.sensitivity_figure(runs, "t")):
+    for figure in (plots.final_values_figure(runs, "t"), tuning_plots.sensitivity_figure(runs, "t")):
         assert "Nothing to draw" in figure.axes[0].texts[0].get_text()
 
 

@@ -180,20 +180,20 @@ def test_ranks_agreement_and_performance_profile_across_two_tasks():
     second = across_tasks.method_scores(*two)
     assert second["method"].tolist() == ["adam", "adagrad", "sgd", "sgd+step_decay", "rmsprop"]  # failed last
     assert second.set_index("method").loc["rmsprop", "failed"] == "1 of 3 seeds did not learn"
-    result = across_tasks.across_tasks({"cifar_catdog": first, "shakespeare_char": second})
+    result = across_tasks.across_tasks({"cifar_catdog": first, "cifar10": second})
     ranks = result["ranks"]
     assert ranks["method"].tolist() == ["adam", "rmsprop", "sgd+step_decay", "sgd"]  # adagrad: one task only
-    assert ranks["shakespeare_char rank"].tolist() == [1, 4, 3, 2]
+    assert ranks["cifar10 rank"].tolist() == [1, 4, 3, 2]
     (agreement,) = result["agreement"]
     # pairs of the 4 shared methods: 6; concordant: adam with each of the other three; discordant: the rest
     assert agreement["methods"] == 4 and agreement["tau"] == pytest.approx((3 - 3) / 6)
-    assert result["failures"] == [{"task": "shakespeare_char", "method": "RMSprop", "failed": "1 of 3 seeds did not "
+    assert result["failures"] == [{"task": "cifar10", "method": "RMSprop", "failed": "1 of 3 seeds did not "
                                    "learn"}]
     profile = across_tasks.performance_profile(result["ratios"], [1, 2, 4])
     # Adam and RMSprop reach the target first on both tasks, step decay in twice their epochs, SGD never
     assert profile["Adam"].tolist() == profile["RMSprop"].tolist() == [1.0, 1.0, 1.0]
     assert profile["SGD + step decay"].tolist() == [0.0, 1.0, 1.0] and profile["SGD"].tolist() == [0.0, 0.0, 0.0]
-    names = {"cifar_catdog": "cat vs dog", "shakespeare_char": "Shakespeare"}
+    names = {"cifar_catdog": "cat vs dog", "cifar10": "Shakespeare"}
     text = across_tasks.conclusions(result, names)
     assert "Kendall's τ = +0.00" in text and "no clear agreement" in text
     assert "On Shakespeare, RMSprop: 1 of 3 seeds did not learn." in text
@@ -202,6 +202,33 @@ def test_ranks_agreement_and_performance_profile_across_two_tasks():
                                                       ["not reached", "not reached"]]
     table = across_tasks.ranks_frame(result, names)
     assert table.iloc[0].tolist() == ["Adam", "1 (90.1)", "1 (60.1)"]
+
+
+def test_a_lower_is_better_task_ranks_and_times_by_its_loss():
+    """The text task ranks by validation loss: the lowest mean final loss first, its target 5% above the lowest
+    mean curve's value, its table printed in nats with three decimals."""
+    from lrlab import across_tasks
+
+    runs, histories = [], []
+    losses = {"adam": 1.70, "rmsprop": 1.75, "sgd": 2.40}
+    curves = {"adam": [2.5, 1.9, 1.70], "rmsprop": [2.2, 1.78, 1.75], "sgd": [3.0, 2.7, 2.4]}
+    for method, loss in losses.items():
+        for seed in range(3):
+            rid = f"{method}-{seed}"
+            family = "constant" if method == "sgd" else "adaptive"
+            runs.append({"run_id": rid, "family": family, "tuned": method, "status": "completed",
+                         "task": "shakespeare_char", "final_val_loss": loss + seed / 1000,
+                         "final_val_accuracy": 0.9 - loss / 10})  # accuracy disagrees: must not be read
+            histories += [{"run_id": rid, "tuned": method, "status": "completed", "epoch": e + 1, "val_loss": v,
+                           "task": "shakespeare_char"} for e, v in enumerate(curves[method])]
+    scores = across_tasks.method_scores(pd.DataFrame(runs), pd.DataFrame(histories), target_fraction=0.95)
+    assert scores["method"].tolist() == ["adam", "rmsprop", "sgd"]
+    # target 1.05 × 1.70 = 1.785: RMSprop gets there at epoch 2 (1.78), Adam at 3, SGD never
+    assert scores.set_index("method")["epochs_to_target"].to_dict() == {"adam": 3, "rmsprop": 2, "sgd": math.inf}
+    result = across_tasks.across_tasks({"shakespeare_char": scores})
+    table = across_tasks.ranks_frame(result, {"shakespeare_char": "Shakespeare"})
+    assert table.columns[1] == "Shakespeare: rank (loss)"
+    assert table.iloc[0].tolist() == ["Adam", "1 (1.701)"]
 
 
 def test_the_shakespeare_profile_is_the_text_task_at_a_size_this_machine_trains():

@@ -4,10 +4,12 @@ method needs to reach each task's target.
 
 A method is what the tuning view calls one (lrlab.config.tuned_method): an optimizer at a constant rate ("adam"),
 or SGD under a schedule ("sgd+step_decay"), each as its family trains it (the learning-rate sweep and the budget
-comparison are left out). Its score on a task is its mean final validation accuracy over its healthy seeds; a
+comparison are left out). Its score on a task is its mean final validation value of that task's metric over its
+healthy seeds (accuracy for images, higher is better; loss for text, lower is better: lrlab.tasks.Metric); a
 method with a failed seed is named on that task and ranked last there (as every table of the report ranks it).
 Time to target is counted in epochs, as the report's time view counts it (the runs of a build share its machine),
-and the target is each task's own: `target_fraction` of the best mean validation accuracy reached on it.
+and the target is each task's own (Metric.target): `target_fraction` of the best mean validation accuracy reached
+on it, or a loss that much above the lowest.
 """
 
 import math
@@ -20,34 +22,36 @@ from .config import COMPARED_FAMILIES, tuned_display
 from .health import HEALTHY, failures_among
 from .parameters import resolve_settings
 from .run_tables import load_runs
-from .tasks import TASKS
+from .tasks import TASKS, metric_of
 
 TAUS = [1, 1.25, 1.5, 2, 3, 4, 6, 8, 16]  # the performance profile's ratios to the fastest method
 
 
 def method_scores(runs: pd.DataFrame, histories: pd.DataFrame, target_fraction=0.95) -> pd.DataFrame:
-    """One row per method of one task's runs: its mean final validation accuracy over the healthy seeds, its
-    failures, its rank on the task (1 = best; a method with a failed seed after every healthy one) and the
-    epochs its mean validation accuracy needs to reach the task's target (inf: never)."""
+    """One row per method of one task's runs: its mean final validation value of the task's metric over the
+    healthy seeds, its failures, its rank on the task (1 = best; a method with a failed seed after every healthy
+    one) and the epochs its mean validation curve needs to reach the task's target (inf: never)."""
     runs = runs[runs["family"].isin(COMPARED_FAMILIES) & (runs["family"] != "custom")]
     if runs.empty:
         return pd.DataFrame(columns=["method", "display", "score", "failed", "rank", "epochs_to_target"])
+    metric = metric_of(runs)
     healthy = histories[histories["status"] == HEALTHY] if "status" in histories else histories
-    curves = healthy[healthy["run_id"].isin(runs["run_id"])].groupby(["tuned", "epoch"])["val_accuracy"].mean()
-    target = target_fraction * curves.max() if len(curves) else math.nan
+    curves = healthy[healthy["run_id"].isin(runs["run_id"])].groupby(["tuned", "epoch"])[metric.history].mean()
+    best = (curves.max() if metric.higher_is_better else curves.min()) if len(curves) else math.nan
+    target = metric.target(best, target_fraction)
     rows = []
     for method, group in runs.groupby("tuned", sort=False):
         ok = group[group["status"] == HEALTHY]
         curve = curves.get(method) if method in curves.index.get_level_values(0) else pd.Series(dtype=float)
-        reached = curve[curve >= target]
+        reached = curve[metric.reached(curve, target)]
         rows.append({"method": method, "display": tuned_display(method),
-                     "score": float(ok["final_val_accuracy"].mean()) if len(ok) else math.nan,
+                     "score": float(ok[metric.final].mean()) if len(ok) else math.nan,
                      "failed": failures_among(group["status"]), "healthy": len(ok), "seeds": len(group),
                      "epochs_to_target": float(reached.index[0]) if len(reached) else math.inf})
     table = pd.DataFrame(rows)
     # healthy methods by score; a method with a failed seed after them, by its healthy seeds' score
-    order = table.assign(_failed=table["failed"] != "").sort_values(["_failed", "score"], ascending=[True, False],
-                                                                     kind="stable")
+    order = table.assign(_failed=table["failed"] != "").sort_values(
+        ["_failed", "score"], ascending=[True, not metric.higher_is_better], kind="stable")
     table.loc[order.index, "rank"] = np.arange(1, len(table) + 1)
     return table.sort_values("rank", ignore_index=True)
 
@@ -116,12 +120,14 @@ def performance_profile(ratios: pd.DataFrame, taus) -> pd.DataFrame:
 
 
 def ranks_frame(result: dict, task_names: dict) -> pd.DataFrame:
-    """The ranks as the report's table: a method per row, "rank (accuracy %)" per task."""
+    """The ranks as the report's table: a method per row, "rank (accuracy %)" or "rank (loss)" per task, each
+    task's own metric."""
     ranks = result["ranks"]
     table = pd.DataFrame({"method": ranks["display"]})
     for task in _tasks(ranks):
-        table[f"{task_names[task]}: rank (accuracy %)"] = [
-            f"{int(rank)} ({100 * score:.1f})" if np.isfinite(score) else f"{int(rank)} (every seed failed)"
+        metric = TASKS[task].metric
+        table[f"{task_names[task]}: rank ({metric.header})"] = [
+            f"{int(rank)} ({metric.number(score)})" if np.isfinite(score) else f"{int(rank)} (every seed failed)"
             for rank, score in zip(ranks[f"{task} rank"], ranks[f"{task} score"])]
     return table
 

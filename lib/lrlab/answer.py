@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import TIE_POINTS, _listed, close_to_best
-from .statistics import percent_text as _pct, signed_text as _signed, simultaneous_interval
+from .results import _listed, close_to_best
+from .statistics import simultaneous_interval
+from .tasks import metric_of
 
-# the difference a practitioner would act on, in points of accuracy, and the power to detect it
-ACTIONABLE_POINTS = 1.5
+# the power with which the first screen asks to detect a difference a practitioner would act on (Metric.actionable)
 POWER = 0.8
 
 # (term, what it means, a phrase whose presence in the first screen shows the term is needed there)
@@ -27,7 +27,7 @@ GLOSSARY = [
                     "initial weights and batch order", "ahead on"),
     ("did not learn", "no epoch's training loss and accuracy got clearly away from guessing; such runs are named, "
                       "never averaged in", "did not learn"),
-    ("expected best of k rates", "the accuracy you can expect after trying k learning rates drawn at random from "
+    ("expected best of k rates", "the score you can expect after trying k learning rates drawn at random from "
                                  "the method's grid and keeping the best (Dodge et al. 2019)", "rates tried"),
     ("decades", "factors of ten between two learning rates (0.01 and 0.1 are one decade apart)", "decade"),
     ("lowest ÷ 10, valley, steepest", "three ways to read a rate off a learning-rate range test: a tenth of the "
@@ -49,11 +49,13 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
     if ok.empty:
         return ""
     best = ok.iloc[0]
+    metric = metric_of(table)
     lines = []
     clear = diffs[diffs["verdict_adj"] == "clearly better"] if diffs is not None and not diffs.empty else diffs
     worse = diffs[diffs["verdict_adj"] == "clearly worse"] if diffs is not None and not diffs.empty else diffs
     name = html.escape(name_of.get(best["configuration"], best["configuration"]))
-    head = f"- **With no tuning** (each method at its default rate): {name} scored highest, {_pct(best['final_mean'])}%"
+    scored = "scored highest" if metric.higher_is_better else f"reached the lowest validation {metric.name}"
+    head = f"- **With no tuning** (each method at its default rate): {name} {scored}, {metric.text(best['final_mean'])}"
     tested = diffs[diffs["p"].notna()] if diffs is not None and not diffs.empty else None
     if tested is None:
         lines.append(head + ".")
@@ -74,11 +76,11 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
                      f"{_listed(named)}"
                      + (f" ({len(unanimous)} of them ahead on every seed)" if len(unanimous) else "") + ".")
     if effort is not None and not effort.empty:
-        at3 = effort[effort["k"] == 3].sort_values("expected_best", ascending=False)
+        at3 = effort[effort["k"] == 3].sort_values("expected_best", ascending=not metric.higher_is_better)
         if not at3.empty:
             lead = at3.iloc[0]
-            line = (f"- **With 3 learning rates tried:** {html.escape(lead['method'])} has the highest expected best, "
-                    f"{_pct(lead['expected_best'])}%")
+            line = (f"- **With 3 learning rates tried:** {html.escape(lead['method'])} has the {metric.best_word} "
+                    f"expected best, {metric.text(lead['expected_best'])}")
             if effort_comparisons is not None and not effort_comparisons.empty:
                 rows = effort_comparisons[(effort_comparisons["k"] == "3")
                                           & (effort_comparisons["against_tuned"] == "sgd")]
@@ -90,22 +92,25 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
         last = int(budget["epochs"].max())
         at = budget[budget["epochs"] == last].sort_values("rank")
         gained = at[at["verdict_adj"] == "clearly better"]
-        close = close_to_best(at, "mean")
+        close = close_to_best(at, "mean", metric)
+        most = gained.sort_values("gain", ascending=not metric.higher_is_better).iloc[0] if len(gained) else None
         lines.append(f"- **At {last} epochs** (the {len(at)} methods the budget comparison trains again, not "
-                     f"every method above): {html.escape(at.iloc[0]['method'])} leads ({_pct(at.iloc[0]['mean'])}%)"
-                     + (f", {', '.join(html.escape(m) for m in close['method'])} within {TIE_POINTS:g} points of it"
+                     f"every method above): {html.escape(at.iloc[0]['method'])} leads "
+                     f"({metric.text(at.iloc[0]['mean'])})"
+                     + (f", {', '.join(html.escape(m) for m in close['method'])} within {metric.tie_text} of it"
                         if len(close) else "")
                      + (f"; {len(gained)} of {len(at)} methods gain clearly over the shortest budget, most "
-                        f"{html.escape(gained.sort_values('gain', ascending=False).iloc[0]['method'])} "
-                        f"({_signed(gained['gain'].max())} points)" if len(gained) else "")
+                        f"{html.escape(most['method'])} ({metric.signed(most['gain'])} {metric.difference_unit})"
+                        if len(gained) else "")
                      + ": among these, the ranking at the longest budget is the one to act on.")
     return "\n".join(lines)
 
 
-def seeds_needed(sd, m, points=ACTIONABLE_POINTS, power=POWER, confidence=0.95, most=200) -> int | None:
+def seeds_needed(sd, m, points, power=POWER, confidence=0.95, most=200) -> int | None:
     """The fewest seeds with which a paired difference of `points` is called clear (its simultaneous interval
-    over m comparisons excludes zero) with probability `power`, for a paired spread `sd` (points); None beyond
-    `most`. The usual approximation: n ≥ ((t_{1−α/2m} + t_power) · sd / points)², with t on n − 1 degrees."""
+    over m comparisons excludes zero) with probability `power`, for a paired spread `sd` (in the same units);
+    None beyond `most`. The usual approximation: n ≥ ((t_{1−α/2m} + t_power) · sd / points)², with t on n − 1
+    degrees."""
     if not sd == sd:
         return None
     if sd <= 0:
@@ -120,8 +125,9 @@ def seeds_needed(sd, m, points=ACTIONABLE_POINTS, power=POWER, confidence=0.95, 
 
 def resolving_power(diffs: pd.DataFrame, confidence=0.95) -> dict | None:
     """From this build's paired comparisons with constant-rate SGD: the median spread of a paired difference
-    between seeds (points), the smallest difference the build could call clear (half the simultaneous interval's
-    width at that spread), and the seeds needed to resolve ACTIONABLE_POINTS with POWER."""
+    between seeds (points, nats), the smallest difference the build could call clear (half the simultaneous
+    interval's width at that spread), and the seeds needed to resolve the metric's actionable difference with
+    POWER."""
     if diffs is None or diffs.empty:
         return None
     tested = diffs[diffs["p"].notna() & (diffs["method"] == "paired") & ~diffs["identical"].astype(bool)]
@@ -133,8 +139,9 @@ def resolving_power(diffs: pd.DataFrame, confidence=0.95) -> dict | None:
         return None
     m = int(tested["family_size"].iloc[0])
     smallest = simultaneous_interval(0.0, sd / math.sqrt(n), n - 1, m, confidence)[1]  # its half-width
-    return {"seeds": n, "comparisons": m, "spread": sd, "smallest_clear": smallest,
-            "seeds_needed": seeds_needed(sd, m, confidence=confidence)}
+    metric = metric_of(diffs)
+    return {"seeds": n, "comparisons": m, "spread": sd, "smallest_clear": smallest, "metric": metric,
+            "seeds_needed": seeds_needed(sd, m, metric.points(metric.actionable), confidence=confidence)}
 
 
 def resolving_text(power: dict | None, still_improving: str | None) -> str:
@@ -142,11 +149,12 @@ def resolving_text(power: dict | None, still_improving: str | None) -> str:
     budget = f" **Budget:** {still_improving}" if still_improving else ""
     if power is None:
         return f"- {budget.strip()}" if budget else ""
-    needed = power["seeds_needed"]
+    needed, metric = power["seeds_needed"], power["metric"]
+    digits, unit = metric.decimals, metric.difference_unit
     line = (f"- **What this build can resolve:** with {power['seeds']} seeds and {power['comparisons']} comparisons, "
-            f"a difference is called clear only above about {power['smallest_clear']:.1f} points (the paired "
-            f"spread between seeds is {power['spread']:.1f} points); resolving {ACTIONABLE_POINTS:g} points "
-            f"{round(100 * POWER)}% of the time would take "
+            f"a difference is called clear only above about {power['smallest_clear']:.{digits}f} {unit} (the paired "
+            f"spread between seeds is {power['spread']:.{digits}f} {unit}); resolving "
+            f"{metric.points(metric.actionable):g} {unit} {round(100 * POWER)}% of the time would take "
             + (f"{needed} seeds." if needed else "more than 200 seeds."))
     return line + (budget or " **Budget:** most configurations peaked before the last fifth of their epochs.")
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .differences import COMPARED_COLUMNS, VERDICTS, _corrected_verdicts, compare
-from .results import _accuracy_text, _listed, _mean_text, failures_text, summary_table, time_to_accuracy
-from .statistics import interval_text, p_text, percent_text as _pct, seeds_ahead_cell
+from .results import _listed, _mean_text, failures_text, final_text, summary_table, time_to_target
+from .statistics import interval_text, p_text, seeds_ahead_cell
+from .tasks import metric_of
 
 
 # (name in sentences, which runs): the fixed baselines of lrlab.families.baseline_configs
@@ -24,7 +25,7 @@ class Verdict:
     """The answer for a custom schedule or optimizer: one sentence, and the table it is read from."""
     sentence: str  # markdown
     table: pd.DataFrame  # one row per baseline, as the report shows it
-    differences: pd.DataFrame  # the numbers: yours minus each baseline, in points, with the corrected verdict
+    differences: pd.DataFrame  # the numbers: yours minus each baseline (points, nats), with the corrected verdict
 
     def _repr_markdown_(self):
         return self.sentence
@@ -36,8 +37,8 @@ def _custom_label(runs):
 
 
 def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
-    """Your configuration minus each baseline in final validation accuracy (points, paired by seed), corrected
-    for the baselines compared (simultaneous intervals)."""
+    """Your configuration minus each baseline in the task's final validation metric (points of accuracy, nats of
+    loss; paired by seed), corrected for the baselines compared (simultaneous intervals)."""
     yours = _custom_label(runs)
     rows = []
     for name, chosen in CUSTOM_BASELINES:
@@ -46,29 +47,33 @@ def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
             continue
         rows.append({"baseline": name, "label": baseline["label"].iloc[0],
                      **compare(runs, yours, baseline["label"].iloc[0], confidence)})
-    return _corrected_verdicts(pd.DataFrame(rows, columns=["baseline", "label", *COMPARED_COLUMNS]), confidence)
+    return _corrected_verdicts(pd.DataFrame(rows, columns=["baseline", "label", *COMPARED_COLUMNS]), confidence,
+                               metric_of(runs))
 
 
 def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:
     """Is your schedule or optimizer better than constant-rate SGD, cosine decay and Adam, on the same seeds?
-    The differences (custom_differences), each configuration's time to the target accuracy (time_to_accuracy, over
+    The differences (custom_differences), each configuration's time to the target (time_to_target, over
     these four), and the one sentence that answers."""
     yours = _custom_label(runs)
     if yours is None:
         return Verdict("No run of your schedule or optimizer is stored for these settings yet.", pd.DataFrame(),
                        custom_differences(runs, confidence))
     level = f"{round(100 * confidence)}%"
+    metric = metric_of(runs)
     diffs = custom_differences(runs, confidence)
     table = summary_table(runs, confidence).set_index("configuration")
-    timing, target = time_to_accuracy(histories[histories["label"].isin([yours, *diffs["label"]])], target_fraction)
+    timing, target = time_to_target(histories[histories["label"].isin([yours, *diffs["label"]])], target_fraction)
     epochs_to = timing.set_index("configuration")["epochs"] if not timing.empty else pd.Series(dtype=object)
     shown = pd.DataFrame({
         "baseline": diffs["label"],
-        "its final accuracy (%)": [_mean_text(*table.loc[label, ["final_mean", "final_std", "final_ci_low",
-                                                                   "final_ci_high"]]) for label in diffs["label"]],
+        f"its final {metric.axis}": [_mean_text(*table.loc[label, ["final_mean", "final_std", "final_ci_low",
+                                                                     "final_ci_high"]], metric)
+                                     for label in diffs["label"]],
         "verdict (corrected)": diffs["verdict_adj"],
-        f"yours minus it, points [{level} simultaneous CI]": [
-            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in diffs.iterrows()],
+        f"yours minus it, {metric.difference_unit} [{level} simultaneous CI]": [
+            interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"], metric.decimals)
+            for _, r in diffs.iterrows()],
         "seeds ahead": [seeds_ahead_cell(r) for _, r in diffs.iterrows()],
         "p, Bonferroni-adjusted": diffs["p_adj"].map(p_text),
         "epochs to the target: it / yours": [f"{epochs_to.get(label, 'not reached')} / "
@@ -79,8 +84,9 @@ def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95,
 
 def _custom_sentence(row, diffs, level, target, epochs) -> str:
     what = "your optimizer" if row["optimizer"] == "custom" else "your schedule"
-    head = f"**{what.capitalize()}** ({html.escape(row.name)}) reached {_accuracy_text(row, level)} final " \
-           f"validation accuracy"
+    metric = metric_of(row)
+    head = f"**{what.capitalize()}** ({html.escape(row.name)}) reached {final_text(row, level)} final " \
+           f"validation {metric.name}"
     if row["healthy"] == 0:
         return f"{head}: every seed failed ({failures_text(row)}), so it is worse than every baseline that learned."
     tested = diffs[diffs["p"].notna()]
@@ -105,8 +111,9 @@ def _custom_sentence(row, diffs, level, target, epochs) -> str:
         answer += f" ({_listed(untested)}: no interval, fewer than two healthy seeds on a side)"
     failed = f"; {failures_text(row)}" if row["failed"] else ""
     pace = "" if epochs is None or target != target else \
-        f" It first reached the target, {_pct(target)}% mean validation accuracy, at epoch {epochs}." \
-        if epochs != "not reached" else f" It never reached the target, {_pct(target)}% mean validation accuracy."
+        f" It first reached the target, {metric.text(target)} mean validation {metric.name}, at epoch {epochs}." \
+        if epochs != "not reached" else \
+        f" It never reached the target, {metric.text(target)} mean validation {metric.name}."
     size = int(diffs["family_size"].max()) if len(diffs) else 0
     return (f"{head}{failed}. Against the baselines on the same seeds, each verdict read from its simultaneous "
             f"interval over the {size} comparison{'s' if size != 1 else ''}: {answer}.{pace}")

@@ -5,8 +5,9 @@ For every stored range test (one method, one seed) whose curve has a valley, one
 project's one-cycle (the shape the schedule sweep tunes: lrlab.schedules) peaking at that test's valley, same seed.
 Scored, paired by seed, against the same method at a constant rate — its default, and tuned over 3 or every rate
 of the sweep (expected best, lrlab.tuning) — and, for SGD, against one-cycle with its peak tuned alike; corrected
-over every row (simultaneous intervals, lrlab.statistics). A trial counts as the tuning view counts it (a diverged
-run at chance). Methods that need no rate or no schedule (`needs_no`) are left out: the workflow sets both.
+over every row (simultaneous intervals, lrlab.statistics), in the task's metric (points of accuracy, nats of loss:
+lrlab.tasks.Metric), better on its side. A trial counts as the tuning view counts it (a diverged run at chance).
+Methods that need no rate or no schedule (`needs_no`) are left out: the workflow sets both.
 
 fastai's own one-cycle warms up with half a cosine over the first 25% and cycles momentum (0.95 → 0.85 → 0.95);
 the project's warms up linearly over 30% and keeps the optimizer's momentum, so the workflow is compared with the
@@ -20,7 +21,9 @@ import pandas as pd
 from .config import run_config, steps_per_epoch, tuned_display, tuned_method
 from .optimizers import OPTIMIZERS
 from .schedules import modern_schedules
-from .statistics import corrected_columns, paired_difference, percent_text as _pct, with_correction
+from .statistics import corrected_columns, paired_difference, with_correction
+from .sweep import task_name
+from .tasks import metric_of
 from .tuning import SCALED, at_default_rate, suggestions, trial_values
 
 FAMILY = "finder_workflow"
@@ -52,12 +55,13 @@ def configs(stored_tests, settings, dataset, one_cycle: dict) -> list:
 def comparisons(workflow_runs: pd.DataFrame, sweep: pd.DataFrame, per_seed: pd.DataFrame,
                 confidence=0.95) -> pd.DataFrame:
     """Each method's workflow minus the same method at a constant rate (its default, and the expected best of 3 and
-    of every rate of the sweep), and SGD's minus one-cycle tuned over 3 and every peak rate; points of final
-    validation accuracy, paired by seed, corrected over every row."""
+    of every rate of the sweep), and SGD's minus one-cycle tuned over 3 and every peak rate; final validation value
+    of the task's metric (points of accuracy, nats of loss), paired by seed, corrected over every row."""
     columns = ["tuned", "method", "against", "test", "difference", "ci_low", "ci_high", "p", "se", "df", "wins",
                "pairs", "workflow", "valley_low", "valley_high"]
+    metric, task = metric_of(sweep), task_name(sweep)
     if workflow_runs.empty or sweep.empty:
-        return with_correction(pd.DataFrame(columns=columns), confidence)
+        return with_correction(pd.DataFrame(columns=columns), confidence).assign(task=task)
     values = trial_values(sweep)
     whole = per_seed.groupby("tuned")["k"].max()
     ours_all = trial_values(workflow_runs.assign(lr0=0.0))  # one "rate" per seed: the workflow's own
@@ -78,19 +82,22 @@ def comparisons(workflow_runs: pd.DataFrame, sweep: pd.DataFrame, per_seed: pd.D
                 chosen = per_seed[(per_seed["tuned"] == key) & (per_seed["k"] == rates)]
                 reference = chosen.set_index("seed")["expected_best"]
                 name = "its whole grid" if k is None else f"{k} rates tried"
-            d = paired_difference(ours, reference, confidence)
+            d = paired_difference(ours, reference, confidence, metric.higher_is_better)
             rows.append({"tuned": key, "method": tuned_display(tuned_method(optimizer, "one_cycle")),
                          "against": f"{tuned_display(key)}, {name}", "test": d.pop("method"),
-                         **{n: 100 * v if n in SCALED else v for n, v in d.items()},
+                         **{n: metric.points(v) if n in SCALED else v for n, v in d.items()},
                          "workflow": float(ours.mean()), "valley_low": float(runs["lr0"].min()),
                          "valley_high": float(runs["lr0"].max())})
-    return with_correction(pd.DataFrame(rows, columns=columns), confidence)
+    return with_correction(pd.DataFrame(rows, columns=columns), confidence,
+                           higher_is_better=metric.higher_is_better).assign(task=task)
 
 
 def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
+    metric = metric_of(table)
     return pd.DataFrame({
-        "fastai's workflow": table["method"], "minus": table["against"], **corrected_columns(table, confidence),
-        "workflow's accuracy %": table["workflow"].map(_pct),
+        "fastai's workflow": table["method"], "minus": table["against"],
+        **corrected_columns(table, confidence, metric.difference_unit, metric.decimals),
+        f"workflow's {metric.header}": table["workflow"].map(metric.number),
         "valleys (peak rates)": [f"{lo:.2g}–{hi:.2g}" for lo, hi in zip(table["valley_low"], table["valley_high"])],
     })
 
@@ -110,17 +117,20 @@ def conclusion(table: pd.DataFrame, test_cost=math.nan) -> str:
     range test cost, in epochs."""
     if table is None or table.empty:
         return ""
+    metric = metric_of(table)
 
     def tally(kind, against):
         rows = table[table["against"].str.endswith(kind) & ~table["tuned"].str.contains("+", regex=False)]
         if rows.empty:
             return ""
         better, worse = (int((rows["verdict_adj"] == v).sum()) for v in ("clearly better", "clearly worse"))
+        ahead = int(metric.better(rows["difference"], 0).sum())  # above zero, or below where lower is better
         width = float((rows["ci_high_adj"] - rows["ci_low_adj"]).median() / 2)
-        return (f"against {against}, ahead in the mean for {int((rows['difference'] > 0).sum())} of {len(rows)} "
+        return (f"against {against}, ahead in the mean for {ahead} of {len(rows)} "
                 f"methods and on {int(rows['wins'].sum())} of {int(rows['pairs'].sum())} seed pairs; clearly "
                 f"better for {better}, clearly worse for {worse} after the correction"
-                + (f" (its intervals ±{width:.1f} points, median)" if math.isfinite(width) else ""))
+                + (f" (its intervals ±{width:.{metric.decimals}f} {metric.difference_unit}, median)"
+                   if math.isfinite(width) else ""))
 
     tallies = [t for t in (tally("its default rate", "each method's default constant rate"),
                            tally("3 rates tried", "3 constant rates tried"),

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .health import FAILURE_TEXT
 from .report import budget_line, title
+from .tasks import metric_of
 
 
 FOLD_ROWS = 24  # tables longer than this are folded away (the full sweep, every seed's rows)
@@ -90,17 +91,18 @@ def _inline(text: str) -> str:
 
 
 def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
-    """The summary table's best cells: highest final and best accuracy and test accuracy among the
-    configurations without a failed seed, fewest seconds per epoch."""
+    """The summary table's best cells: the best final, best-epoch and test value of the task's metric (highest
+    accuracy, lowest loss) among the configurations without a failed seed, fewest seconds per epoch."""
     cells = []
     if table.empty:
         return cells
     ok = table[table["failed"] == 0]
     columns = list(formatted.columns)
-    for key, prefix in (("final_mean", "final val."), ("best_mean", "best val."), ("test_mean", "test accuracy")):
+    metric = metric_of(table)
+    for key, prefix in (("final_mean", "final val."), ("best_mean", "best val."), ("test_mean", f"test {metric.name}")):
         column = next((c for c in columns if c.startswith(prefix)), None)
         if column and not ok.empty and ok[key].notna().any():
-            cells.append((int(ok[key].idxmax()), column))
+            cells.append((int(ok[key].idxmax() if metric.higher_is_better else ok[key].idxmin()), column))
     column = next((c for c in columns if c.startswith("seconds per epoch")), None)
     if column and table["seconds_per_epoch"].notna().any():
         cells.append((int(table["seconds_per_epoch"].idxmin()), column))

@@ -4,7 +4,8 @@ Rules every figure follows, so a reader can compare them: one fixed colour per c
 schedules in cool colours, adaptive methods in warm ones, constant-rate SGD always dark grey), at most eight lines
 per panel (small multiples beyond that, constant-rate SGD drawn in each as the reference), each seed as a thin
 line under its configuration's mean over the healthy seeds (a failed seed dotted, never averaged in), accuracy in
-percent, and y-axes fitted to the healthy runs.
+percent, and y-axes fitted to the healthy runs. Figures of one number per run (final values, differences, budgets)
+show the task's metric (lrlab.tasks.metric_of): accuracy, or a loss, best first either way.
 """
 
 import functools
@@ -21,6 +22,7 @@ from .health import HEALTHY
 from . import schedules
 from .optimizers import CLASSIC_ADAPTIVE, OPTIMIZERS
 from .results import short_names  # noqa: F401 (the notebooks name lines with it)
+from .tasks import ACCURACY, metric_of
 
 # Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
 # colour in every figure and every report: each schedule's and method's own, declared with it (lrlab.schedules,
@@ -162,9 +164,11 @@ def curves_figure(histories, labels, colour_of, name_of, baseline, title):
 
 
 @_themed
-def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="epoch", y="val_accuracy"):
+def overview_figure(histories, groups, colour_of, name_of, baseline, title, x="epoch", y=None):
     """One panel per group of configurations, with a shared y-axis: every configuration at once, eight lines a
-    panel at most. With x="elapsed_s", against seconds instead of epochs."""
+    panel at most; y the task's validation metric unless named. With x="elapsed_s", against seconds instead of
+    epochs."""
+    y = y or metric_of(histories).history
     n = len(groups)
     cols = min(2, n)
     rows = math.ceil(n / cols)
@@ -327,51 +331,59 @@ def family_figure(histories, title):
 
 
 @_themed
-def final_accuracy_figure(runs, title, colour_of=None, name_of=None):
-    """Every seed's final validation accuracy per configuration: a box over the healthy seeds, a dot per healthy
-    seed, a cross per failed one; best mean first. Diverged seeds have no accuracy and are counted in the caption."""
-    data = runs[runs["final_val_accuracy"].notna()]
+def final_values_figure(runs, title, colour_of=None, name_of=None):
+    """Every seed's final validation value of the task's metric per configuration: a box over the healthy seeds, a
+    dot per healthy seed, a cross per failed one; best mean first. Diverged seeds have no value and are counted in
+    the caption."""
+    metric = metric_of(runs)
+    data = runs[runs[metric.final].notna()]
     if data.empty:
         return _nothing_to_draw(title, "no seed finished without diverging")
     colour_of = colour_of or colours(runs)
     name_of = name_of or {label: label for label in runs["label"].unique()}
-    data = data.assign(accuracy=100 * data["final_val_accuracy"], name=data["label"].map(name_of))
+    data = data.assign(value=metric.scale * data[metric.final], name=data["label"].map(name_of))
     healthy, failed = data[data["status"] == HEALTHY], data[data["status"] != HEALTHY]
-    order_means = healthy.groupby("label")["final_val_accuracy"].mean().reindex(data["label"].unique())
-    order = order_means.sort_values(ascending=False, na_position="last").index
+    order_means = healthy.groupby("label")[metric.final].mean().reindex(data["label"].unique())
+    order = order_means.sort_values(ascending=not metric.higher_is_better, na_position="last").index
     names = [name_of[label] for label in order]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(order) + 1.8))
-    sns.boxplot(data=healthy, y="name", x="accuracy", order=names, color="0.92", showfliers=False, ax=ax, width=0.6)
+    sns.boxplot(data=healthy, y="name", x="value", order=names, color="0.92", showfliers=False, ax=ax, width=0.6)
     edge = None
     if not healthy.empty and not failed.empty:
-        # the axis spans the healthy seeds; a failed seed sits at the left edge, its accuracy in the legend
-        low, high = healthy["accuracy"].min(), healthy["accuracy"].max()
+        # the axis spans the healthy seeds; a failed seed sits at the worse edge (left for accuracy, right for a
+        # loss), its value in the legend
+        low, high = healthy["value"].min(), healthy["value"].max()
         pad = 0.08 * (high - low) or 0.5
-        ax.set_xlim(low - 3 * pad, high + pad)
-        edge = low - 2.5 * pad
+        if metric.higher_is_better:
+            ax.set_xlim(low - 3 * pad, high + pad)
+            edge = low - 2.5 * pad
+        else:
+            ax.set_xlim(low - pad, high + 3 * pad)
+            edge = high + 2.5 * pad
     for i, label in enumerate(order):
         rows = data[data["label"] == label]
         jitter = np.linspace(-0.15, 0.15, len(rows)) if len(rows) > 1 else np.zeros(1)
         ok = (rows["status"] == HEALTHY).to_numpy()
-        ax.scatter(rows["accuracy"][ok], i + jitter[ok], s=28, color=colour_of[label], zorder=3,
+        ax.scatter(rows["value"][ok], i + jitter[ok], s=28, color=colour_of[label], zorder=3,
                    edgecolor="white", linewidth=0.5)
-        ax.scatter(rows["accuracy"][~ok] if edge is None else np.full((~ok).sum(), edge), i + jitter[~ok], s=40,
+        ax.scatter(rows["value"][~ok] if edge is None else np.full((~ok).sum(), edge), i + jitter[~ok], s=40,
                    marker="x", color="#b00020", zorder=3, label="failed" if (~ok).any() else None, clip_on=False)
     if not failed.empty:
         text = ("a failed seed (did not learn)" if edge is None else
-                f"a failed seed (did not learn: {failed['accuracy'].min():.1f}–{failed['accuracy'].max():.1f}%), "
-                f"drawn at the left edge")
+                f"a failed seed (did not learn: {metric.number(failed[metric.final].min())}–"
+                f"{metric.text(failed[metric.final].max())}), "
+                f"drawn at the {'left' if metric.higher_is_better else 'right'} edge")
         ax.legend(ax.get_legend_handles_labels()[0][:1], [text], loc="upper center",
                   bbox_to_anchor=(0.5, -0.08 - 0.6 / len(order)), fontsize=10, frameon=False)
-    ax.set(title=title, xlabel="final validation accuracy (%)", ylabel="")
+    ax.set(title=title, xlabel=f"final validation {metric.axis}", ylabel="")
     fig.tight_layout()
     return fig
 
 
 @_themed
-def budget_figure(table, title):
-    """How the ranking moves with the budget: mean final validation accuracy (with its interval) and rank against
-    the number of epochs, one line per method in its fixed colour."""
+def budget_figure(table, title, metric=ACCURACY):
+    """How the ranking moves with the budget: mean final validation value of the metric (with its interval) and
+    rank against the number of epochs, one line per method in its fixed colour."""
     budgets = sorted(table["epochs"].unique())
     if len(budgets) < 1 or table["mean"].notna().sum() == 0:
         return _nothing_to_draw(title, "no budget run completed")
@@ -382,8 +394,9 @@ def budget_figure(table, title):
         x = group["epochs"].map(position)
         colour = (optimizer_colour if kind == "optimizer" else schedule_colour)(key) or BASELINE_COLOUR
         style = "--" if kind == "schedule" and key == "constant" else "-"
-        acc.errorbar(x, 100 * group["mean"], yerr=[100 * (group["mean"] - group["low"]).fillna(0),
-                                                   100 * (group["high"] - group["mean"]).fillna(0)],
+        scale = metric.scale
+        acc.errorbar(x, scale * group["mean"], yerr=[scale * (group["mean"] - group["low"]).fillna(0),
+                                                     scale * (group["high"] - group["mean"]).fillna(0)],
                      color=colour, ls=style, marker="o", ms=4, capsize=3, lw=1.6, label=group["method"].iloc[0])
         rank.plot(x, group["rank"], color=colour, ls=style, marker="o", ms=5, lw=1.6)
         rank.annotate(group["method"].iloc[-1], (x.iloc[-1], group["rank"].iloc[-1]), xytext=(6, 0),
@@ -392,8 +405,8 @@ def budget_figure(table, title):
         ax.set_xticks(range(len(budgets)), [f"{b} epochs" for b in budgets])
         ax.set_xlim(-0.3, len(budgets) - 0.3 + (0.9 if ax is rank else 0))
         ax.set_xlabel("training budget")
-    acc.set_ylabel("final validation accuracy (%)")
-    acc.set_title("Accuracy (mean, 95% interval)")
+    acc.set_ylabel(f"final validation {metric.axis}")
+    acc.set_title(f"{metric.name.capitalize()} (mean, 95% interval)")
     rank.set_ylabel("rank (1 = best)")
     rank.invert_yaxis()
     rank.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -408,10 +421,12 @@ def budget_figure(table, title):
 
 @_themed
 def forest_figure(diffs, colour_of, name_of, title):
-    """Every configuration minus constant-rate SGD: the difference in points with its simultaneous interval (the
-    one its verdict is read from), clear ones filled, the seeds ahead and any failed seeds written beside it; best
-    first. Identical runs are left out (the caption says so)."""
-    shown = diffs[~diffs["identical"].astype(bool) & diffs["difference"].notna()].sort_values("difference")
+    """Every configuration minus constant-rate SGD: the difference (points, nats) with its simultaneous interval
+    (the one its verdict is read from), clear ones filled, the seeds ahead and any failed seeds written beside it;
+    best first (at the top). Identical runs are left out (the caption says so)."""
+    metric = metric_of(diffs)
+    shown = diffs[~diffs["identical"].astype(bool) & diffs["difference"].notna()].sort_values(
+        "difference", ascending=metric.higher_is_better)
     if shown.empty:
         return _nothing_to_draw(title, "no configuration to compare with constant-rate SGD")
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(shown) + 1.6))
@@ -429,7 +444,9 @@ def forest_figure(diffs, colour_of, name_of, title):
                     color="#b00020" if r["failed"] else "0.25", annotation_clip=False)
     ax.axvline(0, color=BASELINE_COLOUR, linewidth=1.2, linestyle="--")
     ax.set_yticks(range(len(shown)), [name_of.get(c, c) for c in shown["configuration"]])
-    ax.set(title=title, xlabel="difference to constant-rate SGD, points of final validation accuracy", ylabel="")
+    ax.set(title=title, xlabel=f"difference to constant-rate SGD, {metric.difference_unit} of final validation "
+                               f"{metric.name}" + ("" if metric.higher_is_better else " (left: lower, better)"),
+           ylabel="")
     ax.tick_params(labelsize=11)
     fig.tight_layout()
     return fig

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import PROJECT_ROOT
-from .statistics import percent_text as _pct
+from .tasks import metric_of
 
 PUBLISHED = ("paper", "study", "shakespeare")
 # the published reports whose runs are committed beside them (outputs/<profile>/runs/): a fresh clone re-renders them
@@ -56,19 +56,20 @@ def readme_findings(report: Path) -> str:
 def findings(summary: pd.DataFrame) -> str:
     """The headline numbers of one report, as the README prints them: the best configuration whose every seed
     learned with its interval, constant-rate SGD's, and the failed runs."""
-    ok = summary[summary["failed"] == 0].sort_values("final_mean", ascending=False)
+    metric = metric_of(summary)
+    ok = summary[summary["failed"] == 0].sort_values("final_mean", ascending=not metric.higher_is_better)
     constant = summary[summary["family"] == "constant"]
     if ok.empty:
         lines = ["- Best configuration: none — every configuration had a failed seed."]
     else:
         best = ok.iloc[0]
-        lines = [f"- Best configuration: **{best['configuration']}**, {_pct(best['final_mean'])}% "
-                 f"[{_pct(best['final_ci_low'])}, {_pct(best['final_ci_high'])}] final validation accuracy "
-                 f"({int(best['healthy'])} seeds, 95% interval)."]
+        lines = [f"- Best configuration: **{best['configuration']}**, {metric.text(best['final_mean'])} "
+                 f"[{metric.number(best['final_ci_low'])}, {metric.number(best['final_ci_high'])}] final validation "
+                 f"{metric.name} ({int(best['healthy'])} seeds, 95% interval)."]
     if not constant.empty:
         c = constant.iloc[0]
-        lines.append(f"- Constant-rate SGD: {_pct(c['final_mean'])}% [{_pct(c['final_ci_low'])}, "
-                     f"{_pct(c['final_ci_high'])}].")
+        lines.append(f"- Constant-rate SGD: {metric.text(c['final_mean'])} [{metric.number(c['final_ci_low'])}, "
+                     f"{metric.number(c['final_ci_high'])}].")
     failed = int(summary["failed"].sum())
     named = "; ".join(f"{r['configuration']}: {int(r['failed'])} of {int(r['seeds'])}"
                       for _, r in summary[summary["failed"] > 0].iterrows())

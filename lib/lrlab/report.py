@@ -13,7 +13,7 @@ from .config import FAMILY_TITLES, PROJECT_ROOT, learning_rate_grid
 from .data import is_official
 from .health import evidence_accuracy, failure_counts, guessing_loss, learned_loss
 from .optimizers import ADAPTIVE_DEFAULTS, DISPLAY_NAMES, is_sgd
-from .tasks import TASKS
+from .tasks import TASKS, metric_of
 
 
 def _git(*args):
@@ -123,10 +123,15 @@ def describe_runs(runs) -> str:
 
 
 def _task_terms(task) -> str:
-    """What "accuracy" means on the task, where it is not an image's class, and the task's published reference."""
-    metric = (f" Here *accuracy* is the {task.metric_display} (every position of a window, each predicting the "
-              f"character after it) and the loss its cross-entropy." if task.metric_display != "accuracy" else "")
-    return metric + (f" Reference for the task: {task.reference}." if task.reference else "")
+    """What "accuracy" means on the task, where it is not an image's class, what ranks the configurations where it
+    is not the accuracy, and the task's published reference."""
+    terms = (f" Here *accuracy* is the {task.metric_display} (every position of a window, each predicting the "
+             f"character after it) and the loss its cross-entropy." if task.metric_display != "accuracy" else "")
+    if not task.metric.higher_is_better:
+        terms += (f" **Configurations are ranked by validation {task.metric.name}** (nats per character, lower is "
+                  f"better; guessing scores ln of the alphabet's size): every mean, difference, verdict and "
+                  f"ranking below is in it, the accuracy shown beside it in the figures of curves.")
+    return terms + (f" Reference for the task: {task.reference}." if task.reference else "")
 
 
 def describe_missing(missing) -> str:
@@ -149,8 +154,11 @@ def forest_caption(diffs, confidence) -> str:
     level = round(100 * confidence)
     size = int(diffs["family_size"].max()) if len(diffs) else 0
     same = diffs[diffs["identical"].astype(bool)]["configuration"].tolist()
-    return (f"Each configuration's mean final validation accuracy minus constant-rate SGD's, paired by seed, over the "
-            f"healthy seeds, with its {level}% simultaneous interval over the {size} comparisons (Bonferroni): the "
+    metric = metric_of(diffs)
+    direction = "" if metric.higher_is_better else " (lower is better: a better configuration lies left of zero)"
+    return (f"Each configuration's mean final validation {metric.name} minus constant-rate SGD's{direction}, paired "
+            f"by seed, over the healthy seeds, with its {level}% simultaneous interval over the {size} comparisons "
+            f"(Bonferroni): the "
             f"interval every verdict of the report is read from. Filled: clearly better or worse (the interval "
             f"excludes zero); open: no clear difference. Right: on how many seeds the configuration was ahead, and "
             f"its failed seeds (left out)."
@@ -263,11 +271,12 @@ def schedule_caption(runs, mismatch) -> str:
 
 
 def time_caption(target, target_fraction, runs=None) -> str:
-    if target != target:  # NaN: no accuracy recorded
-        return "No validation accuracy recorded."
+    metric = metric_of(runs)
+    if target != target:  # NaN: no value recorded
+        return f"No validation {metric.name} recorded."
     plateau = runs is not None and "schedule" in runs and (runs["schedule"] == "reduce_on_plateau").any()
-    return (f"Epochs until a configuration's mean validation accuracy over its healthy seeds first reaches "
-            f"{100 * target:.1f}% ({round(100 * target_fraction)}% of the best mean accuracy reached by a "
+    return (f"Epochs until a configuration's mean validation {metric.name} over its healthy seeds first reaches "
+            f"{metric.text(target)} ({metric.target_text(target_fraction)} reached by a "
             f"configuration whose every seed learned), fastest first; \"not reached\" where it never does."
             + (" ReduceLROnPlateau's seeds trained one at a time, the others' together." if plateau else ""))
 
@@ -305,11 +314,12 @@ def seeds_caption(runs) -> str:
     seeds = sorted(runs["seed"].unique()) if not runs.empty else []
     counts = failure_counts(runs["status"] if not runs.empty else [])
     stuck, diverged = counts["did_not_learn"] + counts["collapsed"], counts["diverged"]
-    return (f"Final validation accuracy of every seed ({len(seeds)} per configuration): a dot per healthy seed over "
-            f"a box from the lower to the upper quartile of the healthy seeds with their median; best mean first."
+    metric = metric_of(runs)
+    return (f"Final validation {metric.name} of every seed ({len(seeds)} per configuration): a dot per healthy seed "
+            f"over a box from the lower to the upper quartile of the healthy seeds with their median; best mean first."
             + (f" Red crosses: {stuck} seed{'s' if stuck != 1 else ''} that did not learn or fell back to chance."
                if stuck else "")
-            + (f" {diverged} diverged seed{'s have' if diverged != 1 else ' has'} no accuracy and "
+            + (f" {diverged} diverged seed{'s have' if diverged != 1 else ' has'} no {metric.name} and "
                f"{'are' if diverged != 1 else 'is'} not drawn." if diverged else "")
             + f" Validation set: {_validation(runs)}.")
 
@@ -329,7 +339,8 @@ def text_samples(table: pd.DataFrame, runs: pd.DataFrame) -> str:
     for which, label in [("Best", ranked[0]), ("Worst", ranked[-1])]:
         run = written[written["label"] == label].sort_values("seed").iloc[0]
         mean = table.loc[table["configuration"] == label, "final_mean"].iloc[0]
-        score = f"mean final validation accuracy {100 * mean:.1f}%" if mean == mean else "every seed failed"
+        metric = metric_of(table)
+        score = f"mean final validation {metric.name} {metric.text(mean)}" if mean == mean else "every seed failed"
         parts.append(f"**{which}: {html.escape(label)}** ({score}; seed {run['seed']}):\n\n```text\n"
                      f"{run['sample'].strip()}\n```")
     return "\n\n".join(parts)

@@ -17,9 +17,9 @@ from .tasks import n_classes as count_classes, of_run
 # the columns of load_runs' table of runs, so a report without runs still has them all
 RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "tuned", "status", "model", "epochs", "precision",
                "batch_size", "protocol", "task", "n_classes", "chance", "n_train", "n_validation",
-               "fingerprint", "final_val_accuracy", "final_val_loss", "best_val_accuracy", "best_epoch",
-               "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together", "device",
-               "backend", "backend_version", "cuda", "keras_version", "test_accuracy",
+               "fingerprint", "final_val_accuracy", "final_val_loss", "best_val_accuracy", "best_val_loss",
+               "best_epoch", "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together",
+               "device", "backend", "backend_version", "cuda", "keras_version", "test_accuracy", "test_loss",
                "test_accuracy_at_training_point", "sample", "numerics", "lr0", "schedule", "schedule_params",
                "optimizer_params", "rate_changed", "optimizer_settings", "trunk_run_id", "branch_epoch"]
 
@@ -53,7 +53,9 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                 after = nan_epochs(history).cummax()
                 history.loc[after, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
             steady, overhead = epoch_seconds(history["epoch_time_s"])
-            meta = {"run_id": rid, "family": family, "label": run_label(config), "seed": config["seed"],
+            task = of_run(data)
+            meta = {"run_id": rid, "task": task.name, "family": family, "label": run_label(config),
+                    "seed": config["seed"],
                     "optimizer": config["optimizer"]["name"], "status": status,
                     "tuned": tuned_method(config["optimizer"]["name"], config["schedule"]["name"])}
             histories.append(history.assign(elapsed_s=steady * history["epoch"], **meta))
@@ -63,14 +65,18 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 # runs stored before the precision parameter existed computed in float32
                                 "precision": config.get("precision", "float32"),
                                 "batch_size": config["batch_size"], "protocol": data["protocol"],
-                                "task": of_run(data).name, "n_classes": n_classes,
-                                "chance": 1 / n_classes,
+                                "n_classes": n_classes,
+                                "chance": task.metric.chance(n_classes),
                                 "n_train": data["n_train"], "n_validation": data["n_validation"],
                                 "fingerprint": data["fingerprint"],
                                 "final_val_accuracy": _number(summary["final"]["val_accuracy"]),
                                 "final_val_loss": _number(summary["final"]["val_loss"]),
                                 "best_val_accuracy": _number(summary["best_val_accuracy"]),
-                                "best_epoch": _number(summary["best_epoch"]), "train_seconds": summary["train_seconds"],
+                                # none for a diverged run, as its best accuracy
+                                "best_val_loss": _number(None if summary["best_epoch"] is None
+                                                         else float(history["val_loss"].min())),
+                                "best_epoch": _best_epoch(summary, history, task.metric),
+                                "train_seconds": summary["train_seconds"],
                                 "seconds_per_epoch": steady, "first_epoch_overhead_s": overhead,
                                 "trained_together": summary.get("trained_together", 1),
                                 "device": summary.get("device", "not recorded"),
@@ -82,6 +88,7 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 # under the 2017 protocol the test set is the validation set: no test figure
                                 # anywhere, rather than a copy of validation's
                                 **({"test_accuracy": _number(test.get("accuracy")),
+                                    "test_loss": _number(test.get("loss")),
                                     "test_accuracy_at_training_point": _number(
                                         test.get("accuracy_at_training_point"))}
                                    if data["protocol"] == "holdout" else {}),
@@ -97,7 +104,8 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 "trunk_run_id": config.get("branch", {}).get("trunk", ""),
                                 "branch_epoch": _number(config.get("branch", {}).get("epoch"))})
     if not rows:
-        return (pd.DataFrame(columns=["run_id", "family", "label", "seed", "optimizer", "status", "tuned", "elapsed_s",
+        return (pd.DataFrame(columns=["run_id", "task", "family", "label", "seed", "optimizer", "status", "tuned",
+                                      "elapsed_s",
                                       *HISTORY_COLUMNS]), pd.DataFrame(columns=RUN_COLUMNS))
     return pd.concat(histories, ignore_index=True), pd.DataFrame(rows, columns=RUN_COLUMNS)
 
@@ -119,6 +127,15 @@ def _finished_runs(settings, family):
         summary = read_summary(path)
         if summary is not None:
             yield rid, summary, json.loads((path / "config.json").read_text()), pd.read_csv(path / "history.csv")
+
+
+def _best_epoch(summary, history, metric):
+    """The epoch of the best validation value of the task's metric: the summary's for accuracy (the epoch the
+    run kept), the history's lowest loss otherwise (the first, on a tie); NaN where the run diverged."""
+    if metric.key == "accuracy" or summary["best_epoch"] is None:
+        return _number(summary["best_epoch"])
+    values = history[metric.history]
+    return float(history.loc[values.idxmin(), "epoch"]) if values.notna().any() else math.nan
 
 
 def _number(value):

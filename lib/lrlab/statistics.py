@@ -31,17 +31,18 @@ def mean_ci(values, confidence=0.95):
     return mean, std, float(low), float(high)
 
 
-def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95) -> dict:
+def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95, higher_is_better=True) -> dict:
     """a − b (indexed by seed) with its interval and p-value from scipy: paired by seed where the two share two or
     more seeds (the same seed gives both the same initial weights and batch order), else Welch's test for two
     independent samples. No interval (NaN) where either side has fewer than two values: then the difference is
     the one on the seed both share, if any (a configuration with one healthy seed is compared on that seed, not
     against the other side's mean over seeds it lacks), else between the means. Also the standard error and degrees of
     freedom behind the interval (for a simultaneous one: `with_correction`), and, paired, the number of seeds on
-    which a is above b (`wins` of `pairs`)."""
+    which a is ahead of b (`wins` of `pairs`: above it, or below where lower is better)."""
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     shared = a.index.intersection(b.index)
-    wins, pairs = (int((a[shared] > b[shared]).sum()), len(shared)) if len(shared) >= 2 else (math.nan, 0)
+    sign = 1 if higher_is_better else -1
+    wins, pairs = (int((sign * (a[shared] - b[shared]) > 0).sum()), len(shared)) if len(shared) >= 2 else (math.nan, 0)
     if len(shared) >= 2:
         method, diff = "paired", a[shared] - b[shared]
         mean, se, df = float(diff.mean()), float(diff.std() / math.sqrt(len(diff))), len(diff) - 1
@@ -51,7 +52,8 @@ def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95) -> dict:
         df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else math.inf
     else:  # no interval; the difference on the one seed both share, else between the means
         if len(shared) == 1:
-            mean, wins, pairs = float(a[shared[0]] - b[shared[0]]), int(a[shared[0]] > b[shared[0]]), 1
+            mean = float(a[shared[0]] - b[shared[0]])
+            wins, pairs = int(sign * mean > 0), 1
         else:
             mean = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
         return {"difference": mean, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "method": "none",
@@ -65,14 +67,14 @@ def paired_difference(a: pd.Series, b: pd.Series, confidence=0.95) -> dict:
             "method": method, "se": se, "df": float(df), "wins": wins, "pairs": pairs}
 
 
-def verdict(difference: dict, significant: bool) -> str:
+def verdict(difference: dict, significant: bool, higher_is_better=True) -> str:
     """"clearly better" / "clearly worse" when `significant` (the matching interval excludes zero), else "no
-    clear difference"; "no test" without an interval."""
+    clear difference"; "no test" without an interval. Better is above zero, or below where lower is better."""
     if difference["p"] != difference["p"]:
         return "no test"
     if not significant:
         return "no clear difference"
-    return "clearly better" if difference["difference"] > 0 else "clearly worse"
+    return "clearly better" if (difference["difference"] > 0) == higher_is_better else "clearly worse"
 
 
 def simultaneous_interval(difference, se, df, m, confidence=0.95) -> tuple[float, float]:
@@ -86,7 +88,7 @@ def simultaneous_interval(difference, se, df, m, confidence=0.95) -> tuple[float
     return difference - half, difference + half
 
 
-def with_correction(table: pd.DataFrame, confidence=0.95, m=None) -> pd.DataFrame:
+def with_correction(table: pd.DataFrame, confidence=0.95, m=None, higher_is_better=True) -> pd.DataFrame:
     """`table` (one row per comparison, paired_difference's columns, in the same units as `se`) with the family's
     size `family_size` (its tested rows, or `m` when the comparison stands for more: one chosen after looking
     among m possible), the Bonferroni-adjusted p-value (`p_adj`: min(1, m p)), the simultaneous interval
@@ -102,8 +104,9 @@ def with_correction(table: pd.DataFrame, confidence=0.95, m=None) -> pd.DataFram
     high = [b[1] for b in bounds]
     return table.assign(
         family_size=size, p_adj=adjusted, ci_low_adj=low, ci_high_adj=high,
-        verdict=[verdict(r, r["ci_low"] > 0 or r["ci_high"] < 0) for _, r in table.iterrows()],
-        verdict_adj=[verdict(r, lo > 0 or hi < 0) for lo, hi, (_, r) in zip(low, high, table.iterrows())])
+        verdict=[verdict(r, r["ci_low"] > 0 or r["ci_high"] < 0, higher_is_better) for _, r in table.iterrows()],
+        verdict_adj=[verdict(r, lo > 0 or hi < 0, higher_is_better)
+                     for lo, hi, (_, r) in zip(low, high, table.iterrows())])
 
 
 def seeds_ahead_cell(row) -> str:
@@ -127,27 +130,27 @@ def percent_text(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
-def signed_text(x) -> str:
+def signed_text(x, decimals=1) -> str:
     """"+2.3", "−0.4" (a true minus sign), "n/a" for NaN."""
-    return "n/a" if x != x else f"{x:+.1f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
+    return "n/a" if x != x else f"{x:+.{decimals}f}".replace("-", "−")  # −0.0: below zero, by less than 0.05
 
 
-def bound_text(x) -> str:
+def bound_text(x, decimals=1) -> str:
     """An interval's bound: as signed_text, with as many more digits as it takes to show which side of zero it
-    lies on when one decimal would round it to 0.0 (a verdict read from it must be visible in it)."""
-    if x != x or x == 0 or abs(x) >= 0.05:
-        return signed_text(x)
-    digits = min(6, 1 - math.floor(math.log10(abs(x))))
+    lies on when `decimals` would round it to zero (a verdict read from it must be visible in it)."""
+    if x != x or x == 0 or abs(x) >= 0.5 * 10 ** -decimals:
+        return signed_text(x, decimals)
+    digits = min(5 + decimals, 1 - math.floor(math.log10(abs(x))))
     return f"{x:+.{digits}f}".replace("-", "−")
 
 
-def interval_text(difference, low, high) -> str:
+def interval_text(difference, low, high, decimals=1) -> str:
     """"+2.3 [+0.9, +3.8]", the difference alone without an interval, "n/a" without either; a bound near zero
     with the digits that show its side ("+9.3 [+0.02, +18.6]")."""
     if difference != difference:
         return "n/a"
-    return signed_text(difference) if low != low else \
-        f"{signed_text(difference)} [{bound_text(low)}, {bound_text(high)}]"
+    return signed_text(difference, decimals) if low != low else \
+        f"{signed_text(difference, decimals)} [{bound_text(low, decimals)}, {bound_text(high, decimals)}]"
 
 
 def count_text(n, noun) -> str:
@@ -162,13 +165,14 @@ def verdict_header(table) -> str:
     return f"verdict (corrected for {count_text(tested, 'comparison')})" if tested else "verdict"
 
 
-def corrected_columns(table, confidence=0.95) -> dict:
+def corrected_columns(table, confidence=0.95, unit="points", decimals=1) -> dict:
     """The columns a table of corrected comparisons (with_correction's) shows after naming them, verdict first so
-    it stays in view on a phone: the verdict, the difference with its simultaneous interval, seeds ahead, the
-    Bonferroni-adjusted p."""
+    it stays in view on a phone: the verdict, the difference (in `unit`) with its simultaneous interval, seeds
+    ahead, the Bonferroni-adjusted p."""
     return {verdict_header(table): table["verdict_adj"],
-            f"difference, points [{round(100 * confidence)}% simultaneous CI]": [
-                interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"]) for _, r in table.iterrows()],
+            f"difference, {unit} [{round(100 * confidence)}% simultaneous CI]": [
+                interval_text(r["difference"], r["ci_low_adj"], r["ci_high_adj"], decimals)
+                for _, r in table.iterrows()],
             "seeds ahead": [seeds_ahead_cell(r) for _, r in table.iterrows()],
             "p, Bonferroni-adjusted": table["p_adj"].map(p_text)}
 

@@ -8,7 +8,14 @@ import pandas as pd
 
 from .config import tuned_display
 from .health import failures_among, healthy_runs
-from .statistics import log_median, percent_text as _pct, signed_text as _signed
+from .statistics import log_median
+from .tasks import metric_of
+
+
+def task_name(runs: pd.DataFrame) -> str:
+    """The task a table's rows belong to (its `task` column), "" where it has none (a hand-made table: accuracy).
+    A table computed from them carries it, so that what formats that table reads the same metric (metric_of)."""
+    return runs["task"].iloc[0] if "task" in runs and len(runs) else ""
 
 
 def grid_centre(rates) -> float:
@@ -18,22 +25,26 @@ def grid_centre(rates) -> float:
 
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: its default rate (the grid's centre on the log scale), the best rate on the grid by mean final
-    validation accuracy, the accuracy at each, and whether the best lies on the grid's edge (a better rate may lie
-    beyond). Means are over healthy seeds; a rate at which any seed failed (did not learn, fell back to chance or
-    diverged) is never
-    the best, since a rate that fails on some seeds is not one to recommend. Test accuracy at the chosen rate is
-    reported too: the best rate is picked on validation accuracy, which therefore flatters it, while the test set
-    played no part in the choice."""
+    validation value of the task's metric (the highest accuracy, or the lowest loss), the value at each, and
+    whether the best lies on the grid's edge (a better rate may lie beyond). Means are over healthy seeds; a rate
+    at which any seed failed (did not learn, fell back to chance or diverged) is never the best, since a rate that
+    fails on some seeds is not one to recommend. The test value at the chosen rate is reported too: the best rate
+    is picked on the validation set, which therefore flatters it, while the test set played no part in the
+    choice. The table carries the runs' `task`, so what formats it reads the same metric."""
+    metric = metric_of(runs)
     rows = []
     for tuned, group in runs.groupby("tuned", sort=False):
         by_rate = {lr: g for lr, g in group.groupby("lr0")}
-        means = pd.Series({lr: healthy_runs(g)["final_val_accuracy"].mean() for lr, g in by_rate.items()}).sort_index()
-        tests = pd.Series({lr: healthy_runs(g)["test_accuracy"].mean() for lr, g in by_rate.items()})
+        means = pd.Series({lr: healthy_runs(g)[metric.final].mean() for lr, g in by_rate.items()}).sort_index()
+        # none under the 2017 protocol, where the test set is the validation set (run_tables.load_runs)
+        tests = pd.Series({lr: healthy_runs(g)[metric.test].mean() if metric.test in g else math.nan
+                           for lr, g in by_rate.items()})
         failed = {lr: failures_among(g["status"]) for lr, g in by_rate.items()}
         eligible = means[[not failed[lr] for lr in means.index]].dropna()
         default = grid_centre(means.index)
         on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
-        best = eligible.idxmax() if not eligible.empty else math.nan  # NaN: a seed failed at every rate
+        best = math.nan if eligible.empty else (  # NaN: a seed failed at every rate
+            eligible.idxmax() if metric.higher_is_better else eligible.idxmin())
         rows.append({"method": tuned_display(tuned), "default_lr": default, "best_lr": best,
                      "at_default": means[on_grid[0]] if on_grid else math.nan,
                      "at_best": means[best] if best == best else math.nan,
@@ -43,23 +54,27 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
                      "failed_rates": "; ".join(f"{lr:.3g} ({text})" for lr, text in sorted(failed.items()) if text),
                      "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
                      "on_edge": best in (means.index.min(), means.index.max())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(task=task_name(runs))
 
 
 def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame({"method": [], "note": []})
+    metric = metric_of(table)
+    # best minus default: a gain of accuracy, a change of loss (below zero where the best rate lowers it)
+    change = "gain" if metric.higher_is_better else "change"
     return pd.DataFrame({
         "method": table["method"],
         "default lr": table["default_lr"].map(lambda x: f"{x:g}"),
-        "final val. accuracy % at default": [_pct(a) + (f" ({f})" if f else "")
-                                             for a, f in zip(table["at_default"], table["default_failed"])],
+        f"final val. {metric.header} at default": [metric.number(a) + (f" ({f})" if f else "")
+                                                   for a, f in zip(table["at_default"], table["default_failed"])],
         "best lr on the grid": table["best_lr"].map(
             lambda x: f"{x:.3g}" if x == x else "none: a seed failed at every rate"),
-        "final val. accuracy % at best": table["at_best"].map(_pct),
-        "gain, points": [_signed(100 * (b - a)) for a, b in zip(table["at_default"], table["at_best"])],
-        "test accuracy % at default → at best": [f"{_pct(a)} → {_pct(b)}" for a, b in
-                                                 zip(table["test_at_default"], table["test_at_best"])],
+        f"final val. {metric.header} at best": table["at_best"].map(metric.number),
+        f"{change}, {metric.difference_unit}": [metric.signed(metric.points(b - a))
+                                                for a, b in zip(table["at_default"], table["at_best"])],
+        f"test {metric.header} at default → at best": [f"{metric.number(a)} → {metric.number(b)}" for a, b in
+                                                       zip(table["test_at_default"], table["test_at_best"])],
         "grid": table["grid"],
         "rates where a seed failed": table["failed_rates"].replace("", "none"),
         "best on the grid's edge": table["on_edge"].map({True: "yes — widen the grid", False: "no"}),

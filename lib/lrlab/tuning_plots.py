@@ -1,6 +1,6 @@
-"""The figures of tuning: each method's accuracy across its learning-rate grid, the range tests, the expected best
-after k rates tried, and where the finder's rules land against the sweep's best rate. Drawn by the rules of
-lrlab.plots (its theme, colours and panels)."""
+"""The figures of tuning: each method's final validation value of the task's metric (accuracy, or loss) across its
+learning-rate grid, the range tests, the expected best after k rates tried, and where the finder's rules land
+against the sweep's best rate. Drawn by the rules of lrlab.plots (its theme, colours and panels)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,13 +11,22 @@ from .config import tuned_display
 from .optimizers import DISPLAY_NAMES, OPTIMIZERS
 from .plots import BASELINE_COLOUR, _nothing_to_draw, _panels, _themed, _titled, tuned_colour
 from .sweep import grid_centre
+from .tasks import metric_of
+
+
+def _axis_label(text, metric) -> str:
+    """An axis's name for the metric: "final validation accuracy (%)", "final validation loss"."""
+    return f"{text} {metric.name}" + (f" ({metric.unit})" if metric.unit else "")
 
 
 @_themed
 def sensitivity_figure(runs, title):
-    """Final validation accuracy against initial learning rate, one panel per method: every seed a dot (a cross
-    where it failed), the line the mean over healthy seeds, the default rate dashed."""
-    if runs["final_val_accuracy"].notna().sum() == 0:
+    """Final validation value of the task's metric (accuracy, or loss) against initial learning rate, one panel
+    per method: every seed a dot (a cross where it failed), the line the mean over healthy seeds, the default rate
+    dashed."""
+    metric = metric_of(runs)
+    column, scale = metric.final, metric.scale
+    if runs[column].notna().sum() == 0:
         return _nothing_to_draw(title, "every run diverged")
     methods = list(dict.fromkeys(runs["tuned"]))
     fig, axes = _panels(len(methods), 3, 4.4, 3.3, sharey=True)
@@ -25,15 +34,17 @@ def sensitivity_figure(runs, title):
         data = runs[runs["tuned"] == method]
         colour = tuned_colour(method) or BASELINE_COLOUR
         ok = data["status"] == HEALTHY
-        ax.scatter(data.loc[ok, "lr0"], 100 * data.loc[ok, "final_val_accuracy"], s=14, color=colour, alpha=0.6)
-        chance = 100 * data["chance"].iloc[0] if "chance" in data else 50.0  # where a diverged seed is drawn
-        ax.scatter(data.loc[~ok, "lr0"], (100 * data.loc[~ok, "final_val_accuracy"]).fillna(chance), s=30, marker="x",
+        ax.scatter(data.loc[ok, "lr0"], scale * data.loc[ok, column], s=14, color=colour, alpha=0.6)
+        # where a diverged seed is drawn: at chance (the runs table's, 1/classes or the guessing loss), or at two
+        # classes' in a table without one
+        chance = scale * (data["chance"].iloc[0] if "chance" in data else metric.chance(2))
+        ax.scatter(data.loc[~ok, "lr0"], (scale * data.loc[~ok, column]).fillna(chance), s=30, marker="x",
                    color="#b00020")
         # the line joins rates where every seed learned: a mean over the one seed that did would read as a
         # gentle decline where the rate in fact fails
         clean = data.groupby("lr0")["status"].agg(lambda v: (v == HEALTHY).all())
-        mean = data[ok].groupby("lr0")["final_val_accuracy"].mean().reindex(clean.index).where(clean)
-        ax.plot(mean.index, 100 * mean.values, color=colour, lw=2, marker="o", ms=4)
+        mean = data[ok].groupby("lr0")[column].mean().reindex(clean.index).where(clean)
+        ax.plot(mean.index, scale * mean.values, color=colour, lw=2, marker="o", ms=4)
         for lr, group in data[~ok].groupby("lr0"):
             ax.annotate(f"{len(group)} of {(data['lr0'] == lr).sum()} failed", (lr, chance), textcoords="offset points",
                         xytext=(0, 7), ha="center", fontsize=10, color="#b00020")
@@ -41,7 +52,7 @@ def sensitivity_figure(runs, title):
         ax.set_xscale("log")
         ax.set_title(tuned_display(method))
         ax.set_xlabel("initial (peak) learning rate (log scale)", fontsize=10)
-        ax.set_ylabel("final validation accuracy (%)", fontsize=10)
+        ax.set_ylabel(_axis_label("final validation", metric), fontsize=10)
         ax.yaxis.set_tick_params(labelleft=True)
     return _titled(fig, title)
 
@@ -79,25 +90,28 @@ def range_test_figure(curves, tests, title):
 
 @_themed
 def tuning_effort_figure(curves, title):
-    """The expected best final validation accuracy after k trials from the sweep's grid, one panel per method:
-    its mean over seeds with the seeds' bootstrap band, the other methods' means faint grey behind it (one y-axis
-    for all), so where a method stands against the others reads off every panel."""
+    """The expected best final validation value of the task's metric (accuracy, or loss) after k trials from the
+    sweep's grid, one panel per method: its mean over seeds with the seeds' bootstrap band, the other methods'
+    means faint grey behind it (one y-axis for all), so where a method stands against the others reads off every
+    panel."""
     if curves.empty:
         return _nothing_to_draw(title, "no learning-rate sweep")
+    metric = metric_of(curves)
+    scale = metric.scale
     methods = list(dict.fromkeys(curves["tuned"]))
     fig, axes = _panels(len(methods), 4, 3.4, 2.8, extra=0.6, sharey=True)
     for ax, method in zip(axes, methods):
         for other, curve in curves.groupby("tuned", sort=False):
             if other != method:
-                ax.plot(curve["k"], 100 * curve["expected_best"], color="0.8", lw=1)
+                ax.plot(curve["k"], scale * curve["expected_best"], color="0.8", lw=1)
         curve = curves[curves["tuned"] == method]
         colour = tuned_colour(method) or BASELINE_COLOUR
-        ax.fill_between(curve["k"], 100 * curve["low"], 100 * curve["high"], color=colour, alpha=0.2, lw=0)
-        ax.plot(curve["k"], 100 * curve["expected_best"], color=colour, lw=2.2, marker="o", ms=4)
+        ax.fill_between(curve["k"], scale * curve["low"], scale * curve["high"], color=colour, alpha=0.2, lw=0)
+        ax.plot(curve["k"], scale * curve["expected_best"], color=colour, lw=2.2, marker="o", ms=4)
         ax.set_title(tuned_display(method))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("learning rates tried (k)", fontsize=10)
-        ax.set_ylabel("expected best val. accuracy (%)", fontsize=10)
+        ax.set_ylabel(_axis_label("expected best val.", metric), fontsize=10)
         ax.yaxis.set_tick_params(labelleft=True)
     return _titled(fig, title)
 
