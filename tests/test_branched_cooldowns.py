@@ -96,3 +96,23 @@ def test_what_the_cooldown_adds_over_its_trunk_is_paired_by_seed_and_worded_from
                            "simultaneous CI +2.5 to +7.5: clearly better)")
     # the trunk has no other budget: it is left out of the budget table, which compares every budget
     assert set(budget_comparison.budget_table(pd.DataFrame(rows).assign(optimizer="sgd"))["key"]) == {"wsd"}
+
+
+def test_on_a_loss_a_cooldown_that_lowers_it_is_clearly_better_in_nats():
+    import pandas as pd
+
+    from lrlab import budget_comparison
+    from lrlab.health import HEALTHY
+
+    rows = [{"schedule": "warmup_constant", "epochs": 45, "seed": s, "final_val_loss": v, "status": HEALTHY,
+             "branch_epoch": float("nan"), "task": "shakespeare_char"} for s, v in enumerate([1.70, 1.71, 1.72])]
+    rows += [{"schedule": "wsd", "epochs": 45, "seed": s, "final_val_loss": v, "status": HEALTHY, "branch_epoch": 36,
+              "task": "shakespeare_char"} for s, v in enumerate([1.65, 1.65, 1.68])]
+    gains = budget_comparison.cooldown_gains(pd.DataFrame(rows))
+    # differences −0.05, −0.06, −0.04: mean −0.050 nats, t(0.975, 2) = 4.303 × 0.00577 = ±0.0248
+    assert gains.iloc[0]["difference"] == pytest.approx(-0.05) and gains.iloc[0]["wins"] == 3
+    assert gains.iloc[0]["verdict_adj"] == "clearly better"
+    assert budget_comparison.cooldown_text(gains).startswith(
+        "- **Cooling down:** at 45 epochs, a cooldown over the last 9 epochs against the same trunk held at its peak "
+        "rate, paired by seed: WSD (1−sqrt cooldown) −0.050 nats (95% simultaneous CI −0.075 to −0.025: clearly "
+        "better)")

@@ -101,3 +101,35 @@ def test_the_workflow_is_scored_against_the_default_and_the_tuned_rate_paired_by
     assert formatted.columns[2] == f"verdict (corrected for {len(table)} comparisons)"
     assert formatted["valleys (peak rates)"].iloc[0] == "0.003–0.012"
     assert math.isnan(finder_workflow.test_epochs(None, workflow))
+
+
+OURS_LOSS = [1.650, 1.662, 1.668, 1.681]  # Adam's workflow on the text task: 0.05 nats below its default's loss
+
+
+def test_on_a_loss_the_workflow_is_ahead_where_its_loss_is_lower():
+    sweep = [("adam", s, lr, loss + 0.01 * s, "completed") for s in range(4)
+             for lr, loss in ((1e-4, 1.9), (1e-3, 1.7), (1e-2, 1.6))]
+    workflow = [("adam+one_cycle", s, 3e-3, OURS_LOSS[s], "completed") for s in range(4)]
+
+    def frame(rows):
+        return pd.DataFrame([{"tuned": key, "optimizer": key.split("+")[0], "seed": s, "lr0": lr,
+                              "final_val_loss": loss, "chance": math.log(65), "status": status,
+                              "task": "shakespeare_char"} for key, s, lr, loss, status in rows])
+
+    sweep, workflow = frame(sweep), frame(workflow)
+    _, per_seed = tuning.tuning_curves(sweep)
+    table = finder_workflow.comparisons(workflow, sweep, per_seed)
+    adam = table.set_index("against")
+    default = pd.Series([1.7 + 0.01 * s for s in range(4)])
+    assert adam.loc["Adam, its default rate", "difference"] == pytest.approx((pd.Series(OURS_LOSS) - default).mean())
+    assert adam.loc["Adam, its default rate", "verdict_adj"] == "clearly better"
+    assert adam.loc["Adam, its default rate", "wins"] == 4  # lower on every seed
+    # the whole grid's expected best is each seed's lowest loss, 1.6 + 0.01 s: the workflow is above it
+    assert adam.loc["Adam, its whole grid", "verdict_adj"] == "clearly worse"
+    text = finder_workflow.conclusion(table)
+    assert ("against each method's default constant rate, ahead in the mean for 1 of 1 methods and on 4 of 4 seed "
+            "pairs; clearly better for 1, clearly worse for 0 after the correction (its intervals ±0.0") in text
+    assert " nats, median)" in text and "points" not in text
+    shown = finder_workflow.format_comparisons(table)
+    assert shown["workflow's loss"].iloc[0] == "1.665"
+    assert shown["difference, nats [95% simultaneous CI]"].iloc[0].startswith("−0.050 [")

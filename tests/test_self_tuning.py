@@ -1,6 +1,7 @@
 """The report's answer to "do you still need a schedule, or a learning rate?" (lrlab.self_tuning), on sweeps made
 up to give known numbers."""
 
+import math
 import re
 
 import numpy as np
@@ -92,3 +93,63 @@ def test_with_one_seed_the_line_claims_no_interval():
     _, per_seed = tuning.tuning_curves(sweep)
     line = self_tuning.in_short(self_tuning.comparisons(sweep, per_seed))
     assert "(no interval: fewer than two seeds)" in line and "clearly" not in line.split(";")[0]
+
+
+# --- a lower-is-better task: the text task ranks by validation loss ---
+
+GUESSING = math.log(65)  # the runs table's chance on Tiny Shakespeare: a diverged trial counts at it
+
+
+def _loss_sweep():
+    """Three seeds of the text task. Adam's grid 1e-4, 1e-3, 1e-2 (lowest loss 1.6 + 0.01 s at 1e-3); Prodigy's
+    default (1, the centre) 1.55 + 0.01 s and a little noise; DoG's default diverged on every seed."""
+    rows = []
+    for s, noise in zip(range(3), (0.0, 0.004, -0.002)):
+        rows += [("adam", s, lr, loss + 0.01 * s, "completed") for lr, loss in ((1e-4, 1.9), (1e-3, 1.6), (1e-2, 2.0))]
+        rows += [("prodigy", s, lr, loss + 0.01 * s + noise, "completed")
+                 for lr, loss in ((0.1, 1.7), (1.0, 1.55), (10.0, 2.2))]
+        rows += [("dog", s, lr, loss, status) for lr, loss, status in ((0.1, 2.5, "completed"), (1.0, None, "diverged"),
+                                                                       (10.0, None, "diverged"))]
+    return pd.DataFrame([{"tuned": key, "optimizer": key, "seed": s, "lr0": lr, "final_val_loss": loss,
+                          "chance": GUESSING, "status": status, "task": "shakespeare_char"}
+                         for key, s, lr, loss, status in rows])
+
+
+def test_on_a_loss_a_lower_loss_at_the_defaults_is_clearly_better():
+    sweep = _loss_sweep()
+    _, per_seed = tuning.tuning_curves(sweep)
+    table = self_tuning.comparisons(sweep, per_seed).set_index(["tuned", "k"])
+    prodigy = table.loc[("prodigy", "whole grid")]
+    # 1.55 + 0.01 s + noise minus Adam's lowest, 1.6 + 0.01 s: about 0.05 nats lower on every seed
+    assert prodigy["difference"] == pytest.approx(-0.05 + 0.002 / 3)
+    assert prodigy["verdict_adj"] == "clearly better" and prodigy["wins"] == 3
+    dog = table.loc[("dog", "whole grid")]
+    assert dog["difference"] == pytest.approx(GUESSING - 1.61) and dog["verdict_adj"] == "clearly worse"
+    shown = self_tuning.format_comparisons(self_tuning.comparisons(sweep, per_seed)).set_index(
+        ["method (at its defaults)", "minus"])
+    assert shown.loc[("Prodigy", "Adam, its whole grid tried"), "difference, nats [95% simultaneous CI]"].startswith(
+        "−0.049 [−0.0")
+    line = self_tuning.in_short(self_tuning.comparisons(sweep, per_seed))
+    assert line.startswith("- **No schedule, no learning rate?** At their authors' defaults, the best of these "
+                           "methods is Prodigy: −0.049 nats against Adam, its whole grid tried (95% simultaneous CI ")
+    assert "1 of 2 such methods are clearly behind Adam tuned alike" in line
+    assert line.endswith("— but at the defaults DoG failed on 3 of 3 seeds (a failed run counts as guessing here).")
+
+
+def test_on_a_loss_the_evaluation_point_with_the_lower_loss_wins():
+    runs = pd.DataFrame([{"run_id": f"r{s}", "tuned": "schedule_free_adamw", "lr0": 0.0025, "seed": s,
+                          "task": "shakespeare_char", "test_loss": 1.60 + 0.01 * s,
+                          "test_loss_at_training_point": 1.70 + 0.012 * s} for s in range(3)])
+    histories = pd.DataFrame([{"run_id": f"r{s}", "epoch": e, "val_loss": 2.0 - 0.1 * e,
+                               "val_loss_at_training_point": 1.8 if e < 1 else 2.5}
+                              for s in range(3) for e in range(4)])
+    table = self_tuning.evaluation_points(runs, histories)
+    row = table.iloc[0]
+    assert row["difference"] == pytest.approx(-np.mean([0.10, 0.102, 0.104]))  # x's loss lower: better
+    assert row["verdict_adj"] == "clearly better" and row["wins"] == 3
+    assert row["epochs_x_ahead"] == 9 and row["epochs"] == 12  # y lower in the first epoch of each seed only
+    shown = self_tuning.format_points(table).iloc[0]
+    assert shown["test loss at x (averaged)"] == "1.610" and shown["at y (training point)"] == "1.712"
+    assert shown["x minus y, nats [95% simultaneous CI]"].startswith("−0.102 [")
+    assert shown["epochs where x validated lower (of those where x and y differ)"] == "9 of 12"
+    assert "x validated lower in 75.0% of the epochs where the two differ" in self_tuning.points_conclusion(table)

@@ -2,6 +2,7 @@
 statistics behind every verdict (scipy intervals, simultaneous intervals)."""
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -309,3 +310,153 @@ def test_a_sentence_s_interval_near_zero_shows_its_side_too():
     d = {"difference": 10.7, "ci_low": 2.0, "ci_high": 19.0, "verdict": "clearly better", "ci_low_adj": -0.04,
          "ci_high_adj": 21.3, "verdict_adj": "no clear difference", "family_size": 12, "wins": 3, "pairs": 3}
     assert "(95% simultaneous CI −0.040 to +21.3, Bonferroni over 12 comparisons" in difference_text(d, "95%")
+
+
+# --- a lower-is-better task: the text task ranks by validation loss (lrlab.tasks.LOSS) ---
+
+GUESSING = math.log(65)  # what a diverged run counts at on Tiny Shakespeare's 65 characters (the runs table's chance)
+
+
+def _loss_sweep(rows):
+    """A sweep of the text task: final validation loss (and a test loss 0.05 above it) per run."""
+    return pd.DataFrame([{"optimizer": o, "tuned": o, "seed": s, "lr0": lr, "final_val_loss": loss,
+                          "test_loss": None if loss is None else loss + 0.05, "chance": GUESSING,
+                          "status": status, "task": "shakespeare_char"} for o, s, lr, loss, status in rows])
+
+
+def _loss_effort():
+    rows = [("sgd", s, lr, loss + 0.01 * s, "completed") for s in range(3)
+            for lr, loss in ((0.01, 2.0), (0.1, 1.6), (1.0, 1.8))]
+    rows += [("adam", s, lr, loss, "completed") for s in range(3) for lr, loss in ((1e-4, 1.7), (1e-3, 1.5))]
+    rows += [("adam", s, 1e-2, None, "diverged") for s in range(3)]
+    curves, per_seed = tuning.tuning_curves(_loss_sweep(rows))
+    return curves, per_seed, tuning.effort_comparisons(per_seed, ks=(1, None))
+
+
+def test_on_a_loss_the_expected_best_of_k_is_the_lowest_and_lower_is_clearly_better():
+    curves, per_seed, table = _loss_effort()
+    seed0 = per_seed[(per_seed["tuned"] == "sgd") & (per_seed["seed"] == 0)]["expected_best"].tolist()
+    # one rate: the mean; two: the mean of each pair's lowest (1.6, 1.6, 1.8); the whole grid: its lowest
+    assert seed0 == pytest.approx([1.8, (1.6 + 1.6 + 1.8) / 3, 1.6])
+    adam = curves[curves["tuned"] == "adam"].set_index("k")
+    assert adam.loc[1, "expected_best"] == pytest.approx((1.7 + 1.5 + GUESSING) / 3)  # diverged: guessing's loss
+    assert adam.loc[3, "expected_best"] == pytest.approx(1.5)
+    grid = table[table["k"] == "whole grid"].iloc[0]
+    # Adam's 1.5 minus SGD's 1.60, 1.61, 1.62: lower, so better, on every seed
+    assert grid["difference"] == pytest.approx(-0.11) and grid["wins"] == grid["pairs"] == 3
+    assert grid["verdict"] == grid["verdict_adj"] == "clearly better"
+    one = table[table["k"] == "1"].iloc[0]
+    assert one["difference"] > 0 and one["verdict_adj"] == "clearly worse" and one["wins"] == 0
+
+
+def test_a_loss_s_tuning_effort_reads_in_nats_with_the_lowest_first():
+    curves, _, table = _loss_effort()
+    text = tuning.effort_conclusions(curves, table)
+    assert text.startswith("- **With 1 rate tried**, the lowest expected best is SGD's (1.810); after the "
+                           "correction Adam minus SGD: +0.648 nats (95% simultaneous CI ")
+    assert ("- **With the whole grid**, the lowest expected best is Adam's (1.500); after the correction Adam minus "
+            "SGD: −0.110 nats (95% simultaneous CI −0.") in text and text.endswith("), clearly better.")
+    shown = tuning.format_comparisons(table).set_index("rates tried")
+    assert shown.loc["whole grid", "difference, nats [95% simultaneous CI]"].startswith("−0.110 [−0.1")
+    assert tuning.format_effort(curves).set_index("method").loc["SGD", "the whole grid"].startswith("1.610 [1.60")
+    assert tuning.in_short(curves, table, None) == (
+        "- **Tuning effort** (expected best validation loss after k learning rates tried): 1 rate tried: SGD (1.810); "
+        "3 rates: Adam (1.500); the whole grid: Adam (1.500). With the whole grid, 1 of 1 methods are clearly better "
+        "than tuned SGD after the correction.")
+
+
+def test_on_a_loss_the_clear_differences_are_listed_the_lowest_first():
+    # at one rate tried: Adam 0.2 nats below SGD, Adagrad 0.1 above; every seed alike but for a little noise
+    per_seed = pd.DataFrame([{"tuned": o, "seed": s, "k": 1, "expected_best": loss + 0.002 * s * (o != "sgd"),
+                              "task": "shakespeare_char"}
+                             for o, loss in (("sgd", 1.8), ("adagrad", 1.9), ("adam", 1.6)) for s in range(4)])
+    curves = per_seed.groupby(["tuned", "k"], sort=False)["expected_best"].mean().reset_index().assign(
+        method=lambda c: c["tuned"].map({"sgd": "SGD", "adagrad": "Adagrad", "adam": "Adam"}), task="shakespeare_char")
+    comparisons = tuning.effort_comparisons(per_seed, ks=(1,))
+    assert comparisons.set_index("tuned")["verdict_adj"].to_dict() == {"adagrad": "clearly worse",
+                                                                      "adam": "clearly better"}
+    text = tuning.effort_conclusions(curves, comparisons)
+    assert text.startswith("- **With 1 rate tried**, the lowest expected best is Adam's (1.603); after the "
+                           "correction Adam minus SGD: −0.197 nats")
+    assert text.index("Adam minus SGD") < text.index("Adagrad minus SGD: +0.103 nats")
+
+
+def test_on_a_loss_the_finder_is_scored_against_the_lowest_loss_s_rate_in_nats():
+    sweep = _loss_sweep([("adam", s, lr, loss, "completed") for s in (0, 1)
+                         for lr, loss in ((1e-4, 1.9), (1e-3, 1.5), (1e-2, 2.1))])
+    assert tuning.best_rates(sweep).iloc[0][["best_lr", "at_best"]].tolist() == pytest.approx([1e-3, 1.5])
+    tests = pd.DataFrame({"optimizer": ["adam", "adam"], "seed": [0, 1], "lowest ÷ 10": [1e-3, 1e-3],
+                          "steepest": [10 ** -3.5, 10 ** -3.5], "valley": [None, 1e-5]})
+    table = tuning.finder_against_sweep(tests, sweep)
+    lost = table.set_index("rule")["lost"]
+    # halfway between 1.9 and 1.5 on the log axis: 0.2 nats above the best; beyond the grid, the edge's 1.9
+    assert lost.tolist() == pytest.approx([0.0, 0.2, 0.4])
+    shown = tuning.format_finder(table).set_index("rule")["extra loss, nats (mean over seeds)"]
+    assert shown.tolist() == ["0.000", "0.200", "0.400 (at least: beyond the grid)"]
+    text = tuning.finder_conclusions(table)
+    assert "would have raised the final validation loss by 0.000 nats on average." in text
+    assert "  - steepest: 0.50 decades, 0.200 nats of extra loss" in text
+    assert tuning.in_short(None, None, table).endswith(
+        "0.000 nats of extra loss on average; steepest 0.50 decades, 0.200 nats; valley 2.00 decades, 0.400 nats.")
+
+
+def test_on_a_loss_the_sweep_s_best_rate_is_the_one_with_the_lowest_mean_loss():
+    from lrlab.sweep import format_sensitivity, sensitivity_table
+
+    rates = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # the default: the centre, 1e-3
+    runs = _loss_sweep([("adam", s, lr, loss + 0.01 * s, "completed") for s in range(2)
+                        for lr, loss in zip(rates, (2.0, 1.6, 1.7, 1.9, 2.2))])
+    row = sensitivity_table(runs).iloc[0]
+    assert row["best_lr"] == 1e-4 and not row["on_edge"] and row["at_best"] == pytest.approx(1.605)
+    shown = format_sensitivity(sensitivity_table(runs)).iloc[0]
+    assert shown["final val. loss at default"] == "1.705" and shown["final val. loss at best"] == "1.605"
+    assert shown["change, nats"] == "−0.100" and shown["test loss at default → at best"] == "1.755 → 1.655"
+
+
+def _loss_budget_runs():
+    from lrlab.budget_comparison import budget_table
+
+    rows = []
+    # Adam lowest at 15 epochs; constant-rate SGD drops 0.2 nats with 45 and leads there; step decay stays put
+    for opt, sched, loss15, loss45 in (("sgd", "constant", 1.80, 1.60), ("adam", "constant", 1.70, 1.69),
+                                       ("sgd", "step_decay", 1.85, 1.85)):
+        for seed, noise in enumerate((0.0, 0.01, -0.01)):
+            for epochs, loss in ((15, loss15), (45, loss45)):
+                rows.append({"optimizer": opt, "schedule": sched, "epochs": epochs, "seed": seed,
+                             "status": "completed", "task": "shakespeare_char",
+                             "final_val_loss": loss + noise - (0.002 * seed if epochs == 45 else 0)})
+    return budget_table(pd.DataFrame(rows))
+
+
+def test_on_a_loss_the_budget_ranks_the_lowest_first_and_a_drop_is_clearly_better():
+    from lrlab.budget_comparison import budget_conclusions, format_budget
+
+    table = _loss_budget_runs()
+    at = table.set_index(["method", "epochs"])
+    assert at.loc[("Adam", 15), "rank"] == 1 and at.loc[("step decay", 15), "rank"] == 3
+    assert at.loc[("constant rate", 45), "rank"] == 1
+    assert at.loc[("constant rate", 45), "gain"] == pytest.approx(-0.202)
+    assert at.loc[("constant rate", 45), "verdict_adj"] == "clearly better"
+    text = budget_conclusions(table)
+    assert "the best of them at 15 epochs is Adam (1.700), at 45 epochs constant rate (1.598)" in text
+    assert ("From 15 to 45 epochs, 2 of 3 methods improve clearly after the correction for 3 comparisons; the "
+            "largest improvement is constant rate's, −0.202 nats (95% simultaneous CI −0.2") in text
+    shown = format_budget(table)
+    assert shown["method"].tolist() == ["constant rate", "Adam", "step decay"]
+    assert shown.loc[0, "45 epochs: final val. loss [95% CI]"].startswith("1.598 [")
+    assert shown.loc[0, "change 15 → 45 epochs, nats [95% simultaneous CI]"].startswith("−0.202 [")
+
+
+def test_a_loss_is_drawn_in_nats_with_a_diverged_seed_at_guessing_s_loss():
+    from lrlab import tuning_plots
+
+    runs = _loss_sweep([("adam", s, lr, loss, "completed") for s in range(2) for lr, loss in ((1e-4, 1.7),
+                                                                                           (1e-3, 1.5))]
+                       + [("adam", 0, 1e-2, 1.9, "completed"), ("adam", 1, 1e-2, None, "diverged")])
+    ax = tuning_plots.sensitivity_figure(runs, "t").axes[0]
+    assert ax.get_ylabel() == "final validation loss"
+    assert ax.collections[1].get_offsets()[:, 1].tolist() == pytest.approx([GUESSING])  # not 100 × it
+    assert list(ax.lines[0].get_ydata()[:2]) == pytest.approx([1.7, 1.5])
+    curves, _, _ = _loss_effort()
+    ax = tuning_plots.tuning_effort_figure(curves, "t").axes[0]
+    assert ax.get_ylabel() == "expected best val. loss" and ax.lines[-1].get_ydata()[-1] == pytest.approx(1.5)

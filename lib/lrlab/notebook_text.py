@@ -33,9 +33,9 @@ SHARED = {
         f"{VALIDATION_STYLE.capitalize()} lines are validation metrics (each seed thin, the mean of the healthy "
         f"seeds bold, a failed seed dotted), {TRAINING_STYLE} lines the training metrics' mean."),
     "## Summary": (
-        "## Summary\n\nFinal and best validation accuracy across seeds (mean ± standard deviation, and the 95% "
-        "t-interval of the mean), the epoch where the best was reached, test accuracy (held-out protocol only) and "
-        "the training time per run."),
+        "## Summary\n\nFinal and best validation value of the task's metric across seeds (accuracy in percent, or "
+        "for the text its loss, lower is better; mean ± standard deviation, and the 95% t-interval of the mean), the "
+        "epoch where the best was reached, the test set's (held-out protocol only) and the training time per run."),
 }
 
 

@@ -287,17 +287,21 @@ def sensitivity_conclusions(table) -> str:
     if table is None or table.empty:
         return ""
     lines = []
-    gains = table.assign(gain=100 * (table["at_best"] - table["at_default"])).sort_values("gain", ascending=False)
+    metric = metric_of(table)
+    # the gain from tuning, positive where the best rate is better (higher accuracy, lower loss)
+    sign = 1 if metric.higher_is_better else -1
+    gains = table.assign(gain=sign * (table["at_best"] - table["at_default"])).sort_values("gain", ascending=False)
     top = gains.iloc[0]
     if top["gain"] == top["gain"]:
-        strongest = table.loc[table["at_best"].idxmax()]
+        strongest = table.loc[table["at_best"].idxmax() if metric.higher_is_better else table["at_best"].idxmin()]
         lines.append(f"- **Tuning the learning rate:** the largest gain from the best rate on the grid over the "
-                     f"default is {top['method']}'s, {top['gain']:.1f} points ({top['default_lr']:g} → "
-                     f"{top['best_lr']:.3g}). The highest validation accuracy at any method's best rate is "
-                     f"{strongest['method']}'s {100 * strongest['at_best']:.1f}% at {strongest['best_lr']:.3g}; "
-                     f"that rate was picked on the validation set among {int(strongest['points'])}, so it flatters "
-                     f"the method (test accuracy there: {100 * strongest['test_at_best']:.1f}%, against "
-                     f"{100 * strongest['test_at_default']:.1f}% at its default).")
+                     f"default is {top['method']}'s, {metric.spread(top['gain'])} ({top['default_lr']:g} → "
+                     f"{top['best_lr']:.3g}). The {metric.best_word} validation {metric.name} at any method's best "
+                     f"rate is {strongest['method']}'s {metric.text(strongest['at_best'])} at "
+                     f"{strongest['best_lr']:.3g}; that rate was picked on the validation set among "
+                     f"{int(strongest['points'])}, so it flatters the method (test {metric.name} there: "
+                     f"{metric.text(strongest['test_at_best'])}, against {metric.text(strongest['test_at_default'])} "
+                     f"at its default).")
     failed = table[table["failed_rates"] != ""]
     if not failed.empty:
         lines.append("- **Rates where a seed failed** (never chosen as best):")

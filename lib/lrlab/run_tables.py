@@ -20,7 +20,8 @@ RUN_COLUMNS = ["run_id", "family", "label", "seed", "optimizer", "tuned", "statu
                "fingerprint", "final_val_accuracy", "final_val_loss", "best_val_accuracy", "best_val_loss",
                "best_epoch", "train_seconds", "seconds_per_epoch", "first_epoch_overhead_s", "trained_together",
                "device", "backend", "backend_version", "cuda", "keras_version", "test_accuracy", "test_loss",
-               "test_accuracy_at_training_point", "sample", "numerics", "lr0", "schedule", "schedule_params",
+               "test_accuracy_at_training_point", "test_loss_at_training_point", "sample", "numerics", "lr0",
+               "schedule", "schedule_params",
                "optimizer_params", "rate_changed", "optimizer_settings", "trunk_run_id", "branch_epoch"]
 
 
@@ -90,7 +91,8 @@ def load_runs(settings, families, failed_notebooks=()) -> tuple[pd.DataFrame, pd
                                 **({"test_accuracy": _number(test.get("accuracy")),
                                     "test_loss": _number(test.get("loss")),
                                     "test_accuracy_at_training_point": _number(
-                                        test.get("accuracy_at_training_point"))}
+                                        test.get("accuracy_at_training_point")),
+                                    "test_loss_at_training_point": _number(test.get("loss_at_training_point"))}
                                    if data["protocol"] == "holdout" else {}),
                                 "sample": test.get("sample"),  # what a text task's run wrote
                                 "numerics": config.get("numerics", 1), "lr0": schedule["lr0"],
