@@ -209,7 +209,8 @@ _TABLE = [
        "profiles of other tasks whose stored runs (in the same output folder) this report compares with: does the "
        "ranking hold across tasks?", []),
     _p("target_fraction", float, lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]", "0.95",
-       "time to accuracy: the target is this fraction of the best mean validation accuracy", 0.95),
+       "time to target: this fraction of the best mean validation accuracy (a loss: this much above the lowest)",
+       0.95),
 ]
 _BETA = {"rho": "decay of the squared-gradient average", "beta_1": "decay of the first moment",
          "beta_2": "decay of the second moment", "momentum": "momentum",
