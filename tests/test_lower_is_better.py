@@ -35,6 +35,7 @@ def _runs(losses=LOSSES, task="shakespeare_char"):
 def test_the_text_task_is_ranked_by_its_validation_loss():
     runs = _runs()
     assert metric_of(runs) is LOSS and metric_of(runs.iloc[0]) is LOSS and metric_of(pd.DataFrame()) is ACCURACY
+    assert metric_of(pd.Series({"task": float("nan")})) is ACCURACY  # a blank task read back from a CSV
     table = results.summary_table(runs)
     assert table["configuration"].tolist() == ["adam", "cosine", "const"]
     assert table.loc[0, "final_mean"] == pytest.approx(1.71) and table.loc[0, "test_mean"] == pytest.approx(1.73)

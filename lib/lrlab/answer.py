@@ -99,7 +99,8 @@ def recommendation(table: pd.DataFrame, diffs: pd.DataFrame, name_of: dict, effo
                      f"({metric.text(at.iloc[0]['mean'])})"
                      + (f", {', '.join(html.escape(m) for m in close['method'])} within {metric.tie_text} of it"
                         if len(close) else "")
-                     + (f"; {len(gained)} of {len(at)} methods gain clearly over the shortest budget, most "
+                     + (f"; {len(gained)} of {len(at)} methods "
+                        f"{'gain' if metric.higher_is_better else 'improve'} clearly over the shortest budget, most "
                         f"{html.escape(most['method'])} ({metric.signed(most['gain'])} {metric.difference_unit})"
                         if len(gained) else "")
                      + ": among these, the ranking at the longest budget is the one to act on.")

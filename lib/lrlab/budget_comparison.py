@@ -24,7 +24,7 @@ def _budget_method(row) -> tuple:
     return ("optimizer", row["optimizer"]) if row["optimizer"] != "sgd" else ("schedule", row["schedule"])
 
 
-def _gain_word(metric) -> str:
+def gain_word(metric) -> str:
     """What a later budget's value minus the first's is called: a gain of accuracy, a change of loss (below zero
     where the longer budget lowers it)."""
     return "gain" if metric.higher_is_better else "change"
@@ -98,7 +98,7 @@ def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                 f"{number(r['mean'])} [{number(r['low'])}, {number(r['high'])}]{failed}")
             row[f"rank at {b}"] = "–" if r is None else "not ranked" if r["failed"] else str(r["rank"])
         last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
-        row[f"{_gain_word(metric)} {budgets[0]} → {budgets[-1]} epochs, {metric.difference_unit} "
+        row[f"{gain_word(metric)} {budgets[0]} → {budgets[-1]} epochs, {metric.difference_unit} "
             f"[{level} simultaneous CI]"] = "–" if last is None \
             else interval_text(last["gain"], last["gain_low_adj"], last["gain_high_adj"], metric.decimals)
         row["verdict (corrected)"] = "–" if last is None else last["verdict_adj"]
@@ -154,7 +154,8 @@ def _gains_lines(table, first, last, metric, confidence) -> list:
     return [f"  - From {first} to {last} epochs, {len(clear)} of {len(gains)} methods {verb} clearly after "
             f"the correction for {len(gains)} comparisons; the largest {noun} is {top['method']}'s, "
             f"{metric.signed(top['gain'])} "
-            f"{metric.difference_unit}{interval}, the smallest {gains.iloc[-1]['method']}'s, "
+            f"{metric.difference_unit}{interval}, the {'smallest' if metric.higher_is_better else 'weakest'} "
+            f"{gains.iloc[-1]['method']}'s, "
             f"{metric.signed(gains.iloc[-1]['gain'])}."]
 
 

@@ -48,7 +48,8 @@ def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         rows.append({"baseline": name, "label": baseline["label"].iloc[0],
                      **compare(runs, yours, baseline["label"].iloc[0], confidence)})
     return _corrected_verdicts(pd.DataFrame(rows, columns=["baseline", "label", *COMPARED_COLUMNS]), confidence,
-                               metric_of(runs))
+                               metric_of(runs)).assign(task=runs["task"].iloc[0] if "task" in runs and len(runs)
+                                                       else "")
 
 
 def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:

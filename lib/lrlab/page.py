@@ -133,7 +133,7 @@ def downloads(settings, histories: pd.DataFrame, runs: pd.DataFrame, table: pd.D
     folder = profile_dir(settings)
     # the configuration's columns beside every epoch; the rest of a run's record is summary.csv's and the report's
     per_run = runs[["run_id", "schedule", "lr0", "schedule_params", "optimizer_params", "precision", "model",
-                    "batch_size", "protocol", "test_accuracy"]]
+                    "batch_size", "protocol", "test_accuracy", "test_loss"]]
     settings = pd.DataFrame([{f"schedule_{k}": v for k, v in json.loads(p).items() if k != "name"}
                              | {f"optimizer_{k}": v for k, v in json.loads(o).items() if k != "name"}
                              for p, o in zip(runs["schedule_params"], runs["optimizer_params"])], index=runs.index)

@@ -22,7 +22,7 @@ from .health import HEALTHY
 from . import schedules
 from .optimizers import CLASSIC_ADAPTIVE, OPTIMIZERS
 from .results import short_names  # noqa: F401 (the notebooks name lines with it)
-from .tasks import ACCURACY, metric_of
+from .tasks import metric_of
 
 # Fixed colours, by schedule (SGD families) or by optimizer (adaptive family), so that a configuration keeps its
 # colour in every figure and every report: each schedule's and method's own, declared with it (lrlab.schedules,
@@ -353,7 +353,7 @@ def final_values_figure(runs, title, colour_of=None, name_of=None):
         # the axis spans the healthy seeds; a failed seed sits at the worse edge (left for accuracy, right for a
         # loss), its value in the legend
         low, high = healthy["value"].min(), healthy["value"].max()
-        pad = 0.08 * (high - low) or 0.5
+        pad = 0.08 * (high - low) or (0.5 if metric.higher_is_better else 0.01)  # points, or nats
         if metric.higher_is_better:
             ax.set_xlim(low - 3 * pad, high + pad)
             edge = low - 2.5 * pad
@@ -381,9 +381,10 @@ def final_values_figure(runs, title, colour_of=None, name_of=None):
 
 
 @_themed
-def budget_figure(table, title, metric=ACCURACY):
+def budget_figure(table, title, metric=None):
     """How the ranking moves with the budget: mean final validation value of the metric (with its interval) and
     rank against the number of epochs, one line per method in its fixed colour."""
+    metric = metric or metric_of(table)
     budgets = sorted(table["epochs"].unique())
     if len(budgets) < 1 or table["mean"].notna().sum() == 0:
         return _nothing_to_draw(title, "no budget run completed")

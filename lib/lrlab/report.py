@@ -295,7 +295,8 @@ def sensitivity_conclusions(table) -> str:
     if top["gain"] == top["gain"]:
         strongest = table.loc[table["at_best"].idxmax() if metric.higher_is_better else table["at_best"].idxmin()]
         lines.append(f"- **Tuning the learning rate:** the largest gain from the best rate on the grid over the "
-                     f"default is {top['method']}'s, {metric.spread(top['gain'])} ({top['default_lr']:g} → "
+                     f"default is {top['method']}'s, {metric.points(top['gain']):.{metric.decimals}f} "
+                     f"{metric.difference_unit} ({top['default_lr']:g} → "
                      f"{top['best_lr']:.3g}). The {metric.best_word} validation {metric.name} at any method's best "
                      f"rate is {strongest['method']}'s {metric.text(strongest['at_best'])} at "
                      f"{strongest['best_lr']:.3g}; that rate was picked on the validation set among "

@@ -220,5 +220,6 @@ def metric_of(runs) -> Metric:
     was."""
     if runs is None or "task" not in runs or not len(runs):
         return ACCURACY
-    task = runs["task"] if isinstance(runs["task"], str) else runs["task"].iloc[0]
+    task = runs["task"]
+    task = task.iloc[0] if hasattr(task, "iloc") else task  # a table's column, or one row's value
     return TASKS[task].metric if isinstance(task, str) and task in TASKS else ACCURACY
