@@ -461,7 +461,8 @@ def performance_profile_figure(profile, tuned_of, title):
         return _nothing_to_draw(title, "no method reached a task's target")
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for i, name in enumerate(profile.columns):
-        offset = 1.5 * (i - (len(profile.columns) - 1) / 2)  # points apart, so that equal profiles stay visible
+        # a point or so apart, so that equal profiles stay visible, and never more than 2 points off their value
+        offset = min(1.5, 4 / max(1, len(profile.columns) - 1)) * (i - (len(profile.columns) - 1) / 2)
         ax.step(profile.index, 100 * profile[name] + offset, where="post", lw=2, label=name,
                 color=tuned_colour(tuned_of[name]), ls="--" if tuned_of[name] == "sgd" else "-")
     ax.set(title=title, xlabel="τ: epochs to target over the fastest method's on that task",

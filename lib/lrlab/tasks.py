@@ -190,10 +190,10 @@ register(Task("shakespeare_char", "Tiny Shakespeare, the next character (65 char
               data_name="Tiny Shakespeare", examples=f"windows of {shakespeare.CONTEXT} characters",
               metric_display="next-character accuracy", metric=LOSS,
               reference="nanoGPT reports a validation loss of about 1.88 for its CPU configuration (4 layers, 128 "
-                        "dimensions, 2,000 iterations, estimated on 20 batches); `char_transformer` at that size "
-                        "gives 1.906 on the whole validation split (mean of 6 seeds, one at or below 1.90), nanoGPT "
-                        "itself on the same machine 1.899 (3 seeds): 0.006 apart, not significantly different "
-                        "(benchmarks/nanogpt_reference.py)"))
+                        "dimensions, 2,000 iterations, estimated on 20 batches); on the whole validation split "
+                        "`char_transformer` at that size gives 1.906 and nanoGPT itself, run on the same machine, "
+                        "1.905 (means of 6 seeds each; 95% CI of the difference −0.011 to +0.011): the same "
+                        "result (benchmarks/nanogpt_reference.py, docs/performance.md)"))
 
 
 def load_dataset(settings) -> dict:
