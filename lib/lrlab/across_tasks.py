@@ -37,7 +37,7 @@ def method_scores(runs: pd.DataFrame, histories: pd.DataFrame, target_fraction=0
     metric = metric_of(runs)
     healthy = histories[histories["status"] == HEALTHY] if "status" in histories else histories
     curves = healthy[healthy["run_id"].isin(runs["run_id"])].groupby(["tuned", "epoch"])[metric.history].mean()
-    best = (curves.max() if metric.higher_is_better else curves.min()) if len(curves) else math.nan
+    best = metric.best_value(curves) if len(curves) else math.nan
     target = metric.target(best, target_fraction)
     rows = []
     for method, group in runs.groupby("tuned", sort=False):

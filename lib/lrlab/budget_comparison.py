@@ -67,7 +67,7 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                      **_gain(healthy, base, epochs, first, metric, confidence)})
     table = pd.DataFrame(rows)
     # the best rank 1: the highest mean, or the lowest (ranked as the highest negated); a failed one last
-    score = (table["mean"] if metric.higher_is_better else -table["mean"]).where(table["failed"] == "", -math.inf)
+    score = (metric.sign * table["mean"]).where(table["failed"] == "", -math.inf)
     table["rank"] = score.groupby(table["epochs"]).rank(ascending=False, method="min").astype(int)
     # the family is the gains the report shows: from the shortest budget to the longest
     longest = table["epochs"] == table["epochs"].max()

@@ -102,7 +102,7 @@ def summary_bold(table: pd.DataFrame, formatted: pd.DataFrame) -> list:
     for key, prefix in (("final_mean", "final val."), ("best_mean", "best val."), ("test_mean", f"test {metric.name}")):
         column = next((c for c in columns if c.startswith(prefix)), None)
         if column and not ok.empty and ok[key].notna().any():
-            cells.append((int(ok[key].idxmax() if metric.higher_is_better else ok[key].idxmin()), column))
+            cells.append((int(metric.best_index(ok[key])), column))
     column = next((c for c in columns if c.startswith("seconds per epoch")), None)
     if column and table["seconds_per_epoch"].notna().any():
         cells.append((int(table["seconds_per_epoch"].idxmin()), column))

@@ -289,11 +289,11 @@ def sensitivity_conclusions(table) -> str:
     lines = []
     metric = metric_of(table)
     # the gain from tuning, positive where the best rate is better (higher accuracy, lower loss)
-    sign = 1 if metric.higher_is_better else -1
-    gains = table.assign(gain=sign * (table["at_best"] - table["at_default"])).sort_values("gain", ascending=False)
+    gains = table.assign(gain=metric.ahead(table["at_best"], table["at_default"])).sort_values("gain",
+                                                                                                ascending=False)
     top = gains.iloc[0]
     if top["gain"] == top["gain"]:
-        strongest = table.loc[table["at_best"].idxmax() if metric.higher_is_better else table["at_best"].idxmin()]
+        strongest = table.loc[metric.best_index(table["at_best"])]
         lines.append(f"- **Tuning the learning rate:** the largest gain from the best rate on the grid over the "
                      f"default is {top['method']}'s, {metric.points(top['gain']):.{metric.decimals}f} "
                      f"{metric.difference_unit} ({top['default_lr']:g} → "

@@ -216,7 +216,7 @@ def close_to_best(ranked: pd.DataFrame, column: str, metric) -> pd.DataFrame:
     """The rows after the first of `ranked` (best first) whose mean `column` lies within the metric's tie margin
     of the first's: named beside the best, so no one reads a tie as a win."""
     rest = ranked.iloc[1:]
-    behind = ranked[column].iloc[0] - rest[column] if metric.higher_is_better else rest[column] - ranked[column].iloc[0]
+    behind = metric.ahead(ranked[column].iloc[0], rest[column])
     return rest[behind < metric.tie]
 
 
@@ -400,7 +400,7 @@ def _overfit_lines(ok, runs, metric) -> list:
     many noisy measurements: a gap counts only beyond twice the standard error of one validation accuracy (about
     1 point on 2,000 images), and at least 1 point (of a loss: at least 0.01 nats)."""
     noise = max(0.01, 2 * _validation_se(runs)) if runs is not None else 0.01
-    behind = (ok["best_mean"] - ok["final_mean"]) * (1 if metric.higher_is_better else -1)
+    behind = metric.ahead(ok["best_mean"], ok["final_mean"])
     overfit = ok[behind > noise]
     if overfit.empty:
         return []
@@ -490,7 +490,7 @@ def time_to_target(histories: pd.DataFrame, target_fraction=0.95, metric=None):
     complete = [label for label in mean["label"].unique() if healthy_seeds is None
                 or healthy_seeds[label] == all_seeds[label]]
     bar = mean[mean["label"].isin(complete)] if complete else mean
-    target = metric.target(bar[column].max() if metric.higher_is_better else bar[column].min(), target_fraction)
+    target = metric.target(metric.best_value(bar[column]), target_fraction)
     rows = []
     for label, curve in mean.groupby("label", sort=False):
         reached = curve[metric.reached(curve[column], target)]

@@ -43,8 +43,7 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
         eligible = means[[not failed[lr] for lr in means.index]].dropna()
         default = grid_centre(means.index)
         on_grid = [lr for lr in means.index if math.isclose(lr, default, rel_tol=1e-6)]
-        best = math.nan if eligible.empty else (  # NaN: a seed failed at every rate
-            eligible.idxmax() if metric.higher_is_better else eligible.idxmin())
+        best = math.nan if eligible.empty else metric.best_index(eligible)  # NaN: a seed failed at every rate
         rows.append({"method": tuned_display(tuned), "default_lr": default, "best_lr": best,
                      "at_default": means[on_grid[0]] if on_grid else math.nan,
                      "at_best": means[best] if best == best else math.nan,

@@ -94,6 +94,22 @@ class Metric:
         """A difference already in printed units, signed: "+2.3", "−0.052"."""
         return signed_text(difference, self.decimals)
 
+    @property
+    def sign(self) -> int:  # +1 where higher is better, −1 where lower: sign × (a − b) is above zero when a is better
+        return 1 if self.higher_is_better else -1
+
+    def best_value(self, values):
+        """The best of a Series or array of values: its maximum, or its minimum where lower is better."""
+        return values.max() if self.higher_is_better else values.min()
+
+    def best_index(self, values):
+        """The index of a Series' best value (the first, on a tie)."""
+        return values.idxmax() if self.higher_is_better else values.idxmin()
+
+    def ahead(self, a, b):
+        """How far a is ahead of b (elementwise): a − b, or b − a where lower is better."""
+        return a - b if self.higher_is_better else b - a
+
     def better(self, a, b):
         """Whether a is better than b (elementwise on arrays)."""
         return a > b if self.higher_is_better else a < b

@@ -213,7 +213,7 @@ def best_rates(sweep: pd.DataFrame) -> pd.DataFrame:
         eligible = values[healthy.reindex(values.index, fill_value=False)]
         if eligible.empty:
             continue
-        best = eligible.idxmax() if metric.higher_is_better else eligible.idxmin()
+        best = metric.best_index(eligible)
         rows.append({"tuned": tuned, "best_lr": float(best), "at_best": float(eligible[best]),
                      "curve": values.sort_index()})
     return pd.DataFrame(rows)
@@ -252,7 +252,7 @@ def finder_against_sweep(tests: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFra
             at = [value_at(best["curve"], lr) for lr in found]
             median, reached = log_median(found), float(np.mean([a for a, _ in at]))
             decades = math.log10(median / best["best_lr"])
-            lost = best["at_best"] - reached if metric.higher_is_better else reached - best["at_best"]
+            lost = metric.ahead(best["at_best"], reached)
             rows.append(row | {"median": median, "low": float(found.min()), "high": float(found.max()),
                                "decades": decades, "abs_decades": abs(decades),
                                "spread_decades": float(np.log10(found.max() / found.min())),
