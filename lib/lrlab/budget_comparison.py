@@ -11,8 +11,7 @@ from .health import failures_among, healthy_runs
 from .optimizers import DISPLAY_NAMES
 from .schedules import WSD_SCHEDULES, display_name as schedule_name
 from .statistics import bound_text, interval_text, mean_ci, paired_difference, rank_agreement, with_correction
-from .sweep import task_name
-from .tasks import metric_of
+from .tasks import metric_of, task_of
 
 
 TRUNK = "warmup_constant"
@@ -22,12 +21,6 @@ def _budget_method(row) -> tuple:
     """A budget run's method, the same at every budget: its optimizer, or its schedule for SGD (a schedule's label
     carries numbers that change with the epochs)."""
     return ("optimizer", row["optimizer"]) if row["optimizer"] != "sgd" else ("schedule", row["schedule"])
-
-
-def gain_word(metric) -> str:
-    """What a later budget's value minus the first's is called: a gain of accuracy, a change of loss (below zero
-    where the longer budget lowers it)."""
-    return "gain" if metric.higher_is_better else "change"
 
 
 def _gain(healthy, base, epochs, first, metric, confidence) -> dict:
@@ -77,7 +70,7 @@ def budget_table(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     for column, source in (("gain_low_adj", "ci_low_adj"), ("gain_high_adj", "ci_high_adj"), ("p_adj", "p_adj"),
                            ("verdict_adj", "verdict_adj"), ("family_size", "family_size")):
         table[column] = tested[source].reindex(table.index)
-    return table.assign(task=task_name(runs)).sort_values(["epochs", "rank"], ignore_index=True)
+    return table.assign(task=task_of(runs)).sort_values(["epochs", "rank"], ignore_index=True)
 
 
 def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
@@ -98,7 +91,7 @@ def format_budget(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
                 f"{number(r['mean'])} [{number(r['low'])}, {number(r['high'])}]{failed}")
             row[f"rank at {b}"] = "–" if r is None else "not ranked" if r["failed"] else str(r["rank"])
         last = at.loc[budgets[-1]] if budgets[-1] in at.index and len(budgets) > 1 else None
-        row[f"{gain_word(metric)} {budgets[0]} → {budgets[-1]} epochs, {metric.difference_unit} "
+        row[f"{metric.gain_word} {budgets[0]} → {budgets[-1]} epochs, {metric.difference_unit} "
             f"[{level} simultaneous CI]"] = "–" if last is None \
             else interval_text(last["gain"], last["gain_low_adj"], last["gain_high_adj"], metric.decimals)
         row["verdict (corrected)"] = "–" if last is None else last["verdict_adj"]
@@ -179,7 +172,7 @@ def cooldown_gains(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     return with_correction(pd.DataFrame(rows), confidence, higher_is_better=metric.higher_is_better).assign(
-        task=task_name(runs))
+        task=task_of(runs))
 
 
 def cooldown_text(gains: pd.DataFrame, confidence=0.95) -> str:

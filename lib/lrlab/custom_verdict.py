@@ -9,7 +9,7 @@ import pandas as pd
 from .differences import COMPARED_COLUMNS, VERDICTS, _corrected_verdicts, compare
 from .results import _listed, _mean_text, failures_text, final_text, summary_table, time_to_target
 from .statistics import interval_text, p_text, seeds_ahead_cell
-from .tasks import metric_of
+from .tasks import metric_of, task_of
 
 
 # (name in sentences, which runs): the fixed baselines of lrlab.families.baseline_configs
@@ -48,8 +48,7 @@ def custom_differences(runs: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
         rows.append({"baseline": name, "label": baseline["label"].iloc[0],
                      **compare(runs, yours, baseline["label"].iloc[0], confidence)})
     return _corrected_verdicts(pd.DataFrame(rows, columns=["baseline", "label", *COMPARED_COLUMNS]), confidence,
-                               metric_of(runs)).assign(task=runs["task"].iloc[0] if "task" in runs and len(runs)
-                                                       else "")
+                               metric_of(runs)).assign(task=task_of(runs))
 
 
 def custom_verdict(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.95, target_fraction=0.95) -> Verdict:

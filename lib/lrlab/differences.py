@@ -11,7 +11,7 @@ from .config import FAMILY_TITLES
 from .health import failures_among, healthy_runs
 from .statistics import (bound_text, count_text, interval_text, p_text, paired_difference, seeds_ahead_cell,
                          seeds_won_text, verdict as verdict_of, with_correction)
-from .tasks import ACCURACY, metric_of
+from .tasks import ACCURACY, metric_of, task_of
 
 
 VERDICTS = ("clearly better", "clearly worse", "no clear difference")
@@ -78,8 +78,7 @@ def baseline_differences(runs: pd.DataFrame, baseline: str, confidence=0.95) -> 
                      "failed": failures_among(group["status"])})
     diffs = pd.DataFrame(rows, columns=["family", "configuration", *COMPARED_COLUMNS, "failed"])
     metric = metric_of(runs)
-    return _corrected_verdicts(diffs, confidence, metric).assign(task=runs["task"].iloc[0] if "task" in runs else
-                                                                 "").sort_values(
+    return _corrected_verdicts(diffs, confidence, metric).assign(task=task_of(runs)).sort_values(
         "difference", ascending=not metric.higher_is_better, ignore_index=True)
 
 

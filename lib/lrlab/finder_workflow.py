@@ -22,8 +22,7 @@ from .config import run_config, steps_per_epoch, tuned_display, tuned_method
 from .optimizers import OPTIMIZERS
 from .schedules import modern_schedules
 from .statistics import corrected_columns, paired_difference, with_correction
-from .sweep import task_name
-from .tasks import metric_of
+from .tasks import metric_of, task_of
 from .tuning import SCALED, at_default_rate, suggestions, trial_values
 
 FAMILY = "finder_workflow"
@@ -59,7 +58,7 @@ def comparisons(workflow_runs: pd.DataFrame, sweep: pd.DataFrame, per_seed: pd.D
     of the task's metric (points of accuracy, nats of loss), paired by seed, corrected over every row."""
     columns = ["tuned", "method", "against", "test", "difference", "ci_low", "ci_high", "p", "se", "df", "wins",
                "pairs", "workflow", "valley_low", "valley_high"]
-    metric, task = metric_of(sweep), task_name(sweep)
+    metric, task = metric_of(sweep), task_of(sweep)
     if workflow_runs.empty or sweep.empty:
         return with_correction(pd.DataFrame(columns=columns), confidence).assign(task=task)
     values = trial_values(sweep)

@@ -19,8 +19,7 @@ from .optimizers import OPTIMIZERS
 from .statistics import (bound_text, corrected_columns, interval_text, paired_difference, percent_text as _pct,
                          verdict_header, with_correction)
 from .health import HEALTHY
-from .sweep import task_name
-from .tasks import metric_of
+from .tasks import metric_of, task_of
 from .tuning import SCALED, at_default_rate, trial_values
 
 # the tuned baselines a method that needs no tuning must match: Adam, and SGD under cosine decay
@@ -60,7 +59,7 @@ def comparisons(sweep: pd.DataFrame, per_seed: pd.DataFrame, confidence=0.95) ->
     columns = ["tuned", "needs_no", "method", "baseline", "against", "k", "test", "failed", "seeds", "difference",
                "ci_low", "ci_high", "p", "se", "df", "wins", "pairs"]
     return with_correction(pd.DataFrame(rows, columns=columns), confidence,
-                           higher_is_better=metric.higher_is_better).assign(task=task_name(sweep))
+                           higher_is_better=metric.higher_is_better).assign(task=task_of(sweep))
 
 
 def format_comparisons(table: pd.DataFrame, confidence=0.95) -> pd.DataFrame:
@@ -126,7 +125,7 @@ def evaluation_points(runs: pd.DataFrame, histories: pd.DataFrame, confidence=0.
     columns = ["tuned", "method", "lr0", "test", "x", "y", "epochs_x_ahead", "epochs", "difference", "ci_low",
                "ci_high", "p", "se", "df", "wins", "pairs"]
     return with_correction(pd.DataFrame(rows, columns=columns), confidence,
-                           higher_is_better=metric.higher_is_better).assign(task=task_name(runs))
+                           higher_is_better=metric.higher_is_better).assign(task=task_of(runs))
 
 
 def _validated(metric) -> str:

@@ -9,13 +9,7 @@ import pandas as pd
 from .config import tuned_display
 from .health import failures_among, healthy_runs
 from .statistics import log_median
-from .tasks import metric_of
-
-
-def task_name(runs: pd.DataFrame) -> str:
-    """The task a table's rows belong to (its `task` column), "" where it has none (a hand-made table: accuracy).
-    A table computed from them carries it, so that what formats that table reads the same metric (metric_of)."""
-    return runs["task"].iloc[0] if "task" in runs and len(runs) else ""
+from .tasks import metric_of, task_of
 
 
 def grid_centre(rates) -> float:
@@ -53,15 +47,14 @@ def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
                      "failed_rates": "; ".join(f"{lr:.3g} ({text})" for lr, text in sorted(failed.items()) if text),
                      "grid": f"{means.index.min():.3g}–{means.index.max():.3g}", "points": len(means),
                      "on_edge": best in (means.index.min(), means.index.max())})
-    return pd.DataFrame(rows).assign(task=task_name(runs))
+    return pd.DataFrame(rows).assign(task=task_of(runs))
 
 
 def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame({"method": [], "note": []})
     metric = metric_of(table)
-    # best minus default: a gain of accuracy, a change of loss (below zero where the best rate lowers it)
-    change = "gain" if metric.higher_is_better else "change"
+    change = metric.gain_word  # best minus default
     return pd.DataFrame({
         "method": table["method"],
         "default lr": table["default_lr"].map(lambda x: f"{x:g}"),

@@ -110,6 +110,11 @@ class Metric:
         """How far a is ahead of b (elementwise): a − b, or b − a where lower is better."""
         return a - b if self.higher_is_better else b - a
 
+    @property
+    def gain_word(self) -> str:  # a value minus its reference (the best rate's minus the default's, a longer
+        # budget's minus the shortest's): a gain of accuracy, a change of loss (below zero where it improved)
+        return "gain" if self.higher_is_better else "change"
+
     def better(self, a, b):
         """Whether a is better than b (elementwise on arrays)."""
         return a > b if self.higher_is_better else a < b
@@ -228,6 +233,12 @@ def of_run(data_config: dict) -> Task:
     if "task" in data_config:
         return TASKS[data_config["task"]]
     return TASKS["cifar_catdog"] if data_config["classes"] == [CAT, DOG] else TASKS["cifar10"]
+
+
+def task_of(runs) -> str:
+    """The task a table's rows belong to (its `task` column), "" where it has none (a hand-made table: accuracy).
+    A table computed from them carries it, so that what formats that table reads the same metric (metric_of)."""
+    return runs["task"].iloc[0] if "task" in runs and len(runs) else ""
 
 
 def metric_of(runs) -> Metric:

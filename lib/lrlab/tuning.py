@@ -25,8 +25,8 @@ from .optimizers import DISPLAY_NAMES
 from .statistics import (bound_text, interval_text, log_median, p_text, paired_difference, seeds_ahead_cell,
                          verdict_header, with_correction)
 from .summary import range_test_suggestion
-from .sweep import grid_centre, task_name
-from .tasks import metric_of
+from .sweep import grid_centre
+from .tasks import metric_of, task_of
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -77,7 +77,7 @@ def tuning_curves(sweep: pd.DataFrame, confidence=0.95) -> tuple[pd.DataFrame, p
     """(per method and k: the mean over seeds of the expected best after k trials, with a bootstrap band over
     seeds; per method, seed and k: the seed's expected best). k runs from 1 to the number of rates the method's
     every seed has (a rate missing for a seed is left out for that method)."""
-    values, metric, task = trial_values(sweep), metric_of(sweep), task_name(sweep)
+    values, metric, task = trial_values(sweep), metric_of(sweep), task_of(sweep)
     per_seed, rows = [], []
     rng = np.random.default_rng(0)
     for tuned, grid in values.groupby(level="tuned", sort=False):
@@ -127,7 +127,7 @@ def effort_comparisons(per_seed: pd.DataFrame, reference="sgd", pairs=(("sgd_mom
     columns = ["k", "tuned", "against_tuned", "configuration", "against", "test", "difference", "ci_low",
                "ci_high", "p", "se", "df", "wins", "pairs"]
     return with_correction(pd.DataFrame(rows, columns=columns), confidence,
-                           higher_is_better=metric.higher_is_better).assign(task=task_name(per_seed))
+                           higher_is_better=metric.higher_is_better).assign(task=task_of(per_seed))
 
 
 # stored differences (fractions of accuracy, nats of loss) shown in the metric's printed units (Metric.points)
@@ -257,7 +257,7 @@ def finder_against_sweep(tests: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFra
                                "decades": decades, "abs_decades": abs(decades),
                                "spread_decades": float(np.log10(found.max() / found.min())),
                                "lost": metric.points(lost), "beyond_grid": any(out for _, out in at)})
-    return pd.DataFrame(rows).assign(task=task_name(sweep))
+    return pd.DataFrame(rows).assign(task=task_of(sweep))
 
 
 def rule_scores(table: pd.DataFrame) -> pd.DataFrame:
