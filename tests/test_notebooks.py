@@ -141,3 +141,33 @@ def test_a_notebook_run_on_its_own_trains_what_it_lacks(tmp_path):
     summaries = [json.loads((tmp_path / "smoke" / "runs" / rid / "summary.json").read_text())
                  for rid in manifest["run_ids"]]
     assert [s["trained_together"] for s in summaries] == [2, 2]
+
+
+def test_a_kernel_that_dies_before_it_starts_is_started_again(monkeypatch, tmp_path):
+    """A kernel that never answered its first message ran no cell (a TCP port taken by a kernel starting beside
+    it): the notebook is executed again, a bounded number of times; any other failure is reported at once."""
+    from lrlab import execution
+
+    def failing(times, message):
+        calls = []
+
+        def execute(*args, **kwargs):
+            calls.append(1)
+            if len(calls) <= times:
+                raise RuntimeError(message)
+        return execute, calls
+
+    execute, calls = failing(1, execution.KERNEL_START_FAILURE)
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    assert execution.execute_notebook("constant", {}, tmp_path / "out.ipynb")[1] is None and len(calls) == 2
+
+    execute, calls = failing(99, execution.KERNEL_START_FAILURE)
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    _, error, _ = execution.execute_notebook("constant", {}, tmp_path / "out.ipynb")
+    assert error == f"RuntimeError: {execution.KERNEL_START_FAILURE}"
+    assert len(calls) == execution.KERNEL_START_RETRIES + 1
+
+    execute, calls = failing(99, "out of memory")
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    assert execution.execute_notebook("constant", {}, tmp_path / "out.ipynb")[1] == "RuntimeError: out of memory"
+    assert len(calls) == 1

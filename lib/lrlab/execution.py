@@ -14,6 +14,13 @@ from .config import PROJECT_ROOT
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
 
+# a kernel that dies before it replies to its first message never ran a cell: most often the TCP port
+# jupyter_client chose for it was taken by a kernel starting beside it ("Address already in use"), so it is started
+# again, at most this many times more
+KERNEL_START_RETRIES = 2
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
+
+
 def execute_notebook(name, parameters, output_path):
     """Run one notebook; return (name, error or None, seconds)."""
     import papermill
@@ -22,8 +29,15 @@ def execute_notebook(name, parameters, output_path):
     logging.getLogger("papermill").setLevel(logging.WARNING)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(output_path), parameters=parameters,
-                                   kernel_name="python3", cwd=str(PROJECT_ROOT), progress_bar=False)
+        for attempt in range(KERNEL_START_RETRIES + 1):
+            try:
+                papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(output_path),
+                                           parameters=parameters, kernel_name="python3", cwd=str(PROJECT_ROOT),
+                                           progress_bar=False)
+                break
+            except RuntimeError as exc:
+                if KERNEL_START_FAILURE not in str(exc) or attempt == KERNEL_START_RETRIES:
+                    raise
     except PapermillExecutionError as exc:
         message = exc.evalue.strip().splitlines()[-1] if exc.evalue.strip() else ""
         return name, f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {message}", \
